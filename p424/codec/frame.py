@@ -1,0 +1,209 @@
+"""Protocol v1 telemetry frame: one UDP datagram per sample (see unity_bridge/PROTOCOL.md).
+
+Layout, little-endian::
+
+    offset size field
+     0     4    magic            b"P424"
+     4     1    version          1
+     5     1    flags            bit 0: synthesised by the bridge from a compatibility input
+     6     2    channel_count    N, payload channels in the frame
+     8     4    catalog_hash     Catalog.hash of the sender's catalog
+    12     2    car_id
+    14     2    lap              lap (segment) number
+    16     8    session_id       signed 64-bit, > 0
+    24     4    sequence         per-session frame counter, wraps at 2**32
+    28     4    markers          marker bitmask
+    32     8    sim_time         session clock, seconds (float64)
+    40     8    lap_distance     metres from the start line (float64)
+    48     4*W  presence         W = ceil(N / 32) little-endian uint32 words; bit i = channel i present
+    48+4W  4*N  values           float32 in catalog payload order; absent channels carry 0.0
+
+Decoding is pure and total: any byte string either decodes or raises ``FrameError`` with a
+reason from ``RejectReason``; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from p424.catalog import CATALOG, Catalog
+
+MAGIC = b"P424"
+VERSION = 1
+HEADER = struct.Struct("<4sBBHIHHqIIdd")
+HEADER_SIZE = HEADER.size  # 48
+MAX_DATAGRAM = 1472  # one Ethernet MTU without IP fragmentation
+FLAG_SYNTHESISED = 0x01
+SEQUENCE_MODULO = 2**32
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class RejectReason(str, Enum):
+    TRUNCATED = "truncated"
+    OVERSIZED = "oversized"
+    BAD_MAGIC = "bad_magic"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    CATALOG_MISMATCH = "catalog_mismatch"
+    SIZE_MISMATCH = "size_mismatch"
+    BAD_HEADER = "bad_header"
+    NON_FINITE = "non_finite"
+
+
+class FrameError(ValueError):
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    car_id: int
+    session_id: int
+    sequence: int
+    sim_time: float
+    lap: int = 0
+    lap_distance: float = 0.0
+    markers: int = 0
+    flags: int = 0
+    catalog_hash: int = CATALOG.hash
+    version: int = VERSION
+
+
+@dataclass(frozen=True)
+class Frame:
+    header: FrameHeader
+    values: FloatArray  # float32[N], catalog payload order; NaN where the channel is absent
+    present: npt.NDArray[np.bool_] = field(repr=False)
+
+    def value(self, name: str, catalog: Catalog = CATALOG) -> float | None:
+        i = catalog.payload_index[name]
+        return float(self.values[i]) if self.present[i] else None
+
+    def as_dict(self, catalog: Catalog = CATALOG) -> dict[str, float]:
+        """Header channels plus every present payload channel, by catalog name."""
+        h = self.header
+        out: dict[str, float] = {
+            "sim_time": h.sim_time, "lap": float(h.lap), "lap_distance": h.lap_distance, "markers": float(h.markers),
+        }
+        for i in np.flatnonzero(self.present):
+            out[catalog.payload_names[i]] = float(self.values[i])
+        return out
+
+
+def presence_words(n_channels: int) -> int:
+    return (n_channels + 31) // 32
+
+
+def frame_size(n_channels: int) -> int:
+    return HEADER_SIZE + 4 * presence_words(n_channels) + 4 * n_channels
+
+
+def pack_presence(present: npt.NDArray[np.bool_]) -> bytes:
+    n = len(present)
+    padded = np.zeros(presence_words(n) * 32, dtype=np.bool_)
+    padded[:n] = present
+    return np.packbits(padded, bitorder="little").tobytes()
+
+
+def unpack_presence(raw: bytes, n_channels: int) -> npt.NDArray[np.bool_]:
+    bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")
+    return bits[:n_channels].astype(np.bool_)
+
+
+def encode_frame(
+    header: FrameHeader,
+    values: Mapping[str, float] | Sequence[float] | FloatArray,
+    catalog: Catalog = CATALOG,
+) -> bytes:
+    """Encode one frame. ``values`` maps channel names to values (absent names are absent), or is
+    a full catalog-ordered vector in which NaN marks an absent channel."""
+    n = len(catalog.payload_channels)
+    vec = np.zeros(n, dtype=np.float32)
+    if isinstance(values, Mapping):
+        present = np.zeros(n, dtype=np.bool_)
+        for name, v in values.items():
+            i = catalog.payload_index.get(name)
+            if i is None:
+                raise KeyError(f"{name!r} is not a payload channel of catalog {catalog.hash_hex}")
+            vec[i] = v
+            present[i] = True
+    else:
+        arr = np.asarray(values, dtype=np.float32)
+        if arr.shape != (n,):
+            raise ValueError(f"expected {n} values in catalog order, got shape {arr.shape}")
+        present = ~np.isnan(arr)
+        vec[present] = arr[present]
+    if not np.isfinite(vec).all():
+        raise FrameError(RejectReason.NON_FINITE, "a present channel is infinite")
+    if not (math.isfinite(header.sim_time) and math.isfinite(header.lap_distance)):
+        raise FrameError(RejectReason.NON_FINITE, "sim_time and lap_distance must be finite")
+    head = HEADER.pack(
+        MAGIC, header.version, header.flags, n, header.catalog_hash, header.car_id, header.lap,
+        header.session_id, header.sequence % SEQUENCE_MODULO, header.markers, header.sim_time, header.lap_distance,
+    )
+    return head + pack_presence(present) + vec.astype("<f4").tobytes()
+
+
+def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
+    """Validate and decode only the header (the bridge's hot path); checks the size too."""
+    size = len(data)
+    if size < HEADER_SIZE:
+        raise FrameError(RejectReason.TRUNCATED, f"{size} bytes is shorter than the {HEADER_SIZE}-byte header")
+    if size > MAX_DATAGRAM:
+        raise FrameError(RejectReason.OVERSIZED, f"{size} bytes exceeds {MAX_DATAGRAM}")
+    magic, version, flags, n, chash, car, lap, session, seq, markers, t, dist = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise FrameError(RejectReason.BAD_MAGIC, f"magic {magic!r} is not {MAGIC!r}")
+    if version != VERSION:
+        raise FrameError(RejectReason.UNSUPPORTED_VERSION, f"protocol version {version}, this decoder reads {VERSION}")
+    if chash != catalog.hash or n != len(catalog.payload_channels):
+        raise FrameError(
+            RejectReason.CATALOG_MISMATCH,
+            f"frame catalog {chash:08x} with {n} channels, expected {catalog.hash_hex} with {len(catalog.payload_channels)}",
+        )
+    expected = frame_size(n)
+    if size != expected:
+        reason = RejectReason.TRUNCATED if size < expected else RejectReason.SIZE_MISMATCH
+        raise FrameError(reason, f"{size} bytes, a {n}-channel frame is {expected}")
+    if session <= 0:
+        raise FrameError(RejectReason.BAD_HEADER, f"session_id {session} must be positive")
+    if not (math.isfinite(t) and math.isfinite(dist)):
+        raise FrameError(RejectReason.NON_FINITE, "sim_time or lap_distance is not finite")
+    return FrameHeader(car, session, seq, t, lap, dist, markers, flags, chash, version)
+
+
+def payload_offset(n_channels: int) -> int:
+    return HEADER_SIZE + 4 * presence_words(n_channels)
+
+
+def decode_values(data: bytes, catalog: Catalog = CATALOG) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Values (NaN where absent) and presence of a frame whose header is already validated."""
+    n = len(catalog.payload_channels)
+    off = payload_offset(n)
+    present = unpack_presence(data[HEADER_SIZE:off], n)
+    values = np.frombuffer(data, dtype="<f4", count=n, offset=off).astype(np.float32)
+    if not np.isfinite(values).all():
+        bad = [catalog.payload_names[i] for i in np.flatnonzero(~np.isfinite(values))]
+        raise FrameError(RejectReason.NON_FINITE, f"non-finite values in {', '.join(bad[:5])}")
+    values[~present] = np.nan
+    return values, present
+
+
+def decode_frame(data: bytes, catalog: Catalog = CATALOG) -> Frame:
+    header = decode_header(data, catalog)
+    values, present = decode_values(data, catalog)
+    return Frame(header, values, present)
+
+
+def session_key(data: bytes) -> bytes:
+    """Kafka key of a validated frame: car id and session id, so a session keeps its order."""
+    return data[12:14] + data[16:24]

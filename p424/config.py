@@ -1,0 +1,256 @@
+"""Platform configuration, 12-factor style.
+
+Precedence, lowest first: the defaults below < ``toolchain-config.env`` < generated credentials
+(``<state>/credentials.env``) < process environment < explicit overrides (command-line flags).
+Every setting is an UPPER_SNAKE key in the env file and a lower_snake attribute here.
+Secrets are never shown by ``repr`` or ``public_dict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENV_FILE = REPO_ROOT / "toolchain-config.env"
+SECRET_KEYS = frozenset(
+    {"minio_root_password", "airflow_admin_password", "grafana_admin_password", "grafana_token", "postgres_password"}
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- platform ---
+    platform_state_dir: str = ".platform"
+    platform_bind_address: str = "127.0.0.1"
+    platform_mode: str = "auto"  # auto | native | compose
+    # Where clients reach each service; empty means platform_bind_address (compose sets service names).
+    kafka_host: str = ""
+    cassandra_host: str = ""
+    flink_host: str = ""
+    minio_host: str = ""
+    mlflow_host: str = ""
+    airflow_host: str = ""
+    grafana_host: str = ""
+    bridge_host: str = ""
+    # --- pinned versions (native installs and compose images) ---
+    python_version: str = "3.11"
+    uv_version: str = "0.13.9"
+    kafka_version: str = "4.2.2"
+    cassandra_version: str = "5.0.7"
+    flink_version: str = "2.2.1"
+    flink_kafka_connector_version: str = "5.0.0-2.2"
+    minio_go_version: str = "v0.0.0-20260212201848-7aac2a2c5b7c"
+    minio_image: str = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
+    mlflow_version: str = "3.17.2"
+    airflow_version: str = "3.3.2"
+    grafana_version: str = "12.2.1"
+    postgres_version: str = "17.6"
+    # --- ports (all bound to platform_bind_address) ---
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    cassandra_port: int = 9042
+    cassandra_storage_port: int = 7000
+    cassandra_jmx_port: int = 7199
+    flink_rest_port: int = 8081
+    minio_port: int = 9000
+    minio_console_port: int = 9001
+    mlflow_port: int = 5000
+    airflow_port: int = 8080
+    grafana_port: int = 3000
+    postgres_port: int = 5432
+    bridge_udp_port: int = 20424
+    bridge_http_port: int = 9424
+    predictor_http_port: int = 9425
+    # --- memory ---
+    kafka_heap: str = "512m"
+    cassandra_heap: str = "1g"
+    flink_jobmanager_memory: str = "1024m"
+    flink_taskmanager_memory: str = "1728m"
+    flink_taskmanager_slots: int = 2
+    airflow_parallelism: int = 2
+    # --- timeouts (seconds) ---
+    service_start_timeout: int = 180
+    # --- Kafka topics ---
+    kafka_topic_frames: str = "telemetry.frames.v1"
+    kafka_topic_deadletter: str = "telemetry.deadletter.v1"
+    kafka_topic_windows: str = "telemetry.windows.v1"
+    kafka_topic_laps: str = "telemetry.laps.v1"
+    kafka_topic_predictions: str = "telemetry.predictions.v1"
+    kafka_partitions: int = 6
+    kafka_retention_hours: int = 168
+    # --- object store buckets ---
+    minio_bucket_mlflow: str = "mlflow"
+    minio_bucket_flink: str = "flink"
+    minio_bucket_telemetry: str = "telemetry"
+    minio_root_user: str = "p424admin"
+    # --- Cassandra ---
+    cassandra_keyspace: str = "telemetry"
+    cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    # --- bridge ---
+    bridge_car_id_dmg1: int = 1
+    bridge_socket_buffer_bytes: int = 8 * 1024 * 1024
+    bridge_linger_ms: int = 5
+    bridge_batch_bytes: int = 256 * 1024
+    bridge_compression: str = "lz4"
+    # --- stream processing ---
+    window_sizes_ms: str = "100,1000"
+    out_of_orderness_ms: int = 200
+    session_idle_timeout_s: int = 30
+    flink_parallelism: int = 1
+    flink_checkpoint_interval_ms: int = 5000
+    flink_job_name: str = "p424-telemetry"
+    # --- ML ---
+    training_schedule: str = "@hourly"
+    model_name: str = "p424_lap_outcome"
+    min_training_laps: int = 6
+    # --- Grafana (native mode provisions an existing Grafana when this is set) ---
+    grafana_url: str = ""
+    grafana_admin_user: str = "admin"
+    grafana_live_stream: str = "p424"
+    # --- secrets (generated into <state>/credentials.env on first `up`) ---
+    minio_root_password: str = ""
+    airflow_admin_password: str = ""
+    grafana_admin_password: str = ""
+    grafana_token: str = ""
+    postgres_password: str = ""
+
+    # ---------- derived values ----------
+    @property
+    def state_dir(self) -> Path:
+        p = Path(self.platform_state_dir)
+        return p if p.is_absolute() else REPO_ROOT / p
+
+    @property
+    def host(self) -> str:
+        return self.platform_bind_address
+
+    def host_of(self, service: str) -> str:
+        return str(getattr(self, f"{service}_host")) or self.host
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host_of('kafka')}:{self.kafka_port}"
+
+    @property
+    def cassandra_contact(self) -> str:
+        return self.host_of("cassandra")
+
+    @property
+    def minio_endpoint(self) -> str:
+        return f"{self.host_of('minio')}:{self.minio_port}"
+
+    @property
+    def minio_url(self) -> str:
+        return f"http://{self.minio_endpoint}"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://{self.host_of('mlflow')}:{self.mlflow_port}"
+
+    @property
+    def flink_url(self) -> str:
+        return f"http://{self.host_of('flink')}:{self.flink_rest_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.host_of('airflow')}:{self.airflow_port}"
+
+    @property
+    def bridge_http_url(self) -> str:
+        return f"http://{self.host_of('bridge')}:{self.bridge_http_port}"
+
+    @property
+    def window_sizes(self) -> tuple[int, ...]:
+        return tuple(int(w) for w in self.window_sizes_ms.split(",") if w.strip())
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return (self.minio_bucket_mlflow, self.minio_bucket_flink, self.minio_bucket_telemetry)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (
+            self.kafka_topic_frames, self.kafka_topic_deadletter, self.kafka_topic_windows,
+            self.kafka_topic_laps, self.kafka_topic_predictions,
+        )
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every setting as UPPER_SNAKE keys, secrets masked: safe to print or log."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name.upper()] = ("***" if v else "") if f.name in SECRET_KEYS else v
+        return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k.lower()}={v!r}" for k, v in self.public_dict().items())
+        return f"Config({shown})"
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored; optional surrounding quotes stripped."""
+    out: dict[str, str] = {}
+    if not path.exists():
+        return out
+    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ValueError(f"{path}:{lineno}: expected KEY=VALUE, got {raw!r}")
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def _coerce(name: str, kind: Any, value: str) -> Any:
+    if kind in (int, "int"):
+        try:
+            return int(value)
+        except ValueError as err:
+            raise ValueError(f"{name.upper()} must be an integer, got {value!r}") from err
+    return value
+
+
+KNOWN_KEYS = {f.name.upper(): f for f in fields(Config)}
+
+
+def _apply(layer: Mapping[str, str], into: dict[str, Any], strict: bool) -> None:
+    for key, value in layer.items():
+        f = KNOWN_KEYS.get(key.upper())
+        if f is None:
+            if strict:
+                raise KeyError(f"unknown setting {key!r}; known settings are listed in toolchain-config.env")
+            continue
+        into[f.name] = _coerce(f.name, f.type, value)
+
+
+def load_config(
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the configuration from all layers (see module docstring)."""
+    env_file = env_file or Path(os.environ.get("P424_CONFIG_FILE", DEFAULT_ENV_FILE))
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    _apply(parse_env_file(env_file), values, strict=True)
+    # The state dir decides where credentials live, so resolve it from the upper layers first.
+    probe = dict(values)
+    _apply(environ, probe, strict=False)
+    _apply(overrides or {}, probe, strict=True)
+    state = Config(**probe).state_dir
+    _apply(parse_env_file(state / "credentials.env"), values, strict=False)
+    _apply(environ, values, strict=False)
+    _apply(overrides or {}, values, strict=True)
+    return Config(**values)

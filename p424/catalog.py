@@ -2,9 +2,10 @@
 
 The frame codec (payload layout), the Cassandra schema (window and lap columns), the Grafana
 dashboards (one panel per channel) and the ML features all derive from ``CHANNELS`` below.
-Adding a channel is one line in ``CHANNELS``; appending keeps existing payload offsets stable
-but changes the catalog hash, so senders and consumers notice a mismatch instead of
-mis-reading values.
+Adding a channel is one line in ``CHANNELS``; append payload channels at the end. Any change
+to names, units, transport or order changes the catalog hash, so senders and consumers notice a
+mismatch instead of mis-reading values (appending can also move payload offsets, when the
+presence bitmap grows by a word every 32 channels).
 
 Header channels travel in the fixed frame header (session clock, lap, lap distance, markers);
 payload channels travel as float32 values in catalog order.
@@ -128,7 +129,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("battery_total_heat", "W", "battery", 0, 200_000, "Heat generated in the battery", "BatteryTotalHeat"),
     Channel("battery_air_mass_flow", "kg/s", "battery", 0, 2, "Cooling air mass flow through the battery", "BatteryAirMassFlow"),
     Channel("battery_heat_dissipation", "W/degC", "battery", 0, 5000, "Battery heat dissipation coefficient", "BatteryHeatDissipation"),
-    Channel("battery_heat_dissipated", "J", "battery", 0, 1e9, "Heat dissipated by the battery since the session started", "BatteryHeatDissipated"),
+    Channel("battery_heat_dissipated", "J", "battery", -1e9, 1e9, "Heat dissipated by the battery since the session started", "BatteryHeatDissipated"),
     Channel("battery_q_internal", "J", "battery", 0, 1e9, "Internal heat accumulated in the battery", "BatteryQInternal"),
     Channel("battery_soc", "ratio", "battery", 0, 1, "Battery state of charge", "BatterySOC", multiplier=100, display_unit="%", key=True),
     Channel("battery_energy", "kWh", "battery", 0, 55, "Usable energy left in the battery", "BatteryEnergy", key=True),
@@ -166,7 +167,8 @@ class Catalog:
 
     @cached_property
     def hash(self) -> int:
-        """32-bit hash of what decides how a frame is read: payload names, units and order.
+        """32-bit hash of what decides how a frame is read: every channel's name, unit and
+        transport, in order.
 
         Display ranges, descriptions and groups do not change it, so they can be edited without
         invalidating senders.

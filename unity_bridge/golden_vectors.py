@@ -19,7 +19,7 @@ import math
 import struct
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from p424.catalog import CATALOG, Catalog
@@ -202,7 +202,7 @@ def invalid_cases(catalog: Catalog = CATALOG) -> tuple[InvalidCase, ...]:
                     _patch(full, 8, struct.pack("<I", catalog.hash ^ 0xFFFF_FFFF))),
         InvalidCase("size_mismatch", "A full frame followed by 4 extra bytes.", r.SIZE_MISMATCH, full + bytes(4)),
         InvalidCase("bad_header", "session_id 0 (session ids are > 0).", r.BAD_HEADER,
-                    encode_frame(replace(sparse.header, session_id=0), sparse.values, catalog)),
+                    _patch(encode_frame(sparse.header, sparse.values, catalog), 16, struct.pack("<q", 0))),
         InvalidCase("non_finite_value", "speed carries a float32 NaN with its presence bit set.", r.NON_FINITE,
                     _patch(full, speed_at, nan32)),
         InvalidCase("non_finite_header", "sim_time is a float64 NaN.", r.NON_FINITE,

@@ -143,13 +143,20 @@ def encode_frame(
         present = ~np.isnan(arr)
         vec[present] = arr[present]
     if not np.isfinite(vec).all():
-        raise FrameError(RejectReason.NON_FINITE, "a present channel is infinite")
+        bad = [catalog.payload_names[i] for i in np.flatnonzero(~np.isfinite(vec))]
+        raise FrameError(RejectReason.NON_FINITE, f"present channels must be finite: {', '.join(bad[:5])}")
     if not (math.isfinite(header.sim_time) and math.isfinite(header.lap_distance)):
         raise FrameError(RejectReason.NON_FINITE, "sim_time and lap_distance must be finite")
-    head = HEADER.pack(
-        MAGIC, header.version, header.flags, n, header.catalog_hash, header.car_id, header.lap,
-        header.session_id, header.sequence % SEQUENCE_MODULO, header.markers, header.sim_time, header.lap_distance,
-    )
+    if header.session_id <= 0:
+        # The decoder refuses these, so the encoder must not produce them.
+        raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
+    try:
+        head = HEADER.pack(
+            MAGIC, header.version, header.flags, n, header.catalog_hash, header.car_id, header.lap,
+            header.session_id, header.sequence % SEQUENCE_MODULO, header.markers, header.sim_time, header.lap_distance,
+        )
+    except struct.error as err:
+        raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
     return head + pack_presence(present) + vec.astype("<f4").tobytes()
 
 

@@ -17,7 +17,10 @@ from typing import Any, Mapping
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = REPO_ROOT / "toolchain-config.env"
 SECRET_KEYS = frozenset(
-    {"minio_root_password", "airflow_admin_password", "grafana_admin_password", "grafana_token", "postgres_password"}
+    {
+        "minio_root_password", "airflow_admin_password", "airflow_jwt_secret", "grafana_admin_password",
+        "grafana_token", "postgres_password",
+    }
 )
 
 
@@ -56,6 +59,7 @@ class Config:
     cassandra_storage_port: int = 7000
     cassandra_jmx_port: int = 7199
     flink_rest_port: int = 8081
+    flink_rpc_port: int = 6123
     minio_port: int = 9000
     minio_console_port: int = 9001
     mlflow_port: int = 5000
@@ -114,6 +118,7 @@ class Config:
     # --- secrets (generated into <state>/credentials.env on first `up`) ---
     minio_root_password: str = ""
     airflow_admin_password: str = ""
+    airflow_jwt_secret: str = ""
     grafana_admin_password: str = ""
     grafana_token: str = ""
     postgres_password: str = ""

@@ -1,0 +1,167 @@
+"""Submitting, finding and stopping the platform's PyFlink jobs on the session cluster.
+
+A job is identified by its name. `up` submits a job only when no job of that name is running,
+restoring from the savepoint `down` took, or else from the newest retained checkpoint, so state
+and Kafka offsets carry over and nothing is processed twice or skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from launcher import console
+from launcher.console import PlatformError
+from launcher.paths import StatePaths
+from p424.config import REPO_ROOT, Config
+
+ACTIVE_STATES = {"CREATED", "RUNNING", "RESTARTING", "INITIALIZING", "RECONCILING", "FAILING", "CANCELLING"}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    script: Path  # a PyFlink program under flink_jobs/
+    args: tuple[str, ...] = ()
+
+
+def platform_jobs(cfg: Config) -> list[JobSpec]:
+    return [JobSpec(cfg.flink_job_name, REPO_ROOT / "flink_jobs" / "telemetry_job.py")]
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    job_id: str
+    name: str
+    state: str
+    start_time_ms: int
+
+
+class FlinkJobs:
+    def __init__(
+        self, cfg: Config, paths: StatePaths, flink_env: dict[str, str], flink_home: Path, python: Path,
+        connector_jars: list[Path],
+    ) -> None:
+        self.cfg = cfg
+        self.paths = paths
+        self.env = flink_env
+        self.home = flink_home
+        self.python = python
+        self.jars = connector_jars
+        self.registry = paths.run / "flink-jobs.json"
+
+    # ---------- REST ----------
+    def _get(self, path: str) -> Any:
+        r = requests.get(f"{self.cfg.flink_url}{path}", timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def jobs(self) -> list[JobInfo]:
+        try:
+            data = self._get("/jobs/overview")
+        except (requests.RequestException, ValueError):
+            return []
+        return [JobInfo(j["jid"], j["name"], j["state"], j.get("start-time", 0)) for j in data.get("jobs", [])]
+
+    def active(self, name: str) -> JobInfo | None:
+        live = [j for j in self.jobs() if j.name == name and j.state in ACTIVE_STATES]
+        return max(live, key=lambda j: j.start_time_ms) if live else None
+
+    def checkpoint_age_s(self, job_id: str) -> float | None:
+        try:
+            latest = self._get(f"/jobs/{job_id}/checkpoints").get("latest", {}).get("completed")
+        except (requests.RequestException, ValueError):
+            return None
+        if not latest:
+            return None
+        return max(0.0, time.time() - latest["latest_ack_timestamp"] / 1000)
+
+    # ---------- registry of the job ids we started (to find their checkpoints) ----------
+    def _registry(self) -> dict[str, dict[str, str]]:
+        return json.loads(self.registry.read_text()) if self.registry.exists() else {}
+
+    def _remember(self, name: str, **fields: str) -> None:
+        reg = self._registry()
+        reg.setdefault(name, {}).update(fields)
+        self.registry.write_text(json.dumps(reg, indent=2))
+
+    def restore_point(self, name: str) -> Path | None:
+        """The savepoint taken by `down`, else the newest retained checkpoint of the last run."""
+        entry = self._registry().get(name, {})
+        savepoint = entry.get("savepoint")
+        if savepoint and Path(savepoint.removeprefix("file:")).exists():
+            return Path(savepoint.removeprefix("file:"))
+        job_id = entry.get("job_id")
+        if not job_id:
+            return None
+        chk_root = self.paths.data / "flink" / "checkpoints" / job_id
+        done = [p for p in chk_root.glob("chk-*") if (p / "_metadata").exists()]
+        return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
+
+    # ---------- submit / stop ----------
+    def submit(self, job: JobSpec, restore: Path | None = None, wait_running_s: float = 120) -> JobInfo:
+        jars = ";".join(f"file://{j}" for j in self.jars)
+        argv = [
+            str(self.home / "bin" / "flink"), "run", "--detached", "--python", str(job.script),
+            "--pyExecutable", str(self.python), "--pyClientExecutable", str(self.python),
+        ]
+        if restore is not None:
+            argv += ["--fromSavepoint", str(restore), "--allowNonRestoredState"]
+        argv += ["--", "--job-name", job.name, "--pipeline-jars", jars, *job.args]
+        log = self.paths.logs / f"flink-submit-{job.name}.log"
+        with log.open("ab") as out:
+            out.write(f"\n$ {' '.join(argv)}\n".encode())
+            out.flush()
+            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=REPO_ROOT, timeout=300)
+        if result.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            raise PlatformError(f"submitting Flink job {job.name} failed. Last lines of {log}:\n{tail}")
+        deadline = time.monotonic() + wait_running_s
+        while time.monotonic() < deadline:
+            info = self.active(job.name)
+            if info and info.state == "RUNNING":
+                self._remember(job.name, job_id=info.job_id, savepoint="")
+                return info
+            time.sleep(1)
+        raise PlatformError(f"Flink job {job.name} did not reach RUNNING within {wait_running_s:.0f} s; see {self.cfg.flink_url}")
+
+    def ensure(self, job: JobSpec) -> tuple[JobInfo, str]:
+        running = self.active(job.name)
+        if running is not None:
+            self._remember(job.name, job_id=running.job_id)
+            return running, "already running"
+        restore = self.restore_point(job.name)
+        info = self.submit(job, restore)
+        return info, f"submitted, restored from {restore}" if restore else "submitted (fresh state)"
+
+    def stop_with_savepoint(self, name: str, timeout_s: float = 120) -> str | None:
+        job = self.active(name)
+        if job is None:
+            return None
+        target = self.paths.data / "flink" / "savepoints"
+        r = requests.post(
+            f"{self.cfg.flink_url}/jobs/{job.job_id}/stop",
+            json={"targetDirectory": f"file://{target}", "drain": False}, timeout=10,
+        )
+        r.raise_for_status()
+        trigger = r.json()["request-id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = self._get(f"/jobs/{job.job_id}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                op = status.get("operation", {})
+                if "failure-cause" in op:
+                    console.warn(f"savepoint of {name} failed: {op['failure-cause'].get('class')}; the retained checkpoint will be used")
+                    return None
+                location = str(op["location"])
+                self._remember(name, job_id=job.job_id, savepoint=location)
+                return location
+            time.sleep(1)
+        console.warn(f"savepoint of {name} did not finish in {timeout_s:.0f} s; the retained checkpoint will be used")
+        return None

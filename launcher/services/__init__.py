@@ -1,0 +1,1 @@
+"""Native service definitions, one module per server."""

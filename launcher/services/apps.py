@@ -1,0 +1,35 @@
+"""The platform's own long-running processes, run from the platform environment."""
+
+from __future__ import annotations
+
+from launcher.probes import http_ok
+from launcher.procs import ProcessSpec
+from launcher.services.base import NativeService
+
+
+class Bridge(NativeService):
+    """The UDP bridge: simulator datagrams in, Kafka records out (unity_bridge)."""
+
+    name = "bridge"
+    start_timeout_s = 30
+
+    @property
+    def url(self) -> str:
+        return f"udp://{self.cfg.host_of('bridge')}:{self.cfg.bridge_udp_port} (metrics {self.cfg.bridge_http_url}/metrics)"
+
+    @property
+    def port(self) -> int:
+        return self.cfg.bridge_udp_port
+
+    def install(self) -> None:
+        """Runs from the platform environment."""
+
+    def processes(self) -> list[ProcessSpec]:
+        python = str(self.paths.venv_python("platform"))
+        return [ProcessSpec("bridge", [python, "-m", "unity_bridge", "serve"], {"PLATFORM_STATE_DIR": str(self.paths.root)}, stop_timeout=30)]
+
+    def data_dirs(self) -> list:  # type: ignore[type-arg]
+        return [self.paths.data / "bridge"]
+
+    def healthy(self) -> bool:
+        return http_ok(f"{self.cfg.bridge_http_url}/health")

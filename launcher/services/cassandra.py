@@ -1,0 +1,154 @@
+"""Apache Cassandra 5.0 from cassandra-all and its dependencies, on Java 17, single node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.probes import tcp_open
+from launcher.procs import ProcessSpec
+from launcher.services.base import NativeService, java_opts_heap
+
+# The module-system flags of Cassandra's conf/jvm17-server.options (Java 17 refuses the
+# reflective access Cassandra needs without them).
+JVM17_FLAGS = [
+    "-Djdk.attach.allowAttachSelf=true",
+    "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports", "java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
+    "--add-exports", "java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports", "java.rmi/sun.rmi.server=ALL-UNNAMED",
+    "--add-exports", "java.sql/java.sql=ALL-UNNAMED",
+    "--add-exports", "java.base/java.lang.ref=ALL-UNNAMED",
+    "--add-exports", "jdk.unsupported/sun.misc=ALL-UNNAMED",
+    "--add-exports", "jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+    "--add-exports", "jdk.attach/sun.tools.attach=ALL-UNNAMED",
+    "--add-opens", "java.base/java.lang.module=ALL-UNNAMED",
+    "--add-opens", "java.base/jdk.internal.loader=ALL-UNNAMED",
+    "--add-opens", "java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens", "java.base/jdk.internal.reflect=ALL-UNNAMED",
+    "--add-opens", "java.base/jdk.internal.math=ALL-UNNAMED",
+    "--add-opens", "java.base/jdk.internal.module=ALL-UNNAMED",
+    "--add-opens", "java.base/jdk.internal.util.jar=ALL-UNNAMED",
+    "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+    "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens", "java.base/java.io=ALL-UNNAMED",
+    "--add-opens", "java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens", "jdk.compiler/com.sun.tools.javac=ALL-UNNAMED",
+    "--add-opens", "java.base/java.lang=ALL-UNNAMED",
+    "--add-opens", "java.base/java.util=ALL-UNNAMED",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dio.netty.allocator.useCacheForAllThreads=true",
+    "-Dio.netty.allocator.maxOrder=11",
+]
+
+GC_FLAGS = ["-XX:+UseG1GC", "-XX:+ParallelRefProcEnabled", "-XX:MaxTenuringThreshold=1", "-XX:MaxGCPauseMillis=300", "-Xss256k"]
+
+LOGBACK = """<configuration>
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="STDOUT"/></root>
+  <logger name="org.apache.cassandra" level="INFO"/>
+  <logger name="com.thinkaurelius.thrift" level="ERROR"/>
+</configuration>
+"""
+
+
+class Cassandra(NativeService):
+    name = "cassandra"
+
+    @property
+    def libs(self) -> Path:
+        return self.ctx.installer.maven_classpath("cassandra", {"cassandra.version": self.cfg.cassandra_version})
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.paths.conf / "cassandra"
+
+    @property
+    def data(self) -> Path:
+        return self.paths.data / "cassandra"
+
+    @property
+    def url(self) -> str:
+        return f"cql://{self.cfg.cassandra_contact}:{self.cfg.cassandra_port}"
+
+    @property
+    def port(self) -> int:
+        return self.cfg.cassandra_port
+
+    def install(self) -> None:
+        _ = self.libs
+
+    def yaml(self) -> str:
+        c, d, host = self.cfg, self.data, self.cfg.platform_bind_address
+        return f"""cluster_name: p424
+num_tokens: 1
+allocate_tokens_for_local_replication_factor: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "{host}:{c.cassandra_storage_port}"
+listen_address: {host}
+rpc_address: {host}
+storage_port: {c.cassandra_storage_port}
+native_transport_port: {c.cassandra_port}
+start_native_transport: true
+data_file_directories: [{d / 'data'}]
+commitlog_directory: {d / 'commitlog'}
+saved_caches_directory: {d / 'saved_caches'}
+hints_directory: {d / 'hints'}
+cdc_raw_directory: {d / 'cdc_raw'}
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+commitlog_segment_size: 32MiB
+authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+disk_failure_policy: stop
+commit_failure_policy: stop
+# Two cores: modest concurrency, no compaction throttling surprises.
+concurrent_reads: 16
+concurrent_writes: 32
+concurrent_compactors: 1
+compaction_throughput: 64MiB/s
+# Unlogged single-partition batches of frames are the normal write path here.
+batch_size_warn_threshold: 64KiB
+batch_size_fail_threshold: 1024KiB
+unlogged_batch_across_partitions_warn_threshold: 100
+dynamic_snitch: false
+"""
+
+    def prepare(self) -> None:
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        (self.conf_dir / "cassandra.yaml").write_text(self.yaml())
+        (self.conf_dir / "logback.xml").write_text(LOGBACK)
+        for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
+            (self.data / sub).mkdir(parents=True, exist_ok=True)
+
+    def processes(self) -> list[ProcessSpec]:
+        libs = self.libs
+        jamm = next(libs.glob("jamm-*.jar"))
+        return [
+            ProcessSpec(
+                "cassandra",
+                [
+                    "java", *java_opts_heap(self.cfg.cassandra_heap), *GC_FLAGS, *JVM17_FLAGS,
+                    f"-javaagent:{jamm}",
+                    f"-Dcassandra.config=file://{self.conf_dir / 'cassandra.yaml'}",
+                    f"-Dcassandra.storagedir={self.data}",
+                    f"-Dlogback.configurationFile={self.conf_dir / 'logback.xml'}",
+                    "-Dcassandra-foreground=yes",
+                    "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+                    f"-Dcassandra.jmx.local.port={self.cfg.cassandra_jmx_port}",
+                    "-Dcassandra.logdir=" + str(self.paths.logs),
+                    "-cp", f"{self.conf_dir}:{libs}/*",
+                    "org.apache.cassandra.service.CassandraDaemon",
+                ],
+                stop_timeout=45,
+            )
+        ]
+
+    def healthy(self) -> bool:
+        # The native transport opens last in start-up: once it accepts connections CQL is served.
+        return tcp_open(self.cfg.cassandra_contact, self.cfg.cassandra_port)

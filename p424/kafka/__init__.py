@@ -1,0 +1,1 @@
+"""Kafka topics of the platform and the admin operations on them."""

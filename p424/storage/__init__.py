@@ -1,0 +1,1 @@
+"""Cassandra storage: schema (versioned CQL plus catalog-derived columns), migration, access."""

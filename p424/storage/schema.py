@@ -1,0 +1,37 @@
+"""Table layouts that derive from the channel catalog.
+
+Window rows hold every payload channel as four columns (min, max, mean, last); lap rows hold the
+min and max of the catalog's key channels. Adding a channel to the catalog adds its columns on
+the next `up` (see ``p424.storage.migrate``).
+"""
+
+from __future__ import annotations
+
+from p424.catalog import CATALOG, Catalog
+
+WINDOW_STATS = ("min", "max", "mean", "last")
+LAP_STATS = ("min", "max")
+FRAME_BUCKET_S = 60.0
+WINDOWS_PER_PART = 6000
+PROFILE_STEP_M = 10
+
+
+def window_stat_columns(catalog: Catalog = CATALOG) -> list[str]:
+    return [f"{c.name}_{s}" for c in catalog.payload_channels for s in WINDOW_STATS]
+
+
+def lap_stat_columns(catalog: Catalog = CATALOG) -> list[str]:
+    return [f"{c.name}_{s}" for c in catalog.key_channels() for s in LAP_STATS]
+
+
+def catalog_columns(catalog: Catalog = CATALOG) -> dict[str, list[str]]:
+    """Table -> catalog-derived float columns it must have."""
+    return {"channel_windows": window_stat_columns(catalog), "laps": lap_stat_columns(catalog)}
+
+
+def frame_bucket(sim_time: float) -> int:
+    return int(sim_time // FRAME_BUCKET_S)
+
+
+def window_part(window_index_in_lap: int) -> int:
+    return window_index_in_lap // WINDOWS_PER_PART

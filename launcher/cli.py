@@ -110,6 +110,19 @@ def cmd_logs(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return int(_platform(args, overrides).logs(args.service, args.lines, args.follow))
 
 
+@command("provision", "create topics, buckets and the Cassandra schema in already-running services (idempotent)")
+def cmd_provision(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    from launcher import provision
+
+    cfg = load_config(overrides=overrides)
+    for what, fn in (("buckets", provision.ensure_buckets), ("topics", provision.provision_topics),
+                     ("schema", provision.ensure_schema)):
+        with console.step(f"provision {what}"):
+            for change in fn(cfg):
+                console.info(f"  {change}")
+    return 0
+
+
 # ---------------------------------------------------------------- tests
 def _test_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest (e.g. -k codec)")

@@ -1,0 +1,115 @@
+"""JSON messages on the derived topics (windows, laps, predictions).
+
+Frames travel as protocol-v1 bytes; what processing derives travels as small JSON documents so
+any consumer (the live predictor, the Grafana Live pusher, a notebook) can read them without the
+codec. Times: ``ts_ms`` is the session wall clock (session anchor + sim time) in epoch
+milliseconds; ``*_sim_time`` and ``window_start`` are session-clock seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    min: float
+    max: float
+    mean: float
+    last: float
+
+
+@dataclass(frozen=True)
+class SessionQualitySnapshot:
+    frames_received: int
+    frames_lost: int
+    frames_duplicated: int
+    frames_late: int
+    frames_out_of_order: int
+
+
+@dataclass(frozen=True)
+class WindowMessage:
+    session_id: int
+    car_id: int
+    window_ms: int
+    lap: int
+    window_start: float
+    ts_ms: int
+    lap_time: float
+    lap_distance: float
+    frame_count: int
+    channels: dict[str, ChannelStats]
+    # Running lap totals at the window's end: what the live predictor needs.
+    lap_energy_drawn_kwh: float = 0.0
+    lap_energy_regen_kwh: float = 0.0
+    quality: SessionQualitySnapshot | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> WindowMessage:
+        d: dict[str, Any] = json.loads(raw)
+        d["channels"] = {k: ChannelStats(**v) for k, v in d["channels"].items()}
+        if d.get("quality") is not None:
+            d["quality"] = SessionQualitySnapshot(**d["quality"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class LapMessage:
+    session_id: int
+    car_id: int
+    lap: int
+    start_sim_time: float
+    end_sim_time: float
+    start_ts_ms: int
+    lap_time: float
+    distance: float
+    frames: int
+    complete: bool
+    invalidated: bool
+    max_speed: float
+    mean_speed: float
+    energy_drawn_kwh: float
+    energy_regen_kwh: float
+    energy_net_kwh: float
+    sector_times: list[float] = field(default_factory=list)
+    channel_extremes: dict[str, tuple[float, float]] = field(default_factory=dict)  # key channel -> (min, max)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> LapMessage:
+        d: dict[str, Any] = json.loads(raw)
+        d["channel_extremes"] = {k: (float(v[0]), float(v[1])) for k, v in d.get("channel_extremes", {}).items()}
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class PredictionMessage:
+    session_id: int
+    car_id: int
+    lap: int
+    ts_ms: int
+    window_start: float
+    lap_distance: float
+    lap_time_so_far: float
+    predicted_lap_time: float
+    predicted_energy_kwh: float
+    baseline_lap_time: float
+    baseline_energy_kwh: float
+    model_name: str
+    model_version: str
+    latency_ms: float
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> PredictionMessage:
+        return cls(**json.loads(raw))

@@ -69,16 +69,16 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("lap_distance", "m", "timing", 0, 21000, "Distance from the start line along the lap", "Distance", multiplier=0.001, display_unit="km", transport=H),
     Channel("markers", "", "timing", 0, 65535, "Marker bitmask (bit 0 time reset, 1 distance reset, 2 reposition, 3 start line, 4 sector line, 9 off track, 10 contact, 11 impact)", "Markers", kind=D, transport=H),
     # --- timing and track position (payload) ---
-    Channel("sector", "", "timing", 0, 10, "Sector index within the lap", "Sector", kind=D),
+    Channel("sector", "", "timing", 0, 10, "Sector of the lap, 1-based", "Sector", kind=D),
     Channel("total_distance", "m", "timing", 0, 2_000_000, "Distance driven since the session started", "TotalDistance", multiplier=0.001, display_unit="km"),
     # --- vehicle ---
     Channel("speed", "m/s", "vehicle", 0, 100, "Vehicle speed", "Speed", multiplier=3.6, display_unit="km/h", key=True),
     # --- powertrain ---
-    Channel("motor_rpm_front", "rpm", "powertrain", 0, 13000, "Front MGU speed", "MotorRpmFront", key=True),
-    Channel("motor_rpm_rear", "rpm", "powertrain", 0, 13000, "Rear MGU speed", "MotorRpmRear", key=True),
-    Channel("power_electrical_front", "kW", "powertrain", -200, 250, "Front MGU electrical power (negative when regenerating)", "PowerElectricalFront", key=True),
-    Channel("power_electrical_rear", "kW", "powertrain", -300, 500, "Rear MGU electrical power (negative when regenerating)", "PowerElectricalRear", key=True),
-    Channel("power_electrical_total", "kW", "powertrain", -450, 750, "Total electrical power drawn from the battery (negative when regenerating)", "PowerElectricalTotal", key=True),
+    Channel("motor_rpm_front", "rpm", "powertrain", 0, 21000, "Front MGU speed", "MotorRpmFront", key=True),
+    Channel("motor_rpm_rear", "rpm", "powertrain", 0, 21000, "Rear MGU speed", "MotorRpmRear", key=True),
+    Channel("power_electrical_front", "kW", "powertrain", -300, 300, "Front MGU electrical power (negative when regenerating)", "PowerElectricalFront", key=True),
+    Channel("power_electrical_rear", "kW", "powertrain", -550, 550, "Rear MGU electrical power (negative when regenerating)", "PowerElectricalRear", key=True),
+    Channel("power_electrical_total", "kW", "powertrain", -800, 800, "Total electrical power drawn from the battery (negative when regenerating)", "PowerElectricalTotal", key=True),
     Channel("power_balance", "ratio", "powertrain", 0, 1, "Front share of the total electrical power", "PowerBalance", multiplier=100, display_unit="%"),
     Channel("efficiency_front", "ratio", "powertrain", 0, 1, "Front MGU efficiency", "EfficiencyFront", multiplier=100, display_unit="%"),
     Channel("efficiency_rear", "ratio", "powertrain", 0, 1, "Rear MGU efficiency", "EfficiencyRear", multiplier=100, display_unit="%"),
@@ -99,7 +99,7 @@ CHANNELS: tuple[Channel, ...] = (
     # --- chassis ---
     Channel("accel_longitudinal", "m/s2", "chassis", -50, 50, "Longitudinal acceleration (ISO 8855 x)", "AccelerationLongitudinal", multiplier=1 / 9.80665, display_unit="g", key=True),
     Channel("accel_lateral", "m/s2", "chassis", -50, 50, "Lateral acceleration (ISO 8855 y)", "AccelerationLateral", multiplier=1 / 9.80665, display_unit="g", key=True),
-    Channel("accel_vertical", "m/s2", "chassis", -50, 50, "Vertical acceleration (ISO 8855 z)", "AccelerationVertical", multiplier=1 / 9.80665, display_unit="g"),
+    Channel("accel_vertical", "m/s2", "chassis", -50, 50, "Vertical acceleration (ISO 8855 z), gravity removed: 0 on a flat road", "AccelerationVertical", multiplier=1 / 9.80665, display_unit="g"),
     Channel("roll_rate", "rad/s", "chassis", -2, 2, "Roll rate", "RollRate"),
     Channel("pitch_rate", "rad/s", "chassis", -2, 2, "Pitch rate", "PitchRate"),
     Channel("yaw_rate", "rad/s", "chassis", -3, 3, "Yaw rate", "YawRate"),

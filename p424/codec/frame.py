@@ -205,6 +205,20 @@ def decode_values(data: bytes, catalog: Catalog = CATALOG) -> tuple[FloatArray, 
     return values, present
 
 
+def check_values_finite(data: bytes, catalog: Catalog = CATALOG) -> None:
+    """Reject a header-validated frame whose values hold NaN or infinity (cheap: no copy)."""
+    n = len(catalog.payload_channels)
+    if not np.isfinite(np.frombuffer(data, dtype="<f4", count=n, offset=payload_offset(n))).all():
+        decode_values(data, catalog)  # raises with the channel names
+
+
+def validate_frame(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
+    """Everything a receiver checks before accepting a datagram; returns its header."""
+    header = decode_header(data, catalog)
+    check_values_finite(data, catalog)
+    return header
+
+
 def decode_frame(data: bytes, catalog: Catalog = CATALOG) -> Frame:
     header = decode_header(data, catalog)
     values, present = decode_values(data, catalog)

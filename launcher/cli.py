@@ -190,3 +190,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.error("interrupted")
         return 130
 
+# Data, ML and Grafana commands register themselves on import.
+from launcher import commands as _commands  # noqa: E402,F401

@@ -103,10 +103,13 @@ class Config:
     # --- stream processing ---
     window_sizes_ms: str = "100,1000"
     out_of_orderness_ms: int = 200
-    session_idle_timeout_s: int = 30
+    session_idle_timeout_s: int = 2
     flink_parallelism: int = 1
     flink_checkpoint_interval_ms: int = 5000
     flink_job_name: str = "p424-telemetry"
+    flink_bundle_time_ms: int = 100
+    flink_sink_capacity: int = 256
+    live_window_ms: int = 100  # windows of this size are published to KAFKA_TOPIC_WINDOWS for live consumers
     # --- ML ---
     training_schedule: str = "@hourly"
     model_name: str = "p424_lap_outcome"

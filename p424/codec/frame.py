@@ -160,6 +160,42 @@ def encode_frame(
     return head + pack_presence(present) + vec.astype("<f4").tobytes()
 
 
+class FrameEncoder:
+    """Encoding many frames with the same set of present channels (replay, simulator, benches).
+
+    The presence bitmap is packed once; each frame costs one header pack and one array copy.
+    Values of absent channels are sent as 0.0 whatever the input holds.
+    """
+
+    def __init__(self, present: npt.NDArray[np.bool_] | None = None, catalog: Catalog = CATALOG) -> None:
+        n = len(catalog.payload_channels)
+        self.catalog = catalog
+        self.present = np.ones(n, dtype=np.bool_) if present is None else np.asarray(present, dtype=np.bool_)
+        if self.present.shape != (n,):
+            raise ValueError(f"presence mask must have {n} entries")
+        self._presence = pack_presence(self.present)
+        self._absent = ~self.present
+        self._n = n
+
+    def encode(self, header: FrameHeader, values: FloatArray) -> bytes:
+        vec = np.asarray(values, dtype="<f4")
+        if self._absent.any():
+            vec = vec.copy()
+            vec[self._absent] = 0.0
+        if not np.isfinite(vec).all():
+            raise FrameError(RejectReason.NON_FINITE, "present channels must be finite")
+        if header.session_id <= 0:
+            raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
+        try:
+            head = HEADER.pack(
+                MAGIC, header.version, header.flags, self._n, header.catalog_hash, header.car_id, header.lap,
+                header.session_id, header.sequence % SEQUENCE_MODULO, header.markers, header.sim_time, header.lap_distance,
+            )
+        except struct.error as err:
+            raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
+        return head + self._presence + vec.tobytes()
+
+
 def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
     """Validate and decode only the header (the bridge's hot path); checks the size too."""
     size = len(data)

@@ -12,6 +12,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
+from p424.catalog import CATALOG, Catalog
+from p424.processing.outputs import LapRow, QualityRow, WindowRow
+
 
 @dataclass(frozen=True)
 class ChannelStats:
@@ -72,11 +77,11 @@ class LapMessage:
     frames: int
     complete: bool
     invalidated: bool
-    max_speed: float
-    mean_speed: float
-    energy_drawn_kwh: float
-    energy_regen_kwh: float
-    energy_net_kwh: float
+    max_speed: float | None
+    mean_speed: float | None
+    energy_drawn_kwh: float | None
+    energy_regen_kwh: float | None
+    energy_net_kwh: float | None
     sector_times: list[float] = field(default_factory=list)
     channel_extremes: dict[str, tuple[float, float]] = field(default_factory=dict)  # key channel -> (min, max)
 
@@ -113,3 +118,35 @@ class PredictionMessage:
     @classmethod
     def from_json(cls, raw: bytes | str) -> PredictionMessage:
         return cls(**json.loads(raw))
+
+
+# ---- from processing outputs (pure) ----
+def window_message(row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None) -> WindowMessage:
+    channels = {
+        name: ChannelStats(float(row.mins[i]), float(row.maxs[i]), float(row.means[i]), float(row.lasts[i]))
+        for i, name in enumerate(catalog.payload_names)
+        if not np.isnan(row.means[i])
+    }
+    return WindowMessage(
+        row.session_id, row.car_id, row.window_ms, row.lap, row.window_start, row.ts_ms, row.lap_time, row.lap_distance,
+        row.frame_count, channels, row.lap_energy_drawn_kwh, row.lap_energy_regen_kwh, quality,
+    )
+
+
+def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
+    extremes = {
+        c.name: (float(row.mins[i]), float(row.maxs[i]))
+        for i, c in enumerate(catalog.key_channels())
+        if not (np.isnan(row.mins[i]) or np.isnan(row.maxs[i]))
+    }
+    return LapMessage(
+        row.session_id, row.car_id, row.lap, row.start_sim_time, row.end_sim_time, row.start_ts_ms, row.lap_time,
+        row.distance, row.frames, row.complete, row.invalidated, row.max_speed, row.mean_speed,
+        row.energy_drawn_kwh, row.energy_regen_kwh, row.energy_net_kwh, row.sector_times, extremes,
+    )
+
+
+def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
+    return SessionQualitySnapshot(row.frames_received, row.frames_lost, row.frames_duplicated, row.frames_late,
+                                  row.frames_out_of_order)
+

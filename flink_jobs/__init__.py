@@ -1,0 +1,1 @@
+"""PyFlink jobs of the platform: wiring only; the logic lives in p424.processing."""

@@ -1,0 +1,77 @@
+"""The keyed function that runs one SessionProcessor per session in Flink keyed state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pyflink.common import Types
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
+from p424.processing.outputs import Outputs
+from p424.processing.session import ProcessingSettings, SessionProcessor
+
+EMIT_FRAMES = 64  # raw frames are written in per-session batches of up to this many
+FORGET_AFTER_MS = 3600_000  # state of a session idle this long is dropped
+
+
+@dataclass
+class SessionState:
+    processor: SessionProcessor
+    pending: Outputs = field(default_factory=Outputs)
+    last_seen_ms: int = 0
+    timer_ms: int = 0
+    flushed: bool = False
+
+
+def session_key(raw: bytes) -> int:
+    """Key of a protocol-v1 frame: its session id (signed int64 at offset 16)."""
+    return int.from_bytes(raw[16:24], "little", signed=True)
+
+
+def car_of(raw: bytes) -> int:
+    return int.from_bytes(raw[12:14], "little")
+
+
+class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
+    def __init__(self, settings: ProcessingSettings, idle_timeout_ms: int) -> None:
+        self.settings = settings
+        self.idle_ms = idle_timeout_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.state = runtime_context.get_state(ValueStateDescriptor("session", Types.PICKLED_BYTE_ARRAY()))
+
+    def process_element(self, raw: bytes, ctx: KeyedProcessFunction.Context) -> Iterator[Outputs]:
+        st: SessionState | None = self.state.value()
+        now = ctx.timer_service().current_processing_time()
+        if st is None:
+            st = SessionState(SessionProcessor(session_key(raw), car_of(raw), self.settings))
+        st.pending.extend(st.processor.on_frame(raw, ctx.timestamp() or now))
+        st.last_seen_ms = now
+        st.flushed = False
+        if st.timer_ms <= now:
+            st.timer_ms = now + self.idle_ms
+            ctx.timer_service().register_processing_time_timer(st.timer_ms)
+        if st.pending.windows or len(st.pending.frames) >= EMIT_FRAMES:
+            yield st.pending
+            st.pending = Outputs()
+        self.state.update(st)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Outputs]:
+        st: SessionState | None = self.state.value()
+        if st is None:
+            return
+        idle = timestamp - st.last_seen_ms
+        if idle >= FORGET_AFTER_MS and st.flushed:
+            self.state.clear()
+            return
+        if idle >= self.idle_ms and not st.flushed:
+            st.pending.extend(st.processor.flush())
+            st.flushed = True
+        if len(st.pending):
+            yield st.pending
+            st.pending = Outputs()
+        st.timer_ms = (st.last_seen_ms + FORGET_AFTER_MS) if st.flushed else (st.last_seen_ms + self.idle_ms)
+        ctx.timer_service().register_processing_time_timer(st.timer_ms)
+        self.state.update(st)

@@ -1,0 +1,159 @@
+"""The job's sink: Cassandra upserts and the derived Kafka topics, as a PyFlink AsyncFunction.
+
+Why an AsyncFunction: Flink waits for every in-flight async call before a checkpoint completes
+(and at the end of each Python bundle), so a checkpoint never covers a write that has not been
+acknowledged. Together with upserts of absolute values this gives at-least-once delivery with
+idempotent results: after a failure the job rewinds to its last checkpoint and rewrites the same
+rows. Failed writes are retried with back-off; if Cassandra stays down the call times out, the
+job restarts from its checkpoint, and data waits in Kafka.
+
+Kafka messages (windows and laps as JSON) are produced here rather than with Flink's KafkaSink so
+they can be keyed by session, which keeps each session's messages in order for live consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import Cluster, ResponseFuture, Session
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
+from kafka import KafkaProducer
+from pyflink.datastream import RuntimeContext
+from pyflink.datastream.functions import AsyncFunction
+
+from p424.config import Config
+from p424.kafka.messages import lap_message, quality_snapshot, window_message
+from p424.processing.outputs import Outputs
+from p424.storage import writes
+from p424.storage.cluster import connect
+
+log = logging.getLogger("p424.sink")
+BATCH_ROWS = 100
+RETRIES = 8
+
+
+def _unset(params: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(UNSET_VALUE if p is None else p for p in params)
+
+
+class TelemetrySink(AsyncFunction):  # type: ignore[misc]
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        cfg = self.cfg
+        self.cluster: Cluster
+        self.session: Session
+        self.cluster, self.session = connect(cfg, timeout_s=120)
+        st = writes.Statements(cfg.cassandra_keyspace)
+        prep: Callable[[str], PreparedStatement] = self.session.prepare
+        self.ps = {"frame": prep(st.frame), "window": prep(st.window), "lap": prep(st.lap), "profile": prep(st.profile),
+                   "quality": prep(st.quality), "session": prep(st.session)}
+        for p in self.ps.values():
+            p.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+        self.producer = KafkaProducer(
+            bootstrap_servers=cfg.kafka_bootstrap, client_id="p424-flink-sink", acks="all", linger_ms=5,
+            compression_type="lz4", retries=2**31 - 1, delivery_timeout_ms=120_000, metrics_enabled=False,
+        )
+
+    def close(self) -> None:
+        self.producer.flush(timeout=30)
+        self.producer.close(timeout=5)
+        self.cluster.shutdown()
+
+    # ---------- statements for one Outputs element ----------
+    def statements(self, out: Outputs) -> list[Any]:
+        now_ms = int(time.time() * 1000)
+        stmts: list[Any] = []
+        by_partition: dict[tuple[int, int], list[tuple[object, ...]]] = defaultdict(list)
+        for f in out.frames:
+            by_partition[writes.frame_partition(f)].append(writes.frame_params(f))
+        for rows in by_partition.values():
+            stmts.extend(self._batches(self.ps["frame"], rows))
+        profile: dict[tuple[int, int], list[tuple[object, ...]]] = defaultdict(list)
+        for p in out.profile:
+            profile[(p.session_id, p.lap)].append(_unset(writes.profile_params(p)))
+        for rows in profile.values():
+            stmts.extend(self._batches(self.ps["profile"], rows))
+        stmts += [self.ps["window"].bind(_unset(writes.window_params(w))) for w in out.windows]
+        stmts += [self.ps["lap"].bind(_unset(writes.lap_params(lap))) for lap in out.laps]
+        if out.quality:
+            stmts.append(self.ps["quality"].bind(writes.quality_params(out.quality[-1], now_ms)))
+        if out.sessions:
+            stmts.append(self.ps["session"].bind(writes.session_params(out.sessions[-1], now_ms)))
+        return stmts
+
+    @staticmethod
+    def _batches(ps: PreparedStatement, rows: list[tuple[object, ...]]) -> list[Any]:
+        if len(rows) == 1:
+            return [ps.bind(rows[0])]
+        out = []
+        for i in range(0, len(rows), BATCH_ROWS):
+            # Unlogged and single-partition: one mutation on the replica, no batch log.
+            batch = BatchStatement(BatchType.UNLOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+            for r in rows[i : i + BATCH_ROWS]:
+                batch.add(ps, r)
+            out.append(batch)
+        return out
+
+    def messages(self, out: Outputs) -> list[tuple[str, bytes, bytes]]:
+        cfg = self.cfg
+        quality = quality_snapshot(out.quality[-1]) if out.quality else None
+        msgs = []
+        for w in out.windows:
+            if w.window_ms == cfg.live_window_ms:
+                key = str(w.session_id).encode()
+                msgs.append((cfg.kafka_topic_windows, key, window_message(w, quality=quality).to_json()))
+        for lap in out.laps:
+            msgs.append((cfg.kafka_topic_laps, str(lap.session_id).encode(), lap_message(lap).to_json()))
+        return msgs
+
+    # ---------- async execution ----------
+    async def _execute(self, stmt: Any) -> None:
+        loop = asyncio.get_running_loop()
+        delay = 0.2
+        for attempt in range(RETRIES):
+            fut: asyncio.Future[None] = loop.create_future()
+            rf: ResponseFuture = self.session.execute_async(stmt, timeout=20)
+            rf.add_callbacks(
+                lambda _rows, f=fut: loop.call_soon_threadsafe(_resolve, f, None),
+                lambda err, f=fut: loop.call_soon_threadsafe(_resolve, f, err),
+            )
+            try:
+                await fut
+                return
+            except Exception as err:
+                if attempt == RETRIES - 1:
+                    raise
+                log.warning("cassandra write failed, retrying", extra={"attempt": attempt + 1, "error": repr(err)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _send(self, topic: str, key: bytes, value: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        kf = self.producer.send(topic, key=key, value=value)
+        kf.add_callback(lambda _m, f=fut: loop.call_soon_threadsafe(_resolve, f, None))
+        kf.add_errback(lambda err, f=fut: loop.call_soon_threadsafe(_resolve, f, err))
+        await fut
+
+    async def async_invoke(self, value: Outputs) -> list[int]:
+        stmts = self.statements(value)
+        msgs = self.messages(value)
+        await asyncio.gather(*(self._execute(s) for s in stmts), *(self._send(*m) for m in msgs))
+        return [len(stmts)]
+
+
+def _resolve(fut: asyncio.Future[None], err: BaseException | None) -> None:
+    if fut.done():
+        return
+    if err is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(err)

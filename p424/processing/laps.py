@@ -1,0 +1,205 @@
+"""Lap detection and lap summaries, fed with blocks of in-order frames.
+
+A lap starts at the first frame of a session, and a new lap at a start-line marker (bit 3), a
+time or distance reset marker (bits 0, 1), a lap-number change, or the lap distance dropping by
+more than 100 m, provided the current lap has run at least ``min_lap_s`` (the simulator marks a
+few consecutive samples at the line). A lap is complete when it started at the line and ended at
+the next boundary. Its time is the session-clock difference between the first frames of the two
+laps, so lap time, distance and energy all cover exactly the same span.
+
+Energy is the trapezoidal integral of total electrical power (kW) over the session clock, split
+into drawn (power > 0) and regenerated (power < 0), in kWh; net = drawn - regenerated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from p424.catalog import CATALOG, Catalog
+
+MARKER_TIME_RESET = 1 << 0
+MARKER_DISTANCE_RESET = 1 << 1
+MARKER_REPOSITION = 1 << 2
+MARKER_START_LINE = 1 << 3
+MARKER_SECTOR_LINE = 1 << 4
+LAP_START_MARKERS = MARKER_START_LINE | MARKER_TIME_RESET | MARKER_DISTANCE_RESET
+DISTANCE_RESET_M = 100.0
+KWS_PER_KWH = 3600.0
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass
+class LapPoint:
+    """The last frame seen in a lap, kept to integrate across block and lap boundaries."""
+
+    sim_time: float
+    lap_distance: float
+    power: float  # NaN when absent
+    channels: F32  # profile channels at this frame
+
+
+@dataclass
+class LapState:
+    number: int
+    header_lap: int
+    start_sim_time: float
+    start_ts_ms: int
+    started_at_line: bool
+    frames: int = 0
+    distance: float = 0.0
+    drawn_kws: float = 0.0
+    regen_kws: float = 0.0
+    power_seen: bool = False
+    invalidated: bool = False
+    sector_marks: list[float] = field(default_factory=list)
+    mins: F32 | None = None
+    maxs: F32 | None = None
+    speed_sum: float = 0.0
+    speed_count: int = 0
+    next_profile_m: int = 0
+    last: LapPoint | None = None
+    last_sim_time: float = 0.0
+
+
+def is_lap_boundary(lap: LapState, markers: int, header_lap: int, lap_distance: float, sim_time: float,
+                    last_distance: float, min_lap_s: float) -> bool:
+    if sim_time - lap.start_sim_time < min_lap_s:
+        return False
+    return bool(markers & LAP_START_MARKERS) or header_lap != lap.header_lap or lap_distance < last_distance - DISTANCE_RESET_M
+
+
+def starts_at_line(markers: int, lap_distance: float) -> bool:
+    return bool(markers & LAP_START_MARKERS) or lap_distance < 1.0
+
+
+def _segments_kws(t: F64, p: F64) -> tuple[float, float]:
+    """Trapezoid integrals of the positive and the negative part of power (kW*s), NaN-safe."""
+    dt = np.diff(t)
+    pos = np.clip(p, 0, None)
+    neg = np.clip(p, None, 0)
+    drawn = np.nansum(0.5 * (pos[1:] + pos[:-1]) * dt)
+    regen = -np.nansum(0.5 * (neg[1:] + neg[:-1]) * dt)
+    return float(drawn), float(regen)
+
+
+def _distance_increments(d: F64) -> F64:
+    step = np.diff(d)
+    # A reset to the line: the distance travelled is the new lap distance.
+    return np.where(step < -DISTANCE_RESET_M, d[1:], np.maximum(step, 0.0))
+
+
+class LapAccumulator:
+    """Running lap statistics; all work is done per block of frames, vectorised."""
+
+    def __init__(self, profile_step_m: int = 10, catalog: Catalog = CATALOG) -> None:
+        self.step = profile_step_m
+        self.catalog = catalog
+        idx = catalog.payload_index
+        self.i_speed = idx.get("speed")
+        self.i_power = idx.get("power_electrical_total")
+        self.i_sector = idx.get("sector")
+        self.key_idx = np.array([idx[c.name] for c in catalog.key_channels()], dtype=np.int64)
+        self.profile_names = ("speed", "throttle", "brake_pressure", "power_electrical_total")
+        self.profile_idx = [idx.get(n) for n in self.profile_names]
+
+    def start(self, number: int, header_lap: int, sim_time: float, ts_ms: int, at_line: bool, lap_distance: float) -> LapState:
+        first_bin = int(np.floor(lap_distance / self.step)) + 1 if lap_distance > 0 else 0
+        return LapState(number, header_lap, sim_time, ts_ms, at_line, next_profile_m=first_bin * self.step, last_sim_time=sim_time)
+
+    def _profile_channels(self, values: F32) -> F32:
+        out = np.full((values.shape[0], len(self.profile_idx)), np.nan, dtype=np.float32)
+        for j, i in enumerate(self.profile_idx):
+            if i is not None:
+                out[:, j] = values[:, i]
+        return out
+
+    def add_block(self, lap: LapState, sim_times: F64, lap_distances: F64, markers: npt.NDArray[np.int64],
+                  values: F32) -> list[tuple[int, float, F32]]:
+        """Fold in-order frames of one lap; returns distance-profile points (distance, elapsed, channels)."""
+        n = len(sim_times)
+        power = values[:, self.i_power].astype(np.float64) if self.i_power is not None else np.full(n, np.nan)
+        prof = self._profile_channels(values)
+        if lap.last is not None:
+            t = np.concatenate(([lap.last.sim_time], sim_times))
+            d = np.concatenate(([lap.last.lap_distance], lap_distances))
+            p = np.concatenate(([lap.last.power], power))
+            ch = np.vstack([lap.last.channels[None, :], prof])
+        else:
+            t, d, p, ch = sim_times, lap_distances, power, prof
+        lap.frames += n
+        if len(t) > 1:
+            drawn, regen = _segments_kws(t, p)
+            lap.drawn_kws += drawn
+            lap.regen_kws += regen
+            lap.distance += float(_distance_increments(d).sum())
+        lap.power_seen |= bool(np.isfinite(power).any())
+        lap.invalidated |= bool((markers & MARKER_REPOSITION).any())
+        sector_hits = sim_times[(markers & MARKER_SECTOR_LINE) != 0]
+        lap.sector_marks.extend(float(x) for x in sector_hits if x > lap.start_sim_time)
+        key = values[:, self.key_idx]
+        lo, hi = np.nanmin(np.where(np.isnan(key), np.inf, key), axis=0), np.nanmax(np.where(np.isnan(key), -np.inf, key), axis=0)
+        lap.mins = lo if lap.mins is None else np.fmin(lap.mins, lo)
+        lap.maxs = hi if lap.maxs is None else np.fmax(lap.maxs, hi)
+        if self.i_speed is not None:
+            s = values[:, self.i_speed]
+            ok = ~np.isnan(s)
+            lap.speed_sum += float(s[ok].sum())
+            lap.speed_count += int(ok.sum())
+        points = self._profile(lap, t, d, ch)
+        lap.last = LapPoint(float(sim_times[-1]), float(lap_distances[-1]), float(power[-1]), prof[-1].copy())
+        lap.last_sim_time = float(sim_times[-1])
+        return points
+
+    def _profile(self, lap: LapState, t: F64, d: F64, ch: F32) -> list[tuple[int, float, F32]]:
+        """Crossings of every ``step`` metres, linearly interpolated between consecutive frames."""
+        points: list[tuple[int, float, F32]] = []
+        if d[-1] < lap.next_profile_m:
+            return points
+        for k in range(1, len(d)):
+            while d[k] >= lap.next_profile_m and d[k] >= d[k - 1]:
+                target = lap.next_profile_m
+                span = d[k] - d[k - 1]
+                w = 0.0 if span <= 0 else (target - d[k - 1]) / span
+                w = min(max(w, 0.0), 1.0)
+                elapsed = float(t[k - 1] + w * (t[k] - t[k - 1]) - lap.start_sim_time)
+                values = (ch[k - 1] + w * (ch[k] - ch[k - 1])).astype(np.float32)
+                points.append((target, elapsed, values))
+                lap.next_profile_m += self.step
+        return points
+
+    def close_boundary(self, lap: LapState, next_sim_time: float, next_distance: float, next_power: float) -> None:
+        """Attribute the span from the lap's last frame to the next lap's first frame to this lap."""
+        if lap.last is None:
+            return
+        drawn, regen = _segments_kws(np.array([lap.last.sim_time, next_sim_time]), np.array([lap.last.power, next_power]))
+        lap.drawn_kws += drawn
+        lap.regen_kws += regen
+        lap.distance += float(_distance_increments(np.array([lap.last.lap_distance, next_distance])).sum())
+
+    def summary_fields(self, lap: LapState, end_sim_time: float, complete: bool) -> dict[str, object]:
+        n_key = len(self.key_idx)
+        nan = np.full(n_key, np.nan, dtype=np.float32)
+        mins = np.where(np.isinf(lap.mins), np.nan, lap.mins).astype(np.float32) if lap.mins is not None else nan
+        maxs = np.where(np.isinf(lap.maxs), np.nan, lap.maxs).astype(np.float32) if lap.maxs is not None else nan
+        speed_i = [c.name for c in self.catalog.key_channels()].index("speed") if self.i_speed is not None else None
+        max_speed = float(maxs[speed_i]) if speed_i is not None and np.isfinite(maxs[speed_i]) else None
+        marks = [lap.start_sim_time, *lap.sector_marks, end_sim_time] if complete and lap.sector_marks else []
+        return {
+            "lap_time": end_sim_time - lap.start_sim_time,
+            "distance": lap.distance,
+            "frames": lap.frames,
+            "invalidated": lap.invalidated,
+            "max_speed": max_speed,
+            "mean_speed": lap.speed_sum / lap.speed_count if lap.speed_count else None,
+            "energy_drawn_kwh": lap.drawn_kws / KWS_PER_KWH if lap.power_seen else None,
+            "energy_regen_kwh": lap.regen_kws / KWS_PER_KWH if lap.power_seen else None,
+            "energy_net_kwh": (lap.drawn_kws - lap.regen_kws) / KWS_PER_KWH if lap.power_seen else None,
+            "sector_times": [b - a for a, b in zip(marks[:-1], marks[1:])],
+            "mins": mins,
+            "maxs": maxs,
+        }

@@ -1,0 +1,131 @@
+"""What session processing produces: rows for Cassandra and messages for Kafka.
+
+Plain dataclasses with numpy vectors in catalog payload order; the storage layer turns them into
+CQL parameters and the Kafka layer into JSON, so processing knows neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    session_id: int
+    seq: int
+    sim_time: float
+    lap: int
+    lap_distance: float
+    markers: int
+    frame: bytes
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    session_id: int
+    car_id: int
+    window_ms: int
+    lap: int
+    part: int
+    ts_ms: int
+    window_start: float
+    lap_time: float
+    lap_distance: float
+    frame_count: int
+    mins: F32
+    maxs: F32
+    means: F32
+    lasts: F32
+    lap_energy_drawn_kwh: float
+    lap_energy_regen_kwh: float
+
+
+@dataclass(frozen=True)
+class LapRow:
+    session_id: int
+    car_id: int
+    lap: int
+    start_sim_time: float
+    end_sim_time: float
+    start_ts_ms: int
+    lap_time: float
+    distance: float
+    frames: int
+    complete: bool
+    invalidated: bool
+    max_speed: float | None
+    mean_speed: float | None
+    energy_drawn_kwh: float | None
+    energy_regen_kwh: float | None
+    energy_net_kwh: float | None
+    sector_times: list[float]
+    mins: F32
+    maxs: F32
+
+
+@dataclass(frozen=True)
+class ProfilePoint:
+    session_id: int
+    lap: int
+    distance: int
+    elapsed: float
+    speed: float | None
+    throttle: float | None
+    brake_pressure: float | None
+    power_electrical_total: float | None
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    session_id: int
+    frames_received: int
+    frames_lost: int
+    frames_duplicated: int
+    frames_late: int
+    frames_out_of_order: int
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    session_id: int
+    car_id: int
+    catalog_hash: str
+    started_at_ms: int
+    last_frame_at_ms: int
+    first_sim_time: float
+    last_sim_time: float
+    frames: int
+    laps: int
+
+
+Output = FrameRow | WindowRow | LapRow | ProfilePoint | QualityRow | SessionRow
+
+
+@dataclass
+class Outputs:
+    """Everything one call into a session processor produced, grouped by kind."""
+
+    frames: list[FrameRow] = field(default_factory=list)
+    windows: list[WindowRow] = field(default_factory=list)
+    laps: list[LapRow] = field(default_factory=list)
+    profile: list[ProfilePoint] = field(default_factory=list)
+    quality: list[QualityRow] = field(default_factory=list)
+    sessions: list[SessionRow] = field(default_factory=list)
+
+    def extend(self, other: Outputs) -> None:
+        self.frames += other.frames
+        self.windows += other.windows
+        self.laps += other.laps
+        self.profile += other.profile
+        self.quality += other.quality
+        self.sessions += other.sessions
+
+    def __len__(self) -> int:
+        return len(self.frames) + len(self.windows) + len(self.laps) + len(self.profile) + len(self.quality) + len(self.sessions)

@@ -1,0 +1,244 @@
+"""One session's stream processing: dedup, event-time re-ordering, windows, laps, quality.
+
+Event time is the frame's session clock. Flink's watermarks are per Kafka partition, but each
+partition multiplexes many sessions whose clocks are unrelated (a replay at 100x next to a live
+car), so each session keeps its own watermark here: the highest sim time seen minus the allowed
+out-of-orderness. Frames are released to aggregation in sim-time order once the watermark passes
+them; a frame that arrives after its place was released is late: counted, stored raw, left out
+of windows and laps. Duplicates (same sequence number) are counted and dropped.
+
+The processor is plain picklable Python/numpy state, so the Flink job keeps one per session in
+keyed state and restores it from checkpoints.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from p424.catalog import CATALOG, Catalog
+from p424.codec.frame import decode_header, decode_values
+from p424.processing.laps import LapAccumulator, LapState, is_lap_boundary, starts_at_line
+from p424.processing.outputs import (
+    FrameRow,
+    LapRow,
+    Outputs,
+    ProfilePoint,
+    QualityRow,
+    SessionRow,
+    WindowRow,
+)
+from p424.processing.windows import WindowStats, block_stats, merge_into, parent_index
+from p424.sequence import SequenceTracker
+from p424.storage.schema import window_part
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    window_sizes_ms: tuple[int, ...] = (100, 1000)
+    out_of_orderness_s: float = 0.2
+    min_lap_s: float = 10.0
+    profile_step_m: int = 10
+
+    def __post_init__(self) -> None:
+        sizes = sorted(self.window_sizes_ms)
+        if not sizes or any(s % sizes[0] for s in sizes):
+            raise ValueError(f"window sizes {self.window_sizes_ms} must be multiples of the smallest")
+
+
+@dataclass
+class _Pending:
+    sim_time: float
+    seq: int
+    lap: int
+    lap_distance: float
+    markers: int
+    values: F32
+
+    def __lt__(self, other: _Pending) -> bool:
+        return (self.sim_time, self.seq) < (other.sim_time, other.seq)
+
+
+class SessionProcessor:
+    def __init__(self, session_id: int, car_id: int, settings: ProcessingSettings = ProcessingSettings(),
+                 catalog: Catalog = CATALOG) -> None:
+        self.session_id = session_id
+        self.car_id = car_id
+        self.settings = settings
+        self.catalog = catalog
+        self.sizes = tuple(sorted(settings.window_sizes_ms))
+        self.tracker = SequenceTracker()
+        self.laps = LapAccumulator(settings.profile_step_m, catalog)
+        self.anchor_ms: int | None = None
+        self.last_received_ms = 0
+        self.first_sim_time: float | None = None
+        self.max_sim_time = float("-inf")
+        self.released_until = float("-inf")
+        self.late = 0
+        self.invalid = 0
+        self.laps_done = 0
+        self.lap: LapState | None = None
+        self._heap: list[_Pending] = []
+        self._block: list[_Pending] = []
+        self._block_index: int | None = None
+        self._parents: dict[int, WindowStats | None] = {w: None for w in self.sizes[1:]}
+        self._lap_window_base: dict[int, int] = {}
+
+    # Checkpointed per frame bundle: leave the (shared, immutable) catalog and lap-accumulator
+    # configuration out of the pickled state.
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("catalog")
+        state.pop("laps")
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.catalog = CATALOG
+        self.laps = LapAccumulator(self.settings.profile_step_m, CATALOG)
+
+    # ------------------------------------------------------------------ input
+    def on_frame(self, raw: bytes, received_ms: int) -> Outputs:
+        out = Outputs()
+        try:
+            h = decode_header(raw, self.catalog)
+            values, _ = decode_values(raw, self.catalog)
+        except ValueError:
+            self.invalid += 1  # the bridge validates; this guards against other producers
+            return out
+        seq, kind = self.tracker.observe(h.sequence)
+        if kind == SequenceTracker.DUPLICATE:
+            return out
+        if self.anchor_ms is None:
+            self.anchor_ms = received_ms - round(h.sim_time * 1000)
+            self.first_sim_time = h.sim_time
+        self.last_received_ms = max(self.last_received_ms, received_ms)
+        out.frames.append(FrameRow(self.session_id, seq, h.sim_time, h.lap, h.lap_distance, h.markers, raw))
+        if h.sim_time < self.released_until or kind == SequenceTracker.TOO_OLD:
+            self.late += 1
+            return out
+        heapq.heappush(self._heap, _Pending(h.sim_time, seq, h.lap, h.lap_distance, h.markers, values))
+        self.max_sim_time = max(self.max_sim_time, h.sim_time)
+        watermark = self.max_sim_time - self.settings.out_of_orderness_s
+        while self._heap and self._heap[0].sim_time <= watermark:
+            self._aggregate(heapq.heappop(self._heap), out)
+        return out
+
+    def flush(self) -> Outputs:
+        """Session idle: release every held frame, close open windows, report the open lap as it stands.
+
+        The lap stays open; if the session resumes, its row is overwritten when it completes.
+        """
+        out = Outputs()
+        while self._heap:
+            self._aggregate(heapq.heappop(self._heap), out)
+        self._close_block(out, final=True)
+        if self.lap is not None and self.lap.frames:
+            out.laps.append(self._lap_row(self.lap, self.lap.last_sim_time, complete=False))
+        return out
+
+    # ------------------------------------------------------------------ aggregation (in sim-time order)
+    def _aggregate(self, f: _Pending, out: Outputs) -> None:
+        self.released_until = f.sim_time
+        lap = self.lap
+        if lap is None:
+            self.lap = self._start_lap(1 if f.lap <= 0 else f.lap, f)
+        elif is_lap_boundary(lap, f.markers, f.lap, f.lap_distance, f.sim_time, self._last_distance(lap),
+                             self.settings.min_lap_s):
+            self._close_block(out, final=True)
+            power = float(f.values[self.laps.i_power]) if self.laps.i_power is not None else float("nan")
+            self.laps.close_boundary(lap, f.sim_time, f.lap_distance, power)
+            out.laps.append(self._lap_row(lap, f.sim_time, complete=lap.started_at_line))
+            self.laps_done += 1
+            number = f.lap if f.lap > lap.header_lap else lap.number + 1
+            self.lap = self._start_lap(number, f)
+            self._report(out)
+        index = int(np.floor(f.sim_time * 1000 / self.sizes[0]))
+        if self._block and index != self._block_index:
+            self._close_block(out, final=False)
+        self._block_index = index
+        self._block.append(f)
+
+    def _last_distance(self, lap: LapState) -> float:
+        if self._block:
+            return self._block[-1].lap_distance
+        return lap.last.lap_distance if lap.last is not None else 0.0
+
+    def _start_lap(self, number: int, f: _Pending) -> LapState:
+        anchor = self.anchor_ms or 0
+        lap = self.laps.start(number, f.lap, f.sim_time, anchor + round(f.sim_time * 1000),
+                              starts_at_line(f.markers, f.lap_distance), f.lap_distance)
+        self._lap_window_base = {}
+        return lap
+
+    def _close_block(self, out: Outputs, final: bool) -> None:
+        """Emit the smallest window, fold it into the larger ones; ``final`` also closes those."""
+        lap = self.lap
+        if self._block and lap is not None:
+            block = self._block
+            t = np.array([p.sim_time for p in block])
+            d = np.array([p.lap_distance for p in block])
+            values = np.vstack([p.values for p in block])
+            markers = np.array([p.markers for p in block], dtype=np.int64)
+            for dist, elapsed, ch in self.laps.add_block(lap, t, d, markers, values):
+                out.profile.append(ProfilePoint(self.session_id, lap.number, dist, elapsed, *_opt(ch)))
+            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, values, t, lap.start_sim_time, d)
+            out.windows.append(self._window_row(child, lap))
+            for w in self.sizes[1:]:
+                parent = self._parents[w]
+                if parent is not None and (parent.index != parent_index(child, w) or parent.lap != child.lap):
+                    out.windows.append(self._window_row(parent, lap, parent.lap))
+                    parent = None
+                    if w == self.sizes[-1]:
+                        self._report(out)  # quality and session rows once per largest window
+                self._parents[w] = merge_into(parent, child, w)
+            self._block = []
+        if final:
+            for w in self.sizes[1:]:
+                parent = self._parents[w]
+                if parent is not None and lap is not None:
+                    out.windows.append(self._window_row(parent, lap, parent.lap))
+                self._parents[w] = None
+            self._report(out)
+
+    def _window_row(self, s: WindowStats, lap: LapState, lap_number: int | None = None) -> WindowRow:
+        base = self._lap_window_base.setdefault(s.window_ms, s.index)
+        number = lap.number if lap_number is None else lap_number
+        kwh = 3600.0
+        return WindowRow(
+            self.session_id, self.car_id, s.window_ms, number, window_part(s.index - base),
+            (self.anchor_ms or 0) + s.index * s.window_ms, s.start, s.last_lap_time, s.last_lap_distance,
+            s.frame_count, s.mins, s.maxs, s.means, s.lasts, lap.drawn_kws / kwh, lap.regen_kws / kwh,
+        )
+
+    def _lap_row(self, lap: LapState, end_sim_time: float, complete: bool) -> LapRow:
+        f = self.laps.summary_fields(lap, end_sim_time, complete)
+        return LapRow(
+            self.session_id, self.car_id, lap.number, lap.start_sim_time, end_sim_time, lap.start_ts_ms,
+            float(f["lap_time"]), float(f["distance"]), int(f["frames"]), complete, bool(f["invalidated"]),  # type: ignore[arg-type]
+            f["max_speed"], f["mean_speed"], f["energy_drawn_kwh"], f["energy_regen_kwh"], f["energy_net_kwh"],  # type: ignore[arg-type]
+            f["sector_times"], f["mins"], f["maxs"],  # type: ignore[arg-type]
+        )
+
+    # ------------------------------------------------------------------ quality and session rows
+    def quality(self) -> QualityRow:
+        s = self.tracker.stats
+        return QualityRow(self.session_id, s.received, s.lost, s.duplicated, self.late,
+                          max(0, s.out_of_order - self.late), s.first, s.highest)
+
+    def _report(self, out: Outputs) -> None:
+        out.quality.append(self.quality())
+        out.sessions.append(SessionRow(
+            self.session_id, self.car_id, self.catalog.hash_hex, self.anchor_ms or 0, self.last_received_ms,
+            self.first_sim_time or 0.0, self.released_until if self.released_until > float("-inf") else 0.0,
+            self.tracker.stats.received, self.laps_done + (1 if self.lap is not None else 0),
+        ))
+
+
+def _opt(ch: F32) -> tuple[float | None, ...]:
+    return tuple(None if np.isnan(v) else float(v) for v in ch)

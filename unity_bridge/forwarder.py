@@ -1,0 +1,207 @@
+"""Forwarding the spool to Kafka with kafka-python, in order, at least once.
+
+One thread reads the spool from the committed offset and produces every record (frames keyed by
+car and session to `telemetry.frames.v1`, rejects to `telemetry.deadletter.v1` with the reason in
+headers). Acknowledgements advance the committed offset over the contiguous acknowledged prefix.
+On any delivery failure the forwarder waits for what is in flight, rewinds to the committed
+offset and resends after a back-off: a broker outage delays frames, it never drops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
+
+from p424.codec.frame import session_key
+from p424.config import Config
+from unity_bridge.metrics import BridgeMetrics
+from unity_bridge.spool import KIND_FRAME, Spool, SpoolRecord, unpack_deadletter
+
+log = logging.getLogger("unity_bridge.forwarder")
+MAX_IN_FLIGHT = 50_000
+
+
+@dataclass
+class _Batch:
+    """Records read in one go; the batch is done when every record is acknowledged."""
+
+    end: int
+    pending: int
+    failed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Forwarder(threading.Thread):
+    def __init__(self, cfg: Config, spool: Spool, metrics: BridgeMetrics) -> None:
+        super().__init__(name="kafka-forwarder", daemon=True)
+        self.cfg = cfg
+        self.spool = spool
+        self.metrics = metrics
+        self.stopping = threading.Event()
+        self.producer: KafkaProducer | None = None
+        self._batches: deque[_Batch] = deque()
+        self._partitions: dict[str, int] = {}
+        self._partition_of: dict[bytes, int] = {}
+        self.connected = False
+        self.next_offset = spool.committed()
+
+    # ---------- Kafka ----------
+    def _connect(self) -> KafkaProducer:
+        c = self.cfg
+        producer = KafkaProducer(
+            bootstrap_servers=c.kafka_bootstrap, client_id="p424-bridge", acks="all", enable_idempotence=True,
+            compression_type=c.bridge_compression or None, linger_ms=c.bridge_linger_ms, batch_size=c.bridge_batch_bytes,
+            max_in_flight_requests_per_connection=5, retries=2**31 - 1, delivery_timeout_ms=30_000,
+            request_timeout_ms=10_000, max_block_ms=5_000, metrics_enabled=False,
+        )
+        for topic in (c.kafka_topic_frames, c.kafka_topic_deadletter):
+            parts = producer.partitions_for(topic)
+            if not parts:
+                producer.close(timeout=1)
+                raise KafkaError(f"topic {topic} does not exist; run ./launchcommand.sh up (it creates the topics)")
+            self._partitions[topic] = len(parts)
+        return producer
+
+    def _partition(self, key: bytes) -> int:
+        # The Java client's default partitioner (murmur2 of the key), cached per session.
+        p = self._partition_of.get(key)
+        if p is None:
+            p = self._partition_of[key] = (murmur2(key) & 0x7FFFFFFF) % self._partitions[self.cfg.kafka_topic_frames]
+        return p
+
+    # ---------- acknowledgement bookkeeping (callbacks run on kafka-python's I/O thread) ----------
+    def _acked(self, batch: _Batch, received_ns: int, _meta: Any) -> None:
+        self.metrics.observe_latency(time.time_ns() - received_ns)
+        with batch.lock:
+            batch.pending -= 1
+
+    def _failed(self, batch: _Batch, err: Exception) -> None:
+        with batch.lock:
+            batch.pending -= 1
+            if not batch.failed:
+                batch.failed = True
+                log.warning("kafka delivery failed, will rewind and resend", extra={"error": repr(err)})
+
+    def _commit_done(self) -> bool:
+        """Advance the committed offset over completed batches; False if one failed."""
+        advanced = None
+        while self._batches:
+            b = self._batches[0]
+            with b.lock:
+                if b.pending > 0:
+                    break
+                if b.failed:
+                    return False
+            self._batches.popleft()
+            advanced = b.end
+        if advanced is not None:
+            self.spool.commit(advanced)
+            self.metrics.committed_offset = advanced
+        return True
+
+    def _send(self, producer: KafkaProducer, rec: SpoolRecord, batch: _Batch) -> None:
+        ts_ms = rec.received_ns // 1_000_000
+        if rec.kind == KIND_FRAME:
+            key = session_key(rec.body)
+            fut = producer.send(self.cfg.kafka_topic_frames, value=rec.body, key=key, partition=self._partition(key),
+                                timestamp_ms=ts_ms)
+        else:
+            reason, detail, source, raw = unpack_deadletter(rec.body)
+            headers = [("reason", reason.encode()), ("detail", detail.encode()), ("source", source.encode())]
+            fut = producer.send(self.cfg.kafka_topic_deadletter, value=raw, partition=0, timestamp_ms=ts_ms, headers=headers)
+        fut.add_callback(self._acked, batch, rec.received_ns)
+        fut.add_errback(self._failed, batch)
+
+    # ---------- main loop ----------
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                if self.producer is None:
+                    self.producer = self._connect()
+                    self.connected = True
+                    backoff = 0.5
+                    log.info("connected to kafka", extra={"bootstrap": self.cfg.kafka_bootstrap})
+                if not self._pump(self.producer):
+                    self._rewind()
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+            except KafkaError as err:
+                self.connected = False
+                self.metrics.kafka_errors += 1
+                log.warning("kafka unavailable, spooling", extra={"error": repr(err), "backlog": self.spool.backlog_bytes()})
+                self._rewind()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _pump(self, producer: KafkaProducer) -> bool:
+        """Send what the spool has; returns False when a delivery failed (rewind needed)."""
+        if not self._commit_done():
+            return False
+        if not self.spool.wait_for_data(self.next_offset, timeout=0.05):
+            return True
+        outstanding = sum(b.pending for b in self._batches)
+        if outstanding > MAX_IN_FLIGHT:
+            time.sleep(0.002)
+            return True
+        records = list(self.spool.read(self.next_offset, max_bytes=1 * 2**20))
+        if not records:
+            return True
+        batch = _Batch(end=records[-1].end, pending=len(records))
+        self._batches.append(batch)
+        for rec in records:
+            self._send(producer, rec, batch)
+        self.next_offset = batch.end
+        self.metrics.forwarded += len(records)
+        return True
+
+    def _rewind(self) -> None:
+        """Let in-flight sends settle, drop the producer if it is broken, resume at the commit point."""
+        self.connected = False
+        if self.producer is not None:
+            try:
+                self.producer.flush(timeout=35)
+            except KafkaError:
+                pass
+            self._commit_done()
+            self.producer.close(timeout=5)
+            self.producer = None
+        self._batches.clear()
+        self.next_offset = self.spool.committed()
+        self.metrics.rewinds += 1
+
+    def drain(self, timeout: float) -> bool:
+        """On shutdown: forward everything spooled, wait for the acknowledgements, commit."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.spool.committed() >= self.spool.end_offset and not self._batches:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+        if self.producer is not None:
+            try:
+                self.producer.flush(timeout=5)
+            except KafkaError:
+                pass
+            self._commit_done()
+            self.producer.close(timeout=5)
+
+
+def latency_percentiles(samples_ns: np.ndarray) -> dict[str, float]:
+    if samples_ns.size == 0:
+        return {}
+    ms = samples_ns / 1e6
+    return {f"p{q}": float(np.percentile(ms, q)) for q in (50, 95, 99)}

@@ -1,0 +1,145 @@
+"""Bridge counters, latency samples, and their Prometheus and JSON views.
+
+Hot-path counters are plain integers (the socket loop runs tens of thousands of times a
+second); the Prometheus collector reads them when scraped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from p424.sequence import SequenceTracker
+
+LATENCY_SAMPLES = 100_000
+
+
+class BridgeMetrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.datagrams = 0
+        self.accepted = 0
+        self.accepted_dmg1 = 0
+        self.rejected: Counter[str] = Counter()
+        self.forwarded = 0
+        self.kafka_errors = 0
+        self.rewinds = 0
+        self.committed_offset = 0
+        self.sessions: dict[int, SequenceTracker] = {}
+        self.session_car: dict[int, int] = {}
+        self.session_last_seen: dict[int, float] = {}
+        self._latency = np.zeros(LATENCY_SAMPLES, dtype=np.int64)
+        self._latency_n = 0
+        self._lock = threading.Lock()
+
+    def observe_latency(self, ns: int) -> None:
+        # A ring of recent receive-to-ack latencies; written from the Kafka I/O thread only.
+        self._latency[self._latency_n % LATENCY_SAMPLES] = ns
+        self._latency_n += 1
+
+    def latency_ms(self) -> dict[str, float]:
+        n = min(self._latency_n, LATENCY_SAMPLES)
+        if n == 0:
+            return {}
+        ms = self._latency[:n] / 1e6
+        return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
+                "p99": float(np.percentile(ms, 99)), "max": float(ms.max()), "samples": float(n)}
+
+    def reset_latency(self) -> None:
+        self._latency_n = 0
+
+    def session_stats(self) -> list[dict[str, int]]:
+        out = []
+        for sid, tracker in list(self.sessions.items()):
+            s = tracker.stats
+            out.append({
+                "session_id": sid, "car_id": self.session_car.get(sid, 0), "received": s.received, "lost": s.lost,
+                "duplicated": s.duplicated, "out_of_order": s.out_of_order, "too_old": s.too_old,
+                "first_seq": s.first, "highest_seq": s.highest,
+            })
+        return out
+
+    def forget_idle_sessions(self, idle_s: float) -> None:
+        cutoff = time.monotonic() - idle_s
+        for sid, seen in list(self.session_last_seen.items()):
+            if seen < cutoff:
+                self.sessions.pop(sid, None)
+                self.session_car.pop(sid, None)
+                self.session_last_seen.pop(sid, None)
+
+
+def socket_drops(port: int) -> int | None:
+    """Datagrams the kernel dropped on our UDP socket (the 'drops' column of /proc/net/udp)."""
+    total = None
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port:
+                total = (total or 0) + int(fields[-1])
+    return total
+
+
+class PrometheusView(Collector):
+    def __init__(self, metrics: BridgeMetrics, spool_backlog: Callable[[], int], kafka_up: Callable[[], bool],
+                 udp_port: int) -> None:
+        self.m = metrics
+        self.backlog = spool_backlog
+        self.kafka_up = kafka_up
+        self.port = udp_port
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        c = CounterMetricFamily("p424_bridge_datagrams", "UDP datagrams received")
+        c.add_metric([], m.datagrams)
+        yield c
+        c = CounterMetricFamily("p424_bridge_frames_accepted", "Datagrams accepted as frames", labels=["input"])
+        c.add_metric(["protocol_v1"], m.accepted - m.accepted_dmg1)
+        c.add_metric(["dmg1"], m.accepted_dmg1)
+        yield c
+        c = CounterMetricFamily("p424_bridge_frames_rejected", "Datagrams rejected and dead-lettered", labels=["reason"])
+        for reason, n in sorted(m.rejected.items()):
+            c.add_metric([reason], n)
+        yield c
+        c = CounterMetricFamily("p424_bridge_records_forwarded", "Spool records handed to the Kafka producer")
+        c.add_metric([], m.forwarded)
+        yield c
+        c = CounterMetricFamily("p424_bridge_kafka_errors", "Kafka connection failures (frames spooled meanwhile)")
+        c.add_metric([], m.kafka_errors)
+        yield c
+        g = GaugeMetricFamily("p424_bridge_spool_backlog_bytes", "Spooled bytes not yet acknowledged by Kafka")
+        g.add_metric([], self.backlog())
+        yield g
+        g = GaugeMetricFamily("p424_bridge_kafka_connected", "1 when the forwarder is connected to Kafka")
+        g.add_metric([], 1 if self.kafka_up() else 0)
+        yield g
+        drops = socket_drops(self.port)
+        if drops is not None:
+            c = CounterMetricFamily("p424_bridge_socket_drops", "Datagrams dropped by the kernel on the bridge socket")
+            c.add_metric([], drops)
+            yield c
+        lat = m.latency_ms()
+        g = GaugeMetricFamily("p424_bridge_ack_latency_ms", "UDP receive to Kafka acknowledgement, recent samples",
+                              labels=["quantile"])
+        for q in ("p50", "p95", "p99"):
+            if q in lat:
+                g.add_metric([q], lat[q])
+        yield g
+        per = {"lost": "p424_bridge_session_frames_lost", "duplicated": "p424_bridge_session_frames_duplicated",
+               "out_of_order": "p424_bridge_session_frames_out_of_order", "received": "p424_bridge_session_frames_received"}
+        stats = m.session_stats()
+        for key, name in per.items():
+            c = CounterMetricFamily(name, f"Frames {key.replace('_', ' ')} per session", labels=["car", "session"])
+            for s in stats:
+                c.add_metric([str(s["car_id"]), str(s["session_id"])], s[key])
+            yield c

@@ -1,0 +1,198 @@
+"""The bridge service: UDP socket -> validation -> spool -> Kafka, plus HTTP metrics and health.
+
+Threads: the socket loop (this module; never blocks on Kafka), the Kafka forwarder, the HTTP
+server. SIGTERM/SIGINT stop the socket, forward and commit what is spooled (bounded wait), and
+exit; anything not acknowledged by then stays in the spool for the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import signal
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from p424.catalog import CATALOG
+from p424.config import Config
+from unity_bridge.forwarder import Forwarder
+from unity_bridge.intake import Accepted, Dmg1Adapter, classify
+from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
+from p424.sequence import SequenceTracker
+from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadletter
+
+log = logging.getLogger("unity_bridge")
+SO_RCVBUFFORCE = 33  # Linux: like SO_RCVBUF but may exceed net.core.rmem_max (needs CAP_NET_ADMIN)
+DRAIN_BATCH = 256  # datagrams handled before the spool is flushed to the forwarder
+
+
+class JsonLogFormatter(logging.Formatter):
+    _SKIP = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+        }
+        doc.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
+        return json.dumps(doc, default=str)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+
+
+class Bridge:
+    def __init__(self, cfg: Config, spool_dir: Path | None = None) -> None:
+        self.cfg = cfg
+        self.metrics = BridgeMetrics()
+        self.spool = Spool(spool_dir or cfg.state_dir / "data" / "bridge" / "spool")
+        self.forwarder = Forwarder(cfg, self.spool, self.metrics)
+        self.dmg1 = Dmg1Adapter(car_id=cfg.bridge_car_id_dmg1)
+        self.stopping = threading.Event()
+        self.sock = self._open_socket()
+        self.port = self.sock.getsockname()[1]
+        self.http: ThreadingHTTPServer | None = None
+
+    def _open_socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        wanted = self.cfg.bridge_socket_buffer_bytes
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+        got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports double the usable size
+        if got < wanted:
+            log.warning("UDP receive buffer smaller than configured; raise net.core.rmem_max to avoid drops under bursts",
+                        extra={"wanted": wanted, "got": got})
+        sock.bind((self.cfg.platform_bind_address, self.cfg.bridge_udp_port))
+        sock.setblocking(False)
+        return sock
+
+    # ---------- the socket loop ----------
+    def handle(self, data: bytes, source: str, received_ns: int) -> None:
+        m = self.metrics
+        m.datagrams += 1
+        result = classify(data, source, self.dmg1, CATALOG)
+        if isinstance(result, Accepted):
+            h = result.header
+            tracker = m.sessions.get(h.session_id)
+            if tracker is None:
+                tracker = m.sessions[h.session_id] = SequenceTracker()
+                m.session_car[h.session_id] = h.car_id
+                log.info("new session", extra={"session_id": h.session_id, "car_id": h.car_id, "source": source,
+                                                "compat": result.compat})
+            m.session_last_seen[h.session_id] = time.monotonic()
+            tracker.observe(h.sequence)
+            m.accepted += 1
+            if result.compat:
+                m.accepted_dmg1 += 1
+            self.spool.append(KIND_FRAME, received_ns, result.frame)
+        else:
+            m.rejected[result.reason.value] += 1
+            self.spool.append(KIND_DEADLETTER, received_ns, pack_deadletter(result.reason.value, result.detail, source, data))
+            if sum(m.rejected.values()) % 1000 == 1:
+                log.warning("datagram rejected", extra={"reason": result.reason.value, "detail": result.detail,
+                                                         "source": source, "rejected_total": sum(m.rejected.values())})
+
+    def serve_socket(self) -> None:
+        sock, spool = self.sock, self.spool
+        last_sync = last_sweep = time.monotonic()
+        while not self.stopping.is_set():
+            ready, _, _ = select.select([sock], [], [], 0.2)
+            if ready:
+                for _ in range(DRAIN_BATCH):
+                    try:
+                        data, addr = sock.recvfrom(2048)
+                    except BlockingIOError:
+                        break
+                    self.handle(data, f"{addr[0]}:{addr[1]}", time.time_ns())
+            spool.flush()
+            now = time.monotonic()
+            if now - last_sync > 1.0:
+                spool.sync()
+                last_sync = now
+            if now - last_sweep > 60:
+                self.metrics.forget_idle_sessions(600)
+                last_sweep = now
+
+    # ---------- HTTP: /metrics, /health, /sessions ----------
+    def health(self) -> dict[str, Any]:
+        m = self.metrics
+        kafka = self.forwarder.connected
+        return {
+            "status": "ok" if kafka else "degraded", "kafka_connected": kafka,
+            "spool_backlog_bytes": self.spool.backlog_bytes(), "datagrams": m.datagrams, "accepted": m.accepted,
+            "rejected": dict(m.rejected), "forwarded": m.forwarded, "sessions": len(m.sessions),
+            "socket_drops": socket_drops(self.port), "ack_latency_ms": m.latency_ms(), "uptime_s": time.time() - m.started,
+            "catalog_hash": CATALOG.hash_hex, "udp_port": self.port,
+        }
+
+    def start_http(self) -> None:
+        registry = CollectorRegistry()
+        registry.register(PrometheusView(self.metrics, self.spool.backlog_bytes, lambda: self.forwarder.connected, self.port))
+        bridge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body, ctype = generate_latest(registry), "text/plain; version=0.0.4"
+                elif self.path == "/health":
+                    body, ctype = json.dumps(bridge.health()).encode(), "application/json"
+                elif self.path == "/sessions":
+                    body, ctype = json.dumps(bridge.metrics.session_stats()).encode(), "application/json"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # quiet: scraped every few seconds
+                return
+
+        self.http = ThreadingHTTPServer((self.cfg.platform_bind_address, self.cfg.bridge_http_port), Handler)
+        threading.Thread(target=self.http.serve_forever, name="http", daemon=True).start()
+
+    # ---------- lifecycle ----------
+    def run(self) -> None:
+        self.start_http()
+        self.forwarder.start()
+        log.info("bridge listening", extra={"udp": f"{self.cfg.platform_bind_address}:{self.port}",
+                                           "http": self.cfg.bridge_http_url, "kafka": self.cfg.kafka_bootstrap,
+                                           "spool_backlog_bytes": self.spool.backlog_bytes(), "catalog": CATALOG.hash_hex})
+        try:
+            self.serve_socket()
+        finally:
+            self.shutdown()
+
+    def shutdown(self, drain_timeout: float = 20.0) -> None:
+        self.sock.close()
+        self.spool.flush()
+        drained = self.forwarder.drain(drain_timeout) if self.forwarder.connected else False
+        self.forwarder.stop()
+        self.spool.close()
+        if self.http is not None:
+            self.http.shutdown()
+        log.info("bridge stopped", extra={"drained": drained, "spool_backlog_bytes": self.spool.backlog_bytes(),
+                                         "datagrams": self.metrics.datagrams})
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            log.info("signal received, flushing", extra={"signal": signal.Signals(signum).name})
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)

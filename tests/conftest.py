@@ -1,0 +1,35 @@
+"""Shared fixtures. Tests marked ``platform`` talk to the real native stack, which
+``./launchcommand.sh test`` brings up before pytest starts; the ``stack`` fixture checks it (and
+brings it up when pytest is run directly). Each test uses its own session ids, so tests do not
+see each other's data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from p424.config import Config, load_config
+from tests.helpers import Stack
+
+# A copy of ../shared/fixtures/perrinn424_lap_start_mgu_50hz.csv, so a clean clone is self-contained.
+LOCAL_FIXTURE = Path(__file__).resolve().parent / "data" / "perrinn424_lap_start_mgu_50hz.csv"
+
+
+@pytest.fixture(scope="session")
+def fixture_csv() -> Path:
+    """The first 22 s of a real 50 Hz Nordschleife lap exported by the simulator."""
+    return LOCAL_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def cfg() -> Config:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def stack(cfg: Config) -> Iterator[Stack]:
+    s = Stack.ensure_up()
+    yield s
+    s.close()

@@ -1,0 +1,90 @@
+"""Helpers for tests against the real native stack: bring-up check, waiting, Kafka and Cassandra access."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+
+from launcher.native import NativePlatform
+from p424.config import Config
+from p424.storage.reader import TelemetryStore
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:
+    """Poll until ``check`` returns something truthy; fail the test with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
+        time.sleep(interval)
+        last = check()
+    return last
+
+
+def unique_session_id() -> int:
+    return uuid.uuid4().int & (2**62 - 1) | 1
+
+
+@dataclass
+class Stack:
+    platform: NativePlatform
+    store: TelemetryStore
+
+    @property
+    def cfg(self) -> Config:
+        return self.platform.cfg
+
+    @classmethod
+    def ensure_up(cls) -> Stack:
+        platform = NativePlatform()
+        if not platform.all_healthy():
+            platform.up()
+        return cls(platform, TelemetryStore(platform.cfg))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---------- Kafka ----------
+    def consumer(self, **kw: Any) -> KafkaConsumer:
+        return KafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=2000, **kw)
+
+    def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
+        c = self.consumer()
+        try:
+            parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or []]
+            return dict(c.end_offsets(parts))
+        finally:
+            c.close()
+
+    def records_since(self, topic: str, start: dict[TopicPartition, int], until_count: int | None = None,
+                      timeout: float = 30.0, key: bytes | None = None) -> list[Any]:
+        """Records appended to ``topic`` after offsets ``start`` (optionally only with ``key``)."""
+        c = self.consumer()
+        try:
+            c.assign(list(start))
+            for tp, off in start.items():
+                c.seek(tp, off)
+            out: list[Any] = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = c.poll(timeout_ms=500, max_records=5000)
+                for recs in batch.values():
+                    out += [r for r in recs if key is None or r.key == key]
+                if until_count is not None and len(out) >= until_count:
+                    # keep reading briefly: anything beyond the expected count would be a duplicate
+                    extra = c.poll(timeout_ms=1000)
+                    for recs in extra.values():
+                        out += [r for r in recs if key is None or r.key == key]
+                    break
+            return out
+        finally:
+            c.close()

@@ -1,0 +1,681 @@
+"""Compose mode, validated without a Docker engine.
+
+compose/docker-compose.yml is loaded by compose/validate, a small Go program around compose-go, the
+library `docker compose` itself uses: the same env-file interpolation, schema validation,
+consistency checks and path resolution. The normalized project it prints is then checked against
+toolchain-config.env, the pinned lock files and the native launcher's own service configuration
+(launcher/services/*), so both modes run the same settings. The last tests cover launcher/compose.py
+through its pure functions (argv building, `docker compose ps` parsing).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from launcher import compose as lc
+from launcher.console import PlatformError
+from launcher.credentials import GENERATED
+from launcher.installers import Installer
+from launcher.paths import StatePaths
+from launcher.procs import Supervisor
+from launcher.services.airflow import Airflow, airflow_connections
+from launcher.services.apps import Bridge
+from launcher.services.base import Context
+from launcher.services.cassandra import Cassandra
+from launcher.services.flink import Flink
+from launcher.services.kafka import Kafka
+from launcher.services.minio import MinIO
+from launcher.services.mlflow import MLflow
+from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, Config, load_config, parse_env_file
+
+COMPOSE_DIR = REPO_ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+PINS = parse_env_file(DEFAULT_ENV_FILE)
+# Distinctive values, so a leak into a committed file or a wrong destination is unmistakable.
+FAKE_SECRETS = {key: f"fake-{key.lower().replace('_', '-')}-7Qz" for key in GENERATED}
+
+ONE_SHOT = {"platform-init", "airflow-init", "flink-job-submit"}
+STATEFUL_VOLUMES = {
+    "kafka": "/var/lib/kafka/data",
+    "cassandra": "/var/lib/cassandra",
+    "minio": "/data",
+    "postgres": "/var/lib/postgresql/data",
+    "grafana": "/var/lib/grafana",
+    "airflow-api-server": "/opt/airflow/logs",
+    "airflow-scheduler": "/opt/airflow/logs",
+    "airflow-dag-processor": "/opt/airflow/logs",
+    "airflow-triggerer": "/opt/airflow/logs",
+    "bridge": "/var/lib/p424",  # the bridge's spool
+}
+
+
+# ---------------------------------------------------------------- the compose-spec loader
+@pytest.fixture(scope="session")
+def validator() -> Path:
+    """compose/validate built once per source version into the state dir's cache (never the repo)."""
+    go = shutil.which("go")
+    assert go, "Go (1.24+) is needed to build compose/validate, the compose-spec loader these tests use"
+    src = COMPOSE_DIR / "validate"
+    digest = hashlib.sha256(b"".join((src / f).read_bytes() for f in ("go.mod", "go.sum", "main.go"))).hexdigest()[:16]
+    binary = load_config().state_dir / "cache" / "compose-validate" / digest / "validate"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        partial = binary.with_name(f"validate.{os.getpid()}")
+        result = subprocess.run(
+            [go, "build", "-o", str(partial), "."], check=False, cwd=src, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "GOFLAGS": "-mod=readonly", "GOWORK": "off", "CGO_ENABLED": "0"},
+        )
+        assert result.returncode == 0, f"go build of compose/validate failed:\n{result.stderr}"
+        partial.replace(binary)
+    return binary
+
+
+def write_env(path: Path, values: Mapping[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throw-away platform state dir holding fake credentials and an empty overrides file."""
+    root = tmp_path_factory.mktemp("state")
+    write_env(root / "credentials.env", FAKE_SECRETS)
+    write_env(root / lc.OVERRIDES_FILE, {})
+    return root
+
+
+def run_validator(validator: Path, state: Path, env_files: list[Path], compose_file: Path = COMPOSE_FILE,
+                  ) -> subprocess.CompletedProcess[str]:
+    argv = [str(validator), "--project-directory", str(REPO_ROOT), "-f", str(compose_file)]
+    for f in env_files:
+        argv += ["--env-file", str(f)]
+    # A clean environment: the process environment outranks env files, as in docker compose.
+    env = {"PATH": os.environ.get("PATH", ""), "PLATFORM_STATE_DIR": str(state)}
+    return subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=120)
+
+
+def load_project(validator: Path, state: Path) -> dict[str, Any]:
+    result = run_validator(validator, state, [DEFAULT_ENV_FILE, state / "credentials.env", state / lc.OVERRIDES_FILE])
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+@pytest.fixture(scope="session")
+def project(validator: Path, state: Path) -> dict[str, Any]:
+    return load_project(validator, state)
+
+
+@pytest.fixture(scope="session")
+def services(project: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(project["services"])
+
+
+def env_of(services: dict[str, dict[str, Any]], name: str) -> dict[str, str]:
+    return {k: str(v) for k, v in (services[name].get("environment") or {}).items()}
+
+
+def container_cfg(services: dict[str, dict[str, Any]], name: str) -> Config:
+    """The configuration p424.config builds inside that container (its environment over the baked file)."""
+    return load_config(env_file=DEFAULT_ENV_FILE, environ=env_of(services, name))
+
+
+@pytest.fixture(scope="session")
+def native(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """The native launcher's context with the same settings and fake secrets (nothing is started)."""
+    root = tmp_path_factory.mktemp("native")
+    cfg = load_config(env_file=DEFAULT_ENV_FILE, environ={**FAKE_SECRETS, "PLATFORM_STATE_DIR": str(root)})
+    paths = StatePaths.of(cfg)
+    paths.ensure()
+    return Context(cfg, paths, Supervisor(paths.run, paths.logs), Installer(cfg, paths))
+
+
+def size_bytes(value: str) -> int:
+    m = re.fullmatch(r"(\d+)([kmg]?)b?", value.strip().lower())
+    assert m, value
+    return int(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[m.group(2)]
+
+
+def flink_properties(env: Mapping[str, str]) -> dict[str, str]:
+    """FLINK_PROPERTIES as the Flink image's entrypoint reads it: `key: value` per line."""
+    out = {}
+    for line in env["FLINK_PROPERTIES"].splitlines():
+        if line.strip():
+            key, _, value = line.partition(":")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = str(value)
+    return out
+
+
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------- loading and validation
+def test_compose_file_loads_and_validates_like_docker_compose(project: dict[str, Any]) -> None:
+    assert project["name"] == "p424"
+    assert set(project["services"]) == {
+        "kafka", "cassandra", "minio", "postgres", "platform-init", "flink-jobmanager", "flink-taskmanager",
+        "flink-job-submit", "mlflow", "airflow-init", "airflow-api-server", "airflow-scheduler",
+        "airflow-dag-processor", "airflow-triggerer", "grafana", "bridge",
+    }
+    # Interpolation happened everywhere: no ${...} is left in the normalized project.
+    assert "${" not in json.dumps(project["services"]).replace("$${", "")
+
+
+def test_the_loader_rejects_schema_violations(validator: Path, state: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("    mem_limit: 1g\n", "    mem_limt: 1g\n", 1))
+    result = run_validator(validator, state, [DEFAULT_ENV_FILE, state / "credentials.env"], broken)
+    assert result.returncode != 0
+    assert "mem_limt" in result.stderr
+
+
+def test_secrets_are_required_from_the_credentials_file(validator: Path, state: Path) -> None:
+    result = run_validator(validator, state, [DEFAULT_ENV_FILE])
+    assert result.returncode != 0
+    assert "generates the credentials" in result.stderr
+
+
+def test_no_secret_value_is_in_the_committed_compose_files(services: dict[str, dict[str, Any]]) -> None:
+    for path in COMPOSE_DIR.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            for value in FAKE_SECRETS.values():
+                assert value not in text, f"{path} contains a secret value"
+    # ...while each secret reaches the services that need it, through the credentials env file.
+    expected = {
+        "MINIO_ROOT_PASSWORD": ("minio", "MINIO_ROOT_PASSWORD"),
+        "POSTGRES_PASSWORD": ("postgres", "POSTGRES_PASSWORD"),
+        "GRAFANA_ADMIN_PASSWORD": ("grafana", "GF_SECURITY_ADMIN_PASSWORD"),
+        "AIRFLOW_ADMIN_PASSWORD": ("airflow-api-server", "AIRFLOW_ADMIN_PASSWORD"),
+        "AIRFLOW_JWT_SECRET": ("airflow-scheduler", "AIRFLOW__API_AUTH__JWT_SECRET"),
+    }
+    assert set(expected) == set(GENERATED)
+    for secret, (service, variable) in expected.items():
+        assert env_of(services, service)[variable] == FAKE_SECRETS[secret]
+    # Services that need no secret get none (Kafka, Cassandra, the bridge).
+    for service in ("kafka", "cassandra", "bridge"):
+        assert not set(env_of(services, service).values()) & set(FAKE_SECRETS.values())
+
+
+def test_image_build_contexts_leave_out_state_and_git(services: dict[str, dict[str, Any]]) -> None:
+    built = {s["build"]["dockerfile"] for s in services.values() if "build" in s}
+    assert len(built) == 4
+    for dockerfile in built:
+        ignore = REPO_ROOT / f"{dockerfile}.dockerignore"
+        patterns = [p.strip() for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")]
+        assert patterns[0] == "*", f"{ignore}: build contexts are allow-lists"
+        assert not [p for p in patterns if p.startswith(("!.platform", "!.git", "!*"))], ignore
+
+
+# ---------------------------------------------------------------- images and versions
+def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dict[str, Any]]) -> None:
+    for name, svc in services.items():
+        image = svc["image"]
+        assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), f"{name}: {image}"
+    assert services["kafka"]["image"] == f"apache/kafka:{PINS['KAFKA_VERSION']}"
+    assert services["cassandra"]["image"] == f"cassandra:{PINS['CASSANDRA_VERSION']}"
+    assert services["minio"]["image"] == PINS["MINIO_IMAGE"]
+    assert services["postgres"]["image"] == f"postgres:{PINS['POSTGRES_VERSION']}"
+    assert services["grafana"]["image"] == f"grafana/grafana-oss:{PINS['GRAFANA_VERSION']}"
+    built = {
+        "flink-jobmanager": ("FLINK_VERSION", "FLINK_KAFKA_CONNECTOR_VERSION", "PYTHON_VERSION", "UV_VERSION"),
+        "airflow-scheduler": ("AIRFLOW_VERSION", "PYTHON_VERSION", "UV_VERSION"),
+        "mlflow": ("MLFLOW_VERSION",),
+        "bridge": ("PYTHON_VERSION", "UV_VERSION"),
+    }
+    for name, keys in built.items():
+        args = services[name]["build"]["args"]
+        assert args == {k: PINS[k] for k in keys}, name
+        assert PINS[keys[0]] in services[name]["image"], f"{name}: the image tag names its version"
+
+
+def test_dockerfiles_build_from_pinned_official_images() -> None:
+    bases = {
+        "platform": ["python:${PYTHON_VERSION}-slim-bookworm"],
+        "flink": ["python:${PYTHON_VERSION}-slim-bookworm", "flink:${FLINK_VERSION}-java17"],
+        "airflow": ["python:${PYTHON_VERSION}-slim-bookworm", "apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}"],
+        "mlflow": ["ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}"],
+    }
+    for name, expected in bases.items():
+        text = (COMPOSE_DIR / "images" / name / "Dockerfile").read_text()
+        froms = [line.split()[1] for line in text.splitlines() if line.startswith("FROM ")]
+        assert froms == expected, name
+        for line in text.splitlines():
+            if "pip install" in line or "uv==" in line:
+                assert "latest" not in line
+    mlflow = (COMPOSE_DIR / "images" / "mlflow" / "Dockerfile").read_text()
+    assert re.search(r"ARG PSYCOPG2_BINARY_VERSION=\d+\.\d+\.\d+", mlflow)
+
+
+def test_dockerfile_build_args_are_declared_where_they_are_used(services: dict[str, dict[str, Any]]) -> None:
+    """A global ARG is visible in FROM lines only; a stage that uses it must declare it again."""
+    for svc in services.values():
+        if "build" not in svc:
+            continue
+        text = (REPO_ROOT / svc["build"]["dockerfile"]).read_text()
+        stages = re.split(r"^FROM .*$", text, flags=re.M)
+        global_args = set(re.findall(r"^ARG (\w+)", stages[0], re.M))
+        assert set(svc["build"]["args"]) <= global_args | set(re.findall(r"^ARG (\w+)", text, re.M))
+        for stage in stages[1:]:
+            declared = set(re.findall(r"^ARG (\w+)", stage, re.M))
+            used = set(re.findall(r"\$\{(\w+)\}", stage)) & global_args
+            assert used <= declared, f"{svc['build']['dockerfile']}: {used - declared} not declared in the stage"
+
+
+def test_component_versions_equal_the_pins_and_locks() -> None:
+    def locked(lock: str, package: str) -> str:
+        m = re.search(rf"^{re.escape(package)}==(\S+)$", (REPO_ROOT / "requirements" / lock).read_text(), re.M)
+        assert m, f"{package} in {lock}"
+        return m.group(1)
+
+    assert locked("flink.lock", "apache-flink") == PINS["FLINK_VERSION"]
+    assert locked("airflow.lock", "apache-airflow") == PINS["AIRFLOW_VERSION"]
+    assert locked("platform.lock", "mlflow") == PINS["MLFLOW_VERSION"]
+    pom = (REPO_ROOT / "build" / "maven" / "flink-connectors" / "pom.xml").read_text()
+    assert f"<flink.kafka.connector.version>{PINS['FLINK_KAFKA_CONNECTOR_VERSION']}<" in pom
+    flink = (COMPOSE_DIR / "images" / "flink" / "Dockerfile").read_text()
+    # The image refuses to build when the locked PyFlink differs from the Flink image version.
+    assert 'm.version("apache-flink")' in flink and '= "${FLINK_VERSION}"' in flink
+    assert "flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar" in flink
+
+
+# ---------------------------------------------------------------- health, memory, volumes, ports
+def test_long_running_services_have_healthchecks_and_memory_limits(services: dict[str, dict[str, Any]]) -> None:
+    assert {n for n, s in services.items() if s.get("restart") == "no"} == ONE_SHOT == set(lc.ONE_SHOT)
+    for name, svc in services.items():
+        assert int(svc["mem_limit"]) > 0, f"{name} has no memory limit"
+        if name in ONE_SHOT:
+            assert "healthcheck" not in svc
+            continue
+        assert svc["restart"] == "unless-stopped", name
+        check = svc.get("healthcheck") or {}
+        assert check.get("test") and check["test"][0] in ("CMD", "CMD-SHELL") and not check.get("disable"), name
+
+
+def test_memory_limits_cover_the_configured_heaps(services: dict[str, dict[str, Any]]) -> None:
+    def limit(name: str) -> int:
+        return int(services[name]["mem_limit"])
+
+    assert limit("kafka") >= 1.5 * size_bytes(PINS["KAFKA_HEAP"])
+    assert limit("cassandra") >= 2 * size_bytes(PINS["CASSANDRA_HEAP"])
+    assert limit("flink-jobmanager") > size_bytes(PINS["FLINK_JOBMANAGER_MEMORY"])
+    assert limit("flink-taskmanager") > size_bytes(PINS["FLINK_TASKMANAGER_MEMORY"])
+    assert env_of(services, "kafka")["KAFKA_HEAP_OPTS"] == f"-Xms{PINS['KAFKA_HEAP']} -Xmx{PINS['KAFKA_HEAP']}"
+    assert env_of(services, "cassandra")["MAX_HEAP_SIZE"] == PINS["CASSANDRA_HEAP"]
+
+
+def test_stateful_services_keep_their_data_in_named_volumes(project: dict[str, Any]) -> None:
+    declared = set(project["volumes"])
+    for name, target in STATEFUL_VOLUMES.items():
+        mounts = [v for v in project["services"][name].get("volumes", []) if v["target"] == target]
+        assert len(mounts) == 1 and mounts[0]["type"] == "volume" and mounts[0]["source"] in declared, name
+    # The bridge's spool lives on that volume.
+    bridge = container_cfg(project["services"], "bridge")
+    assert str(bridge.state_dir) == STATEFUL_VOLUMES["bridge"]
+
+
+def test_published_ports_bind_loopback_with_the_native_numbers(services: dict[str, dict[str, Any]],
+                                                              native: Context) -> None:
+    c = native.cfg
+    expected = {
+        "kafka": {(Kafka(native).port, "tcp")},
+        "cassandra": {(Cassandra(native).port, "tcp")},
+        "minio": {(MinIO(native).port, "tcp"), (c.minio_console_port, "tcp")},
+        "flink-jobmanager": {(Flink(native).port, "tcp")},
+        "mlflow": {(MLflow(native).port, "tcp")},
+        "airflow-api-server": {(Airflow(native).port, "tcp")},
+        "grafana": {(c.grafana_port, "tcp")},
+        "bridge": {(Bridge(native).port, "udp"), (c.bridge_http_port, "tcp")},
+    }
+    published = {
+        name: {(int(p["published"]), p["protocol"]) for p in svc.get("ports", [])}
+        for name, svc in services.items() if svc.get("ports")
+    }
+    assert published == expected
+    for svc in services.values():
+        for port in svc.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", port
+
+
+def test_dependencies_wait_on_health_or_completion(services: dict[str, dict[str, Any]]) -> None:
+    awaited: set[str] = set()
+    for name, svc in services.items():
+        for target, dep in (svc.get("depends_on") or {}).items():
+            if dep["condition"] == "service_healthy":
+                assert "healthcheck" in services[target], f"{name} waits for {target}, which has no healthcheck"
+            else:
+                assert dep["condition"] == "service_completed_successfully", f"{name} -> {target}: {dep}"
+                assert target in ONE_SHOT
+                if name not in ONE_SHOT:
+                    awaited.add(target)
+    # `docker compose up --wait` treats a one-shot's exit as a failure unless a long-running
+    # service waits for its completion.
+    assert awaited == ONE_SHOT
+    for needs in ("platform-init", "bridge", "airflow-scheduler"):
+        assert services[needs].get("depends_on"), needs
+    assert services["bridge"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert services["platform-init"]["depends_on"].keys() == {"kafka", "cassandra", "minio"}
+
+
+# ---------------------------------------------------------------- same settings as native
+def test_kafka_listens_for_containers_and_for_host_processes(services: dict[str, dict[str, Any]],
+                                                            native: Context) -> None:
+    env = env_of(services, "kafka")
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    port = PINS["KAFKA_PORT"]
+    # Containers: the service name, as p424.config resolves it inside them.
+    assert advertised["DOCKER"] == container_cfg(services, "bridge").kafka_bootstrap == f"kafka:{port}"
+    # Host processes (a bridge or replay tool on the host, KAFKA_HOST empty): the native address.
+    assert advertised["HOST"] == native.cfg.kafka_bootstrap == f"127.0.0.1:{port}"
+    [published] = services["kafka"]["ports"]
+    assert listeners["HOST"] == f":{published['target']}" and published["published"] == port
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "DOCKER"
+    # The broker settings native mode writes to server.properties, as the image's KAFKA_* variables.
+    props = dict(line.split("=", 1) for line in Kafka(native).server_properties().splitlines() if line)
+    compose_props = {k.removeprefix("KAFKA_").lower().replace("_", "."): v for k, v in env.items()}
+    compose_props["log.retention.ms"] = str(int(env["KAFKA_LOG_RETENTION_HOURS"]) * 3600 * 1000)
+    same = ("process.roles", "node.id", "num.partitions", "auto.create.topics.enable", "log.retention.ms",
+            "offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+            "transaction.state.log.min.isr", "share.coordinator.state.topic.replication.factor",
+            "share.coordinator.state.topic.min.isr", "group.initial.rebalance.delay.ms", "controller.listener.names",
+            "num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir")
+    assert {k: compose_props[k] for k in same} == {k: props[k] for k in same}
+    # The image turns every KAFKA_* variable into a broker property and refuses KAFKA_PORT/KAFKA_HOST.
+    assert "env_file" not in services["kafka"] and not {"KAFKA_PORT", "KAFKA_HOST"} & env.keys()
+
+
+def test_containers_reach_services_by_name_through_the_host_settings(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("bridge", "platform-init", "flink-taskmanager", "flink-job-submit", "airflow-scheduler", "grafana"):
+        cfg = container_cfg(services, name)
+        assert cfg.kafka_bootstrap == f"kafka:{PINS['KAFKA_PORT']}", name
+        assert cfg.cassandra_contact == "cassandra", name
+        assert cfg.minio_url == f"http://minio:{PINS['MINIO_PORT']}", name
+        assert cfg.mlflow_url == f"http://mlflow:{PINS['MLFLOW_PORT']}", name
+        assert cfg.flink_url == f"http://flink-jobmanager:{PINS['FLINK_REST_PORT']}", name
+        assert cfg.airflow_url == f"http://airflow-api-server:{PINS['AIRFLOW_PORT']}", name
+        assert cfg.platform_bind_address == "0.0.0.0", name
+        for service_name in ("kafka", "cassandra", "minio", "mlflow", "flink-jobmanager", "airflow-api-server"):
+            assert service_name in services
+
+
+def test_provisioning_creates_the_same_topics_buckets_and_schema_as_native(services: dict[str, dict[str, Any]],
+                                                                          native: Context) -> None:
+    init = services["platform-init"]
+    assert init["command"] == ["python", "-m", "launcher", "provision"]
+    cfg = container_cfg(services, "platform-init")
+    assert cfg.topics == native.cfg.topics
+    assert cfg.buckets == native.cfg.buckets
+    assert (cfg.kafka_partitions, cfg.kafka_retention_hours) == (native.cfg.kafka_partitions, native.cfg.kafka_retention_hours)
+    assert (cfg.cassandra_keyspace, cfg.cassandra_replication) == (native.cfg.cassandra_keyspace, native.cfg.cassandra_replication)
+    assert cfg.minio_root_user == native.cfg.minio_root_user
+    assert cfg.minio_root_password == FAKE_SECRETS["MINIO_ROOT_PASSWORD"]
+    assert (cfg.kafka_bootstrap, cfg.minio_endpoint, cfg.cassandra_contact) == (
+        f"kafka:{PINS['KAFKA_PORT']}", f"minio:{PINS['MINIO_PORT']}", "cassandra")
+    # Kafka auto-creation is off in both modes, so the topics exist only through provisioning.
+    assert env_of(services, "kafka")["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_flink_runs_the_native_configuration_with_checkpoints_in_minio(services: dict[str, dict[str, Any]],
+                                                                      native: Context) -> None:
+    native_conf = flatten(yaml.safe_load(Flink(native).config_yaml()))
+    for name in ("flink-jobmanager", "flink-taskmanager", "flink-job-submit"):
+        props = flink_properties(env_of(services, name))
+        same = ("jobmanager.rpc.port", "jobmanager.memory.process.size", "jobmanager.execution.failover-strategy",
+                "rest.port", "taskmanager.numberOfTaskSlots", "taskmanager.memory.process.size", "parallelism.default",
+                "state.backend.type", "execution.checkpointing.externalized-checkpoint-retention",
+                "execution.checkpointing.num-retained", "restart-strategy.type")
+        assert {k: props[k] for k in same} == {k: native_conf[k] for k in same}, name
+        bucket = PINS["MINIO_BUCKET_FLINK"]
+        assert props["execution.checkpointing.dir"] == f"s3://{bucket}/checkpoints"
+        assert props["execution.checkpointing.savepoint-dir"] == f"s3://{bucket}/savepoints"
+        assert props["s3.endpoint"] == f"http://minio:{PINS['MINIO_PORT']}"
+        assert props["s3.path.style.access"] == "true"
+        assert props["s3.secret-key"] == FAKE_SECRETS["MINIO_ROOT_PASSWORD"]
+        assert props["python.executable"] == props["python.client.executable"] == "/opt/pyflink/bin/python"
+        assert props["jobmanager.rpc.address"] == props["rest.address"] == "flink-jobmanager"
+        assert "volumes" not in services[name], "Flink keeps no local state in compose mode"
+    dockerfile = (COMPOSE_DIR / "images" / "flink" / "Dockerfile").read_text()
+    assert "/opt/flink/plugins/s3-fs-presto" in dockerfile and "uv venv --python" in dockerfile
+    assert "/opt/pyflink" in dockerfile and "/opt/flink/connectors" in dockerfile
+
+
+def test_the_job_submitter_uses_the_native_submission_code(services: dict[str, dict[str, Any]]) -> None:
+    submit = services["flink-job-submit"]
+    script = Path(submit["command"][1])
+    local = REPO_ROOT / script.relative_to("/opt/p424")
+    assert local.exists() and submit["command"][0] == "/opt/pyflink/bin/python"
+    imported = {
+        (node.module, alias.name) for node in ast.walk(ast.parse(local.read_text()))
+        if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
+    assert {("launcher.flink_submit", "FlinkJobs"), ("launcher.flink_submit", "platform_jobs")} <= imported
+    assert "jobs.ensure(spec)" in local.read_text()  # submits only when no job of that name is active
+    deps = {k: v["condition"] for k, v in submit["depends_on"].items()}
+    assert deps == {"flink-jobmanager": "service_healthy", "flink-taskmanager": "service_healthy",
+                    "platform-init": "service_completed_successfully"}
+    assert container_cfg(services, "flink-job-submit").flink_job_name == PINS["FLINK_JOB_NAME"]
+
+
+def test_taskmanager_health_matches_its_own_registration() -> None:
+    health = load_module(COMPOSE_DIR / "images" / "flink" / "health.py")
+    tms = [{"id": "172.18.0.7:40123-5f1a2b", "path": "pekko.tcp://flink@172.18.0.7:6122/user/rpc/taskmanager_0"}]
+    assert health.registered(tms, "172.18.0.7")
+    assert not health.registered(tms, "172.18.0.70")
+    assert not health.registered([], "172.18.0.7")
+
+
+def test_airflow_runs_the_native_settings_and_ml_in_the_platform_venv(services: dict[str, dict[str, Any]],
+                                                                     native: Context) -> None:
+    native_env = Airflow(native).env()
+    for name in ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+        env = env_of(services, name)
+        assert {k for k in native_env if k.startswith("AIRFLOW__")} <= env.keys(), name
+        same = ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CORE__PARALLELISM",
+                "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "AIRFLOW__API__PORT", "AIRFLOW__API__WORKERS",
+                "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL")
+        assert {k: env[k] for k in same} == {k: native_env[k] for k in same}, name
+        # Connections and variables: airflow_connections() of the configuration inside the container.
+        for key, value in airflow_connections(container_cfg(services, name)).items():
+            if key.startswith("AIRFLOW_CONN_"):
+                assert json.loads(env[key]) == json.loads(value), key
+            else:
+                assert env[key] == value, key
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
+            f"postgresql+psycopg2://p424:{FAKE_SECRETS['POSTGRES_PASSWORD']}@postgres:{PINS['POSTGRES_PORT']}/airflow")
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://airflow-api-server:{PINS['AIRFLOW_PORT']}/execution/"
+        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/p424/airflow/dags"
+        assert env["P424_PLATFORM_PYTHON"] == "/opt/p424-venv/bin/python"
+    dockerfile = (COMPOSE_DIR / "images" / "airflow" / "Dockerfile").read_text()
+    assert "uv venv --python /usr/local/bin/python /opt/p424-venv" in dockerfile
+    assert "VIRTUAL_ENV=/opt/p424-venv uv pip sync /tmp/platform.lock" in dockerfile
+    assert "P424_PLATFORM_PYTHON=/opt/p424-venv/bin/python" in dockerfile
+    script = services["airflow-api-server"]["command"][1]
+    assert (REPO_ROOT / Path(script).relative_to("/opt/p424")).exists()
+
+
+def test_mlflow_keeps_metadata_in_postgres_and_artifacts_in_minio(services: dict[str, dict[str, Any]],
+                                                                 native: Context) -> None:
+    env = env_of(services, "mlflow")
+    argv = MLflow(native).processes()[0].argv
+    destination = argv[argv.index("--artifacts-destination") + 1]
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == destination == f"s3://{PINS['MINIO_BUCKET_MLFLOW']}/artifacts"
+    compose_ctx = Context(container_cfg(services, "platform-init"), native.paths, native.supervisor, native.installer)
+    assert {k: env[k] for k in MLflow(compose_ctx).s3_env()} == MLflow(compose_ctx).s3_env()
+    assert env["MLFLOW_BACKEND_STORE_URI"] == (
+        f"postgresql+psycopg2://p424:{FAKE_SECRETS['POSTGRES_PASSWORD']}@postgres:{PINS['POSTGRES_PORT']}/mlflow")
+    assert "mlflow" in env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    init_sql = (COMPOSE_DIR / "postgres" / "initdb" / "10-databases.sql").read_text()
+    assert "CREATE DATABASE airflow;" in init_sql and "CREATE DATABASE mlflow;" in init_sql
+    mounts = {v["target"]: v for v in services["postgres"]["volumes"]}
+    assert mounts["/docker-entrypoint-initdb.d"]["source"] == str(COMPOSE_DIR / "postgres" / "initdb")
+
+
+def test_grafana_is_provisioned_from_the_repository(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services["grafana"]
+    binds = {v["target"]: v for v in grafana["volumes"] if v["type"] == "bind"}
+    for target, source in (("/etc/grafana/provisioning", "grafana/provisioning"),
+                           ("/var/lib/grafana/dashboards", "grafana/dashboards")):
+        assert binds[target]["source"] == str(REPO_ROOT / source) and binds[target]["read_only"]
+        assert (REPO_ROOT / source).is_dir(), f"{source} must exist in the repository"
+    env = env_of(services, "grafana")
+    assert env["GF_SECURITY_ADMIN_USER"] == PINS["GRAFANA_ADMIN_USER"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == FAKE_SECRETS["GRAFANA_ADMIN_PASSWORD"]
+    assert env["GF_UNIFIED_ALERTING_ENABLED"] == env["GF_ANALYTICS_REPORTING_ENABLED"] == "false"
+    assert "hadesarchitect-cassandra-datasource" in env["GF_PLUGINS_PREINSTALL_SYNC"].split(",")
+    assert env["GF_SERVER_HTTP_PORT"] == PINS["GRAFANA_PORT"]
+    # Provisioning files may use $CASSANDRA_HOST, $CASSANDRA_PORT and $CASSANDRA_KEYSPACE.
+    assert (env["CASSANDRA_HOST"], env["CASSANDRA_PORT"], env["CASSANDRA_KEYSPACE"]) == (
+        "cassandra", PINS["CASSANDRA_PORT"], PINS["CASSANDRA_KEYSPACE"])
+
+
+def test_launcher_overrides_reach_interpolation_and_containers(validator: Path, tmp_path: Path) -> None:
+    write_env(tmp_path / "credentials.env", FAKE_SECRETS)
+    write_env(tmp_path / lc.OVERRIDES_FILE, {"KAFKA_PARTITIONS": "12", "MODEL_NAME": "p424_override"})
+    result = run_validator(validator, tmp_path, [DEFAULT_ENV_FILE, tmp_path / "credentials.env", tmp_path / lc.OVERRIDES_FILE])
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert env_of(services, "kafka")["KAFKA_NUM_PARTITIONS"] == "12"
+    assert container_cfg(services, "platform-init").kafka_partitions == 12
+    assert env_of(services, "airflow-scheduler")["AIRFLOW_VAR_P424_MODEL_NAME"] == "p424_override"
+
+
+# ---------------------------------------------------------------- launcher/compose.py
+def test_compose_argv_uses_the_project_dir_file_and_env_files() -> None:
+    argv = lc.compose_argv(Path("/repo"), [Path("/repo/toolchain-config.env"), Path("/s/credentials.env")], "up", "-d")
+    assert argv == ["docker", "compose", "--project-directory", "/repo", "-f", "/repo/compose/docker-compose.yml",
+                    "--env-file", "/repo/toolchain-config.env", "--env-file", "/s/credentials.env", "up", "-d"]
+
+
+def test_override_settings_lists_only_differences_and_never_secrets() -> None:
+    base = load_config(env_file=DEFAULT_ENV_FILE, environ={})
+    effective = base.replace(kafka_partitions=12, minio_root_password="s3cret", grafana_port=3300)
+    assert lc.override_settings(effective, base) == {"KAFKA_PARTITIONS": "12", "GRAFANA_PORT": "3300"}
+    assert lc.override_settings(base, base) == {}
+    text = lc.render_env_file({"KAFKA_PARTITIONS": "12"})
+    assert parse_env_file_text(text) == {"KAFKA_PARTITIONS": "12"}
+
+
+def parse_env_file_text(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+@pytest.fixture()
+def platform(tmp_path: Path) -> Iterator[lc.ComposePlatform]:
+    yield lc.ComposePlatform({"PLATFORM_STATE_DIR": str(tmp_path), "KAFKA_PARTITIONS": "12"})
+
+
+def test_compose_platform_prepares_its_env_files(platform: lc.ComposePlatform, tmp_path: Path,
+                                                 validator: Path) -> None:
+    assert platform.mode == "compose" and platform.paths.root == tmp_path
+    assert platform.env_files == [DEFAULT_ENV_FILE, tmp_path / "credentials.env", tmp_path / lc.OVERRIDES_FILE]
+    credentials = parse_env_file(tmp_path / "credentials.env")
+    assert set(credentials) == set(GENERATED) and all(credentials.values())
+    assert (tmp_path / "credentials.env").stat().st_mode & 0o077 == 0
+    overrides = parse_env_file(tmp_path / lc.OVERRIDES_FILE)
+    assert overrides == {"PLATFORM_STATE_DIR": str(tmp_path), "KAFKA_PARTITIONS": "12"}
+    argv = platform.argv("config")
+    assert argv[:6] == ["docker", "compose", "--project-directory", str(REPO_ROOT), "-f", str(COMPOSE_FILE)]
+    # The env files the launcher passes load in the real loader, with the override applied.
+    env_files = [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--env-file"]
+    result = run_validator(validator, tmp_path, env_files)
+    assert result.returncode == 0, result.stderr
+    assert env_of(json.loads(result.stdout)["services"], "kafka")["KAFKA_NUM_PARTITIONS"] == "12"
+
+
+PS_NDJSON = "\n".join(json.dumps(row) for row in [
+    {"Name": "p424-kafka-1", "Service": "kafka", "State": "running", "Health": "healthy", "ExitCode": 0,
+     "Status": "Up 3 minutes (healthy)", "Image": "apache/kafka:4.2.2", "Project": "p424",
+     "Publishers": [{"URL": "127.0.0.1", "TargetPort": 19092, "PublishedPort": 9092, "Protocol": "tcp"}]},
+    {"Name": "p424-cassandra-1", "Service": "cassandra", "State": "running", "Health": "starting", "ExitCode": 0,
+     "Status": "Up 20 seconds (health: starting)", "Publishers": [
+         {"URL": "127.0.0.1", "TargetPort": 7000, "PublishedPort": 0, "Protocol": "tcp"},
+         {"URL": "127.0.0.1", "TargetPort": 9042, "PublishedPort": 9042, "Protocol": "tcp"}]},
+    {"Name": "p424-platform-init-1", "Service": "platform-init", "State": "exited", "Health": "", "ExitCode": 0,
+     "Status": "Exited (0) 2 minutes ago", "Publishers": []},
+    {"Name": "p424-flink-job-submit-1", "Service": "flink-job-submit", "State": "exited", "Health": "",
+     "ExitCode": 1, "Status": "Exited (1) 1 minute ago", "Publishers": None},
+    {"Name": "p424-grafana-1", "Service": "grafana", "State": "running", "Health": "unhealthy", "ExitCode": 0,
+     "Status": "Up 5 minutes (unhealthy)", "Publishers": []},
+    {"Name": "p424-mlflow-1", "Service": "mlflow", "State": "exited", "Health": "", "ExitCode": 137,
+     "Status": "Exited (137) 10 seconds ago", "Publishers": []},
+])
+
+
+def test_parse_ps_reads_both_output_formats() -> None:
+    rows = lc.parse_ps(PS_NDJSON)
+    assert [r["Service"] for r in rows] == ["kafka", "cassandra", "platform-init", "flink-job-submit", "grafana", "mlflow"]
+    assert lc.parse_ps(json.dumps(rows)) == rows  # Compose < 2.21 printed one JSON array
+    assert lc.parse_ps("") == lc.parse_ps("\n") == []
+
+
+def test_service_status_rows_from_ps(native: Context) -> None:
+    urls = lc.service_urls(native.cfg)
+    rows = {r.name: r for r in (lc.service_status(row, urls) for row in lc.parse_ps(PS_NDJSON))}
+    assert (rows["kafka"].state, rows["kafka"].healthy, rows["kafka"].port) == ("running", True, 9092)
+    assert rows["kafka"].url == "kafka://127.0.0.1:9092"
+    assert rows["kafka"].detail == "container p424-kafka-1 (Up 3 minutes (healthy))"
+    assert (rows["cassandra"].state, rows["cassandra"].healthy, rows["cassandra"].port) == ("starting", False, 9042)
+    assert (rows["platform-init"].state, rows["platform-init"].healthy) == ("completed", True)
+    assert (rows["flink-job-submit"].state, rows["flink-job-submit"].healthy) == ("failed (exit 1)", False)
+    assert (rows["grafana"].state, rows["grafana"].healthy) == ("unhealthy", False)
+    assert (rows["mlflow"].state, rows["mlflow"].healthy) == ("exited", False)
+    assert rows["mlflow"].url == native.cfg.mlflow_url
+    assert all(r.pids == [] and r.as_json()["name"] == r.name for r in rows.values())
+
+
+def test_log_names_resolve_to_services_or_groups() -> None:
+    services = ["kafka", "flink-jobmanager", "flink-taskmanager", "flink-job-submit", "airflow-scheduler", "airflow-init"]
+    assert lc.log_services("kafka", services) == ["kafka"]
+    assert lc.log_services("flink", services) == ["flink-jobmanager", "flink-taskmanager", "flink-job-submit"]
+    assert lc.log_services("airflow-scheduler", services) == ["airflow-scheduler"]
+    with pytest.raises(PlatformError, match="no service named 'spark'"):
+        lc.log_services("spark", services)
+
+
+def completed(code: int, out: str = "", err: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.CompletedProcess(["docker"], code, out, err)
+
+
+def test_missing_docker_pieces_give_actionable_errors(tmp_path: Path) -> None:
+    assert "`docker` command is not on PATH" in str(lc.docker_problem(None, None, None))
+    no_plugin = lc.docker_problem("/usr/bin/docker", completed(1, err="docker: unknown command: docker compose"), None)
+    assert "Docker Compose v2 plugin" in str(no_plugin) and "--mode native" in str(no_plugin)
+    assert "too old" in str(lc.docker_problem("/usr/bin/docker", completed(0, "2.20.3\n"), completed(0, "27.1.1")))
+    no_engine = lc.docker_problem("/usr/bin/docker", completed(0, "v2.29.1\n"),
+                                  completed(1, err="Cannot connect to the Docker daemon at unix:///var/run/docker.sock."))
+    assert "engine is not reachable (Cannot connect to the Docker daemon" in str(no_engine)
+    assert lc.docker_problem("/usr/bin/docker", completed(0, "2.29.1\n"), completed(0, "27.1.1\n")) is None
+    # For real: with no docker on PATH the launcher stops before running anything.
+    with pytest.raises(PlatformError, match="not on PATH"):
+        lc.require_compose(path=str(tmp_path))

@@ -1,0 +1,196 @@
+"""Session processing on in-memory frames (no Kafka, no Flink), checked against pandas.
+
+The reference computations here use only pandas/numpy on the lap file, not p424.processing.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from p424.catalog import CATALOG
+from p424.codec.frame import FrameEncoder, FrameHeader
+from p424.processing.outputs import Outputs
+from p424.processing.session import ProcessingSettings, SessionProcessor
+from p424.sim import CarSimulator
+from unity_bridge.lapfile import lap_frames, read_lap_file
+
+T0_MS = 1_790_000_000_000
+LAPS = 3
+
+
+def encode_stint(csv: Path, laps: int = LAPS, session_id: int = 77) -> tuple[list[bytes], list[FrameHeader], pd.DataFrame]:
+    lap = read_lap_file(csv)
+    samples = list(lap_frames(lap, laps, 1, session_id))
+    enc = FrameEncoder(~np.isnan(samples[0][1]))
+    raws = [enc.encode(h, v) for h, v in samples]
+    df = pd.DataFrame([v for _, v in samples], columns=list(CATALOG.payload_names)).astype("float64")
+    df.insert(0, "sim_time", [h.sim_time for h, _ in samples])
+    df.insert(1, "lap", [h.lap for h, _ in samples])
+    df.insert(2, "lap_distance", [h.lap_distance for h, _ in samples])
+    return raws, [h for h, _ in samples], df
+
+
+def run(proc: SessionProcessor, raws: list[bytes]) -> Outputs:
+    out = Outputs()
+    for i, raw in enumerate(raws):
+        out.extend(proc.on_frame(raw, T0_MS + i * 20))
+    out.extend(proc.flush())
+    return out
+
+
+def reference_laps(df: pd.DataFrame) -> pd.DataFrame:
+    """Lap time, distance and energies with pandas: each lap spans its first frame to the next lap's first frame."""
+    rows = []
+    starts = df.groupby("lap")["sim_time"].min()
+    for number, g in df.groupby("lap"):
+        nxt = df[df["lap"] == number + 1].head(1)
+        span = pd.concat([g, nxt])
+        t, p = span["sim_time"].to_numpy(), span["power_electrical_total"].to_numpy()
+        dt = np.diff(t)
+        drawn = np.sum(0.5 * (np.clip(p[1:], 0, None) + np.clip(p[:-1], 0, None)) * dt) / 3600
+        regen = -np.sum(0.5 * (np.clip(p[1:], None, 0) + np.clip(p[:-1], None, 0)) * dt) / 3600
+        d = span["lap_distance"].to_numpy()
+        steps = np.diff(d)
+        distance = np.where(steps < -100, d[1:], np.maximum(steps, 0)).sum()
+        end = nxt["sim_time"].iloc[0] if len(nxt) else g["sim_time"].iloc[-1]
+        rows.append({"lap": number, "lap_time": end - starts[number], "distance": distance, "drawn": drawn, "regen": regen,
+                     "max_speed": g["speed"].max(), "complete": len(nxt) > 0})
+    return pd.DataFrame(rows).set_index("lap")
+
+
+def test_lap_summaries_match_pandas(fixture_csv: Path) -> None:
+    raws, _, df = encode_stint(fixture_csv)
+    out = run(SessionProcessor(77, 1), raws)
+    ref = reference_laps(df)
+    got = {lap.lap: lap for lap in out.laps}
+    assert sorted(got) == [1, 2, 3]
+    for number, r in ref.iterrows():
+        lap = got[number]
+        assert lap.complete == r["complete"]
+        assert lap.lap_time == pytest.approx(r["lap_time"], abs=1e-9)  # to the sample
+        assert lap.distance == pytest.approx(r["distance"], rel=5e-3)
+        assert lap.energy_drawn_kwh == pytest.approx(r["drawn"], rel=5e-3)
+        assert lap.energy_regen_kwh == pytest.approx(r["regen"], rel=5e-3)
+        assert lap.energy_net_kwh == pytest.approx(r["drawn"] - r["regen"], rel=5e-3)
+        assert lap.max_speed == pytest.approx(r["max_speed"], rel=1e-6)
+    assert got[1].lap_time == pytest.approx(read_lap_file(fixture_csv).duration, abs=1e-9)
+
+
+def reference_windows(df: pd.DataFrame, window_ms: int) -> pd.DataFrame:
+    key = np.floor(df["sim_time"] * 1000 / window_ms).astype(int)
+    g = df.assign(window=key).groupby(["lap", "window"])
+    speed = g["speed"].agg(["min", "max", "mean", "last", "count"])
+    power = g["power_electrical_total"].agg(["min", "max", "mean", "last"]).add_suffix("_power")
+    return speed.join(power)
+
+
+@pytest.mark.parametrize("window_ms", [100, 1000])
+def test_windows_match_pandas(fixture_csv: Path, window_ms: int) -> None:
+    raws, _, df = encode_stint(fixture_csv, laps=2)
+    out = run(SessionProcessor(77, 1), raws)
+    ref = reference_windows(df, window_ms)
+    rows = {(w.lap, w.ts_ms - (T0_MS - round(df["sim_time"].iloc[0] * 1000))): w for w in out.windows if w.window_ms == window_ms}
+    got = {(lap, ts // window_ms): w for (lap, ts), w in rows.items()}
+    assert set(got) == set(ref.index)
+    s, p = CATALOG.payload_index["speed"], CATALOG.payload_index["power_electrical_total"]
+    for key, r in ref.iterrows():
+        w = got[key]
+        assert w.frame_count == r["count"]
+        np.testing.assert_allclose([w.mins[s], w.maxs[s], w.means[s], w.lasts[s]], [r["min"], r["max"], r["mean"], r["last"]],
+                                   rtol=1e-6)
+        np.testing.assert_allclose([w.mins[p], w.maxs[p], w.means[p], w.lasts[p]],
+                                   [r["min_power"], r["max_power"], r["mean_power"], r["last_power"]], rtol=1e-6)
+    # Channels absent from the lap file are absent (NaN) in every window, never zero.
+    throttle = CATALOG.payload_index["throttle"]
+    assert all(np.isnan(w.means[throttle]) for w in out.windows)
+
+
+def comparable(out: Outputs) -> tuple[list[tuple[int, int, float, int]], list[tuple[int, float, float]]]:
+    # Compared by session time: the wall-clock anchor depends on which frame happened to arrive first.
+    windows = sorted((w.window_ms, w.lap, round(w.window_start, 3), w.frame_count) for w in out.windows)
+    laps = [(lap.lap, round(lap.lap_time, 9), round(lap.energy_net_kwh or 0, 9)) for lap in out.laps if lap.complete]
+    return windows, laps
+
+
+def test_out_of_order_within_the_bound_changes_nothing(fixture_csv: Path) -> None:
+    raws, _, _ = encode_stint(fixture_csv, laps=2)
+    shuffled = list(raws)
+    rng = random.Random(1)
+    for i in range(0, len(shuffled) - 5, 5):
+        block = shuffled[i:i + 5]  # 5 frames = 100 ms, inside the 200 ms bound
+        rng.shuffle(block)
+        shuffled[i:i + 5] = block
+    a, b = SessionProcessor(77, 1), SessionProcessor(77, 1)
+    assert comparable(run(a, raws)) == comparable(run(b, shuffled))
+    assert b.quality().frames_out_of_order > 0 and b.quality().frames_late == 0
+
+
+def test_late_duplicate_and_lost_frames_are_counted(fixture_csv: Path) -> None:
+    raws, _, _ = encode_stint(fixture_csv, laps=1)
+    lost = set(range(100, 110))
+    late = {300, 301, 302}
+    stream = [r for i, r in enumerate(raws) if i not in lost and i not in late]
+    stream.insert(600, raws[300])
+    stream.insert(601, raws[301])  # 300 frames (6 s) behind: past the 200 ms bound
+    stream.insert(602, raws[302])
+    stream += [raws[5], raws[6]]  # duplicates
+    proc = SessionProcessor(77, 1)
+    out = run(proc, stream)
+    q = proc.quality()
+    assert (q.frames_lost, q.frames_late, q.frames_duplicated) == (10, 3, 2)
+    assert q.frames_received == len(raws) - len(lost)
+    # Late frames are still stored raw (once); duplicates are not written twice.
+    seqs = [f.seq for f in out.frames]
+    assert len(seqs) == len(set(seqs)) == len(raws) - len(lost)
+    assert sum(w.frame_count for w in out.windows if w.window_ms == 100) == len(raws) - len(lost) - len(late)
+
+
+def test_checkpoint_restore_mid_stream_gives_identical_results(fixture_csv: Path) -> None:
+    raws, _, _ = encode_stint(fixture_csv, laps=2)
+    whole = run(SessionProcessor(77, 1), raws)
+    first = SessionProcessor(77, 1)
+    out = Outputs()
+    for i, raw in enumerate(raws[:1234]):
+        out.extend(first.on_frame(raw, T0_MS + i * 20))
+    restored: SessionProcessor = pickle.loads(pickle.dumps(first))  # what Flink's keyed state does
+    for i, raw in enumerate(raws[1234:], start=1234):
+        out.extend(restored.on_frame(raw, T0_MS + i * 20))
+    out.extend(restored.flush())
+    assert comparable(out) == comparable(whole)
+
+
+def test_state_stays_small(fixture_csv: Path) -> None:
+    raws, _, _ = encode_stint(fixture_csv, laps=1)
+    proc = SessionProcessor(77, 1)
+    for i, raw in enumerate(raws):
+        proc.on_frame(raw, T0_MS + i * 20)
+    assert len(pickle.dumps(proc)) < 64_000
+
+
+def test_simulated_multi_lap_session_matches_the_simulator() -> None:
+    sim = CarSimulator(car_id=4, session_id=99, seed=3, rate_hz=50, laps=2)
+    block = sim.run()
+    enc = FrameEncoder()
+    proc = SessionProcessor(99, 4, ProcessingSettings())
+    out = Outputs()
+    for i in range(len(block)):
+        out.extend(proc.on_frame(enc.encode(block.header(i), block.values[i]), T0_MS + i * 20))
+    out.extend(proc.flush())
+    laps = {lap.lap: lap for lap in out.laps}
+    assert laps[1].complete and not laps[2].complete  # lap 2 has no following start-line crossing
+    truth = sim.lap_summaries[0]
+    t = block.sim_time
+    first_of_lap2 = t[block.lap == 2][0]
+    assert laps[1].lap_time == pytest.approx(first_of_lap2 - t[0], abs=1e-9)
+    assert laps[1].lap_time == pytest.approx(truth.lap_time, abs=0.05)
+    assert laps[1].distance == pytest.approx(20_680, rel=5e-3)
+    assert len(laps[1].sector_times) == 3 and sum(laps[1].sector_times) == pytest.approx(laps[1].lap_time)
+    distances = [p.distance for p in out.profile if p.lap == 1]
+    assert distances == list(range(distances[0], distances[-1] + 10, 10))  # every 10 m, none skipped
+    assert distances[0] <= 10 and distances[-1] >= 20_660

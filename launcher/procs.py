@@ -40,6 +40,11 @@ def _start_time(pid: int) -> str | None:
     return rest[19]
 
 
+# Popen handles of processes started by this interpreter. Services outlive the launcher by design;
+# keeping the handle stops Python from warning that a still-running child was garbage-collected.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class Supervisor:
     def __init__(self, run_dir: Path, log_dir: Path) -> None:
         self.run_dir = run_dir
@@ -77,6 +82,7 @@ class Supervisor:
                 spec.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=spec.cwd, env=env, start_new_session=True,
             )
+        _STARTED[proc.pid] = proc
         started = _start_time(proc.pid)
         self.pid_file(spec.name).write_text(f"{proc.pid} {started}\n")
         return proc.pid
@@ -106,6 +112,9 @@ class Supervisor:
         # Children that outlived the leader (same process group) get the same treatment.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+        proc = _STARTED.pop(pid, None)
+        if proc is not None:
+            proc.wait(timeout=5)
         self.pid_file(name).unlink(missing_ok=True)
         return True
 

@@ -49,6 +49,7 @@ class Forwarder(threading.Thread):
         self.stopping = threading.Event()
         self.producer: KafkaProducer | None = None
         self._batches: deque[_Batch] = deque()
+        self._commit_lock = threading.Lock()
         self._partitions: dict[str, int] = {}
         self._partition_of: dict[bytes, int] = {}
         self.connected = False
@@ -93,6 +94,10 @@ class Forwarder(threading.Thread):
 
     def _commit_done(self) -> bool:
         """Advance the committed offset over completed batches; False if one failed."""
+        with self._commit_lock:
+            return self._advance_commit()
+
+    def _advance_commit(self) -> bool:
         advanced = None
         while self._batches:
             b = self._batches[0]
@@ -134,14 +139,14 @@ class Forwarder(threading.Thread):
                 if not self._pump(self.producer):
                     self._rewind()
                     self.stopping.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff = min(backoff * 2, 5.0)
             except KafkaError as err:
                 self.connected = False
                 self.metrics.kafka_errors += 1
                 log.warning("kafka unavailable, spooling", extra={"error": repr(err), "backlog": self.spool.backlog_bytes()})
                 self._rewind()
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 5.0)
 
     def _pump(self, producer: KafkaProducer) -> bool:
         """Send what the spool has; returns False when a delivery failed (rewind needed)."""
@@ -169,7 +174,7 @@ class Forwarder(threading.Thread):
         self.connected = False
         if self.producer is not None:
             try:
-                self.producer.flush(timeout=35)
+                self.producer.flush(timeout=1 if self.stopping.is_set() else 35)
             except KafkaError:
                 pass
             self._commit_done()
@@ -189,15 +194,18 @@ class Forwarder(threading.Thread):
         return False
 
     def stop(self) -> None:
+        """Stop quickly even when Kafka is unreachable: unacknowledged records stay in the spool."""
         self.stopping.set()
-        self.join(timeout=10)
-        if self.producer is not None:
+        producer = self.producer
+        if producer is not None:
             try:
-                self.producer.flush(timeout=5)
+                producer.flush(timeout=5 if self.connected else 0.5)
             except KafkaError:
                 pass
-            self._commit_done()
-            self.producer.close(timeout=5)
+            # Closing aborts whatever is still queued, which also releases a flush blocked in _rewind.
+            producer.close(timeout=1)
+        self.join(timeout=10)
+        self._commit_done()
 
 
 def latency_percentiles(samples_ns: np.ndarray) -> dict[str, float]:

@@ -21,9 +21,8 @@ class TelemetryStore:
         self.ks = self.cfg.cassandra_keyspace
         self._cluster: Cluster | None = None
         if session is None:
-            self._cluster, session = connect(self.cfg, self.ks)
+            self._cluster, session = connect(self.cfg, self.ks, row_factory=dict_factory)
         self.session = session
-        self.session.row_factory = dict_factory
 
     def close(self) -> None:
         if self._cluster is not None:

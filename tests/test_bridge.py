@@ -1,0 +1,165 @@
+"""The UDP bridge against the real Kafka of the native stack."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+
+from p424.codec.frame import FrameEncoder, FrameHeader, decode_header, session_key
+from tests.helpers import Stack, unique_session_id, wait_for
+from unity_bridge.lapfile import lap_frames, read_lap_file
+from unity_bridge.sender import FrameSender
+from unity_bridge.streams import replay_lap_file
+
+pytestmark = pytest.mark.platform
+
+
+def bridge_health(stack: Stack) -> dict[str, Any]:
+    return requests.get(f"{stack.cfg.bridge_http_url}/health", timeout=5).json()  # type: ignore[no-any-return]
+
+
+def drained(stack: Stack) -> bool:
+    h = bridge_health(stack)
+    return bool(h["kafka_connected"] and h["spool_backlog_bytes"] == 0)
+
+
+def frames_for(stack: Stack, start: Any, key: bytes, count: int, timeout: float = 60) -> list[Any]:
+    return stack.records_since(stack.cfg.kafka_topic_frames, start, until_count=count, timeout=timeout, key=key)
+
+
+def test_replaying_the_fixture_puts_one_record_per_frame_in_order(stack: Stack, fixture_csv: Path) -> None:
+    start = stack.end_offsets(stack.cfg.kafka_topic_frames)
+    sid = unique_session_id()
+    result = replay_lap_file(fixture_csv, stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port, speed=None, laps=2,
+                             car_id=9, session_id=sid, quiet=True)
+    assert result.frames_sent == 2 * 1101
+    wait_for(lambda: drained(stack), 30, "the bridge to forward everything")
+    key = (9).to_bytes(2, "little") + sid.to_bytes(8, "little", signed=True)
+    records = frames_for(stack, start, key, result.frames_sent)
+    assert len(records) == result.frames_sent  # exactly one record per frame
+    assert len({r.partition for r in records}) == 1  # keyed by car and session: one partition, so ordered
+    assert [decode_header(r.value).sequence for r in records] == list(range(result.frames_sent))
+    assert all(session_key(r.value) == r.key for r in records)
+    sessions = {s["session_id"]: s for s in requests.get(f"{stack.cfg.bridge_http_url}/sessions", timeout=5).json()}
+    assert sessions[sid]["received"] == result.frames_sent and sessions[sid]["lost"] == 0
+
+
+def test_loss_duplicates_and_out_of_order_are_counted(stack: Stack) -> None:
+    sid = unique_session_id()
+    enc = FrameEncoder()
+    values = np.zeros(len(enc.present), dtype=np.float32)
+    order = [s for s in range(200) if s not in (50, 51, 52, 120)] + [10, 11, 150]  # 4 lost, 3 duplicates
+    order[100], order[101] = order[101], order[100]  # one swap: out of order
+    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as tx:
+        for seq in order:
+            tx.send(enc.encode(FrameHeader(3, sid, seq, seq * 0.02), values))
+
+    def stats() -> dict[str, int] | None:
+        rows = requests.get(f"{stack.cfg.bridge_http_url}/sessions", timeout=5).json()
+        return next((r for r in rows if r["session_id"] == sid and r["received"] == 196), None)
+
+    s = wait_for(stats, 20, "the bridge to see the session")
+    assert (s["lost"], s["duplicated"], s["out_of_order"]) == (4, 3, 1)
+    metrics = requests.get(f"{stack.cfg.bridge_http_url}/metrics", timeout=5).text
+    assert f'p424_bridge_session_frames_lost_total{{car="3",session="{sid}"}} 4.0' in metrics
+
+
+def test_bad_datagrams_are_counted_dead_lettered_and_the_bridge_keeps_running(stack: Stack) -> None:
+    start = stack.end_offsets(stack.cfg.kafka_topic_deadletter)
+    before = bridge_health(stack)["rejected"]
+    good = FrameEncoder().encode(FrameHeader(1, unique_session_id(), 0, 0.0), np.zeros(57, dtype=np.float32))
+    bad = {
+        "truncated": good[:30],
+        "bad_magic": b"NOPE" + good[4:],
+        "unsupported_version": good[:4] + b"\x07" + good[5:],
+        "catalog_mismatch": good[:8] + b"\x00\x00\x00\x00" + good[12:],
+        "non_finite": good[:-4] + struct.pack("<f", float("inf")),
+        "oversized": good + bytes(2000),
+    }
+    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as tx:
+        for raw in bad.values():
+            tx.send(raw)
+        tx.send(good)
+    records = stack.records_since(stack.cfg.kafka_topic_deadletter, start, until_count=len(bad), timeout=30)
+    reasons = sorted(dict(r.headers)["reason"].decode() for r in records)
+    assert reasons == sorted(bad)
+    by_reason = {dict(r.headers)["reason"].decode(): r for r in records}
+    assert by_reason["bad_magic"].value == bad["bad_magic"]  # the original datagram is kept for inspection
+    after = bridge_health(stack)
+    assert after["status"] == "ok"
+    for reason in bad:
+        assert after["rejected"].get(reason, 0) == before.get(reason, 0) + 1
+
+
+def _send_paced(stack: Stack, frames: list[bytes], rate: float, stop_at: threading.Event | None = None) -> None:
+    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as tx:
+        t0 = time.perf_counter()
+        for i, raw in enumerate(frames):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            tx.send(raw)
+
+
+def _stint(fixture_csv: Path, sid: int, laps: int, car: int) -> list[bytes]:
+    lap = read_lap_file(fixture_csv)
+    samples = list(lap_frames(lap, laps, car, sid))
+    enc = FrameEncoder(~np.isnan(samples[0][1]))
+    return [enc.encode(h, v) for h, v in samples]
+
+
+@pytest.mark.slow
+def test_a_broker_outage_mid_replay_loses_nothing(stack: Stack, fixture_csv: Path) -> None:
+    sid, car = unique_session_id(), 11
+    frames = _stint(fixture_csv, sid, 4, car)  # 4404 frames at 400/s: 11 s
+    start = stack.end_offsets(stack.cfg.kafka_topic_frames)
+    sender = threading.Thread(target=_send_paced, args=(stack, frames, 400.0))
+    sender.start()
+    time.sleep(2)
+    kafka = stack.platform.kafka
+    try:
+        assert kafka.stop()  # the broker goes away mid-replay
+        wait_for(lambda: not bridge_health(stack)["kafka_connected"] or bridge_health(stack)["spool_backlog_bytes"] > 0,
+                 30, "the bridge to notice the outage")
+        time.sleep(4)
+    finally:
+        kafka.start()
+        kafka.wait_healthy()
+    sender.join()
+    wait_for(lambda: drained(stack), 120, "the bridge to drain its spool into Kafka")
+    key = car.to_bytes(2, "little") + sid.to_bytes(8, "little", signed=True)
+    records = frames_for(stack, start, key, len(frames), timeout=90)
+    seqs = [decode_header(r.value).sequence for r in records]
+    assert set(seqs) == set(range(len(frames)))  # every sequence number arrived
+    assert bridge_health(stack)["socket_drops"] == 0
+
+
+@pytest.mark.slow
+def test_spooled_frames_survive_a_bridge_restart_while_kafka_is_down(stack: Stack, fixture_csv: Path) -> None:
+    sid, car = unique_session_id(), 12
+    frames = _stint(fixture_csv, sid, 1, car)
+    start = stack.end_offsets(stack.cfg.kafka_topic_frames)
+    kafka, bridge = stack.platform.kafka, stack.platform.bridge
+    try:
+        kafka.stop()
+        _send_paced(stack, frames, 2000.0)
+        wait_for(lambda: bridge_health(stack)["accepted"] >= len(frames), 20, "the bridge to accept the frames")
+        bridge.stop()  # SIGTERM: cannot drain to Kafka, so the frames stay in the spool
+        bridge.start()
+        bridge.wait_healthy()
+        assert bridge_health(stack)["spool_backlog_bytes"] > 0
+    finally:
+        kafka.start()
+        kafka.wait_healthy()
+    wait_for(lambda: drained(stack), 120, "the restarted bridge to drain its spool")
+    key = car.to_bytes(2, "little") + sid.to_bytes(8, "little", signed=True)
+    records = frames_for(stack, start, key, len(frames), timeout=60)
+    seqs = [decode_header(r.value).sequence for r in records]
+    assert seqs == list(range(len(frames)))  # all of them, in order

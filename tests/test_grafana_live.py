@@ -227,8 +227,8 @@ def test_pusher_batches_rate_limits_and_authenticates(recorder: tuple[str, list[
     assert all(r[1] == "/api/live/push/p424" for r in received)
     assert all(r[2]["Authorization"] == "Bearer sa-token" for r in received)
     assert all(len(r[3].splitlines()) <= 50 for r in received)
-    # 5 requests a second at most: n requests span at least (n - 1) x 0.2 s (less arrival jitter)
-    assert times[-1] - times[0] >= (len(times) - 1) * 0.2 - 0.1
+    # 5 requests a second at most (send times are paced; arrivals jitter by one request at most)
+    assert max(sum(1 for u in times if t <= u < t + 1.0) for t in times) <= 6
     for r in received:
         for text in r[3].decode().splitlines():
             assert lpp.parse_line(text)["measurement"] in ("car_7", "car_7_quality")
@@ -293,8 +293,8 @@ def test_service_pushes_windows_from_the_real_kafka(stack: Stack, recorder: tupl
 
         wait_for(seen, 90, "the window to reach the recording Grafana", interval=1.0)
         pushed = [lpp.parse_line(x) for r in received for x in r[3].decode().splitlines()]
-        mine = [p for p in pushed if p["measurement"] == "car_424"]
-        assert mine and mine[0]["fields"]["session"] == str(sid)
+        mine = [p for p in pushed if p["measurement"] == "car_424" and p["fields"]["session"] == str(sid)]
+        assert mine and mine[0]["fields"]["speed"] == pytest.approx(window().channels["speed"].mean * 3.6)
         assert received[0][2]["Authorization"] == "Bearer live-token"
         assert json.loads(json.dumps(service.health()))["kafka_connected"] is True
     finally:

@@ -1,8 +1,9 @@
 """The Grafana Live pusher service: Kafka (windows, predictions) -> Grafana Live, with /health and /metrics.
 
-Consumes from the newest offsets (group ``p424-grafana-live``): a live view has no use for a
-backlog, and a restart should not replay history into the panels. The Kafka loop only decodes and
-offers lines to the pusher's bounded buffer, so a slow or absent Grafana never holds it up.
+Always starts at the end of its partitions (group ``p424-grafana-live``, no committed offsets): a
+live view has no use for a backlog, and a restart must not replay history into the panels. The
+Kafka loop only decodes and offers lines to the pusher's bounded buffer, so a slow or absent
+Grafana never holds it up.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from kafka import ConsumerRebalanceListener
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -86,6 +88,20 @@ class LiveMetrics(Collector):
             g = GaugeMetricFamily(name, doc)
             g.add_metric([], level)
             yield g
+
+
+class _SeekToEnd(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Newly assigned partitions start at their end: only windows from now on are live."""
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned:
+            self.consumer.seek_to_end(*assigned)
 
 
 class LiveService:
@@ -159,9 +175,10 @@ class LiveService:
         while not self._stop.is_set():
             try:
                 consumer = KafkaConsumer(
-                    *topics, bootstrap_servers=self.cfg.kafka_bootstrap, group_id=CONSUMER_GROUP,
-                    client_id="p424-grafana-live", auto_offset_reset="latest", enable_auto_commit=True,
+                    bootstrap_servers=self.cfg.kafka_bootstrap, group_id=CONSUMER_GROUP,
+                    client_id="p424-grafana-live", auto_offset_reset="latest", enable_auto_commit=False,
                 )
+                consumer.subscribe(topics, listener=_SeekToEnd(consumer))
             except KafkaError as err:
                 self.consume.kafka_errors += 1
                 log.warning("kafka unavailable (%s); retrying in %.0f s", type(err).__name__, delay)
@@ -199,3 +216,5 @@ class LiveService:
         self._stop.set()
         if self.http is not None:
             self.http.shutdown()
+            self.http.server_close()
+            self.http = None

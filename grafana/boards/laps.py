@@ -1,0 +1,160 @@
+"""Lap analysis: a session's lap table, lap times and energies, sector times, and two laps overlaid
+by distance with the time delta (from ``lap_distance_profile``, one row every 10 m).
+
+The overlay joins lap A and lap B on ``distance`` and computes ``delta_s = elapsed_b - elapsed_a``
+with Grafana transformations, so Cassandra serves two single-partition reads.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import barchart, trend
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders.common import VizLegendOptions
+from grafana_foundation_sdk.models import common as mcommon
+from grafana_foundation_sdk.models import dashboard as mdash
+
+from grafana.boards.common import (
+    TAGS,
+    PanelBuilder,
+    car_variable,
+    lap_variable,
+    number_panels,
+    override,
+    session_variable,
+    table_panel,
+    transformation,
+)
+from grafana.queries import Cql, cassandra_ref
+from grafana.units import channel_unit
+from p424.catalog import CATALOG, Catalog
+
+UID = "p424-lap-analysis"
+KMH = CATALOG["speed"].multiplier
+PCT = CATALOG["throttle"].multiplier
+
+
+def lap_table_query(catalog: Catalog = CATALOG) -> str:
+    """The laps of $session: timing, energies, speeds in km/h, key-channel extremes in display units."""
+    extremes = []
+    for name, stat in (("battery_soc", "min"), ("battery_temperature", "max"), ("power_electrical_total", "max"),
+                       ("power_electrical_total", "min")):
+        if name in catalog.by_name and catalog[name].key:
+            m = catalog[name].multiplier
+            col = f"{name}_{stat}"
+            extremes.append(col if m == 1 else f"{col} * {m!r} AS {col}")
+    speed = catalog["speed"].multiplier
+    return " ".join(f"""
+        SELECT session_id, lap, lap_time, distance, complete, invalidated,
+               max_speed * {speed!r} AS max_speed_kmh, mean_speed * {speed!r} AS mean_speed_kmh,
+               energy_drawn_kwh, energy_regen_kwh, energy_net_kwh, {", ".join(extremes)}, start_ts
+        FROM laps WHERE session_id = $session
+    """.split())
+
+
+def _lap_table(catalog: Catalog) -> PanelBuilder:
+    units = {
+        "lap_time": ("s", 3), "distance": ("lengthm", 0), "max_speed_kmh": ("velocitykmh", 1),
+        "mean_speed_kmh": ("velocitykmh", 1), "energy_drawn_kwh": ("kwatth", 3), "energy_regen_kwh": ("kwatth", 3),
+        "energy_net_kwh": ("kwatth", 3), "battery_soc_min": (channel_unit(catalog["battery_soc"]), 1),
+        "battery_temperature_max": (channel_unit(catalog["battery_temperature"]), 1),
+        "power_electrical_total_max": (channel_unit(catalog["power_electrical_total"]), 0),
+        "power_electrical_total_min": (channel_unit(catalog["power_electrical_total"]), 0),
+    }
+    p = table_panel("Laps", Cql(lap_table_query(catalog)), height=9,
+                    description="One row per lap; the running lap is provisional until it completes")
+    for field, (unit, dec) in units.items():
+        name, props = override(field, unit=unit, decimals=dec)
+        p = p.override_by_name(name, props)
+    name, props = override("session_id", custom__hidden=True)
+    return p.override_by_name(name, props)
+
+
+def _per_lap_bars(title: str, cql: str, unit: str) -> PanelBuilder:
+    return (
+        barchart.Panel().title(title).datasource(cassandra_ref()).with_target(Cql(cql))
+        .x_field("lap").unit(unit).height(8).span(12)
+        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
+                .placement(mcommon.LegendPlacement.BOTTOM))
+        .with_transformation(transformation("organize", {"excludeByName": {"session_id": True}}))
+    )
+
+
+SECTORS_CQL = "SELECT session_id, lap, lap_time, toJson(sector_times) AS sectors FROM laps WHERE session_id = $session"
+
+
+def _sectors() -> PanelBuilder:
+    # The plugin cannot return CQL lists: the list travels as JSON text and Grafana splits it.
+    rename = {str(i): f"S{i + 1}" for i in range(10)}
+    p = (
+        table_panel("Sector times", Cql(SECTORS_CQL), height=8,
+                    description="Sector times per lap (from the sector line markers), seconds")
+        .with_transformation(transformation("extractFields", {"source": "sectors", "format": "json", "replace": False}))
+        .with_transformation(transformation("organize", {"excludeByName": {"session_id": True, "sectors": True},
+                                                         "renameByName": rename}))
+        .unit("s").decimals(3)
+    )
+    name, props = override("lap", unit="none", decimals=0)
+    return p.override_by_name(name, props)
+
+
+def profile_query(lap_var: str, suffix: str) -> str:
+    return " ".join(f"""
+        SELECT lap, distance, elapsed AS elapsed_{suffix}, speed * {KMH!r} AS speed_{suffix},
+               throttle * {PCT!r} AS throttle_{suffix}, brake_pressure AS brake_{suffix},
+               power_electrical_total AS power_{suffix}
+        FROM lap_distance_profile WHERE session_id = $session AND lap = ${lap_var}
+    """.split())
+
+
+def _overlay(title: str, quantity: str, unit: str, *, delta: bool = False) -> PanelBuilder:
+    fields = ["distance", "delta_s"] if delta else ["distance", f"{quantity}_a", f"{quantity}_b"]
+    p = (
+        trend.Panel().title(title).datasource(cassandra_ref())
+        .with_target(Cql(profile_query("lap_a", "a")).ref_id("A"))
+        .with_target(Cql(profile_query("lap_b", "b")).ref_id("B"))
+        .x_field("distance").unit(unit).height(8).span(24 if delta else 12).fill_opacity(0 if not delta else 15)
+        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
+                .placement(mcommon.LegendPlacement.BOTTOM))
+        .with_transformation(transformation("joinByField", {"byField": "distance", "mode": "outer"}))
+    )
+    if delta:
+        p = p.description("Elapsed time of lap B minus lap A at the same distance: above zero, B is behind")
+        p = p.with_transformation(transformation("calculateField", {
+            "mode": "binary", "alias": "delta_s", "replaceFields": False,
+            "binary": {"left": {"matcher": {"id": "byName", "options": "elapsed_b"}}, "operator": "-",
+                       "right": {"matcher": {"id": "byName", "options": "elapsed_a"}}},
+        }))
+    p = p.with_transformation(transformation("filterFieldsByName", {"include": {"names": fields}}))
+    for suffix, label in (("a", "lap A"), ("b", "lap B")):
+        name, props = override(f"{quantity}_{suffix}", displayName=label)
+        p = p.override_by_name(name, props)
+    return p
+
+
+def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
+    d = (
+        dash.Dashboard("PERRINN 424 · Lap analysis").uid(UID).tags([*TAGS, "laps"])
+        .description("Lap table, lap times and energies, sector times, and two laps overlaid by distance.")
+        .time("now-24h", "now").refresh("30s").timezone("browser").tooltip(mdash.DashboardCursorSync.CROSSHAIR)
+        .with_variable(car_variable()).with_variable(session_variable())
+        .with_variable(lap_variable("lap_a", "Lap A")).with_variable(lap_variable("lap_b", "Lap B"))
+    )
+    d = d.with_row(dash.Row("Laps")).with_panel(_lap_table(catalog))
+    d = d.with_panel(_per_lap_bars(
+        "Lap time per lap",
+        "SELECT session_id, CAST(lap AS text) AS lap, lap_time FROM laps WHERE session_id = $session", "s"))
+    d = d.with_panel(_per_lap_bars(
+        "Energy per lap",
+        "SELECT session_id, CAST(lap AS text) AS lap, energy_drawn_kwh AS drawn, energy_regen_kwh AS regenerated, "
+        "energy_net_kwh AS net FROM laps WHERE session_id = $session", "kwatth"))
+    d = d.with_panel(_sectors())
+    km = channel_unit(catalog["speed"])
+    d = (
+        d.with_row(dash.Row("Lap A vs lap B by distance"))
+        .with_panel(_overlay("Time delta (B - A)", "delta", "s", delta=True))
+        .with_panel(_overlay("Speed", "speed", km))
+        .with_panel(_overlay("Throttle", "throttle", channel_unit(catalog["throttle"])))
+        .with_panel(_overlay("Brake pressure", "brake", channel_unit(catalog["brake_pressure"])))
+        .with_panel(_overlay("Power total", "power", channel_unit(catalog["power_electrical_total"])))
+    )
+    return number_panels(d.build())

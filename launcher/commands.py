@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import datetime, timedelta
 
+from launcher import console
 from launcher.cli import command
 from p424.config import load_config
 from unity_bridge import cli as bridge_cli
@@ -17,3 +20,79 @@ def cmd_replay(args: argparse.Namespace, overrides: dict[str, str]) -> int:
 @command("simulate", "stream simulated PERRINN 424 cars through the bridge (load generator)", bridge_cli.add_simulate_args)
 def cmd_simulate(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_simulate(args, load_config(overrides=overrides))
+
+
+def _sessions_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("sessions", "list the stored sessions", _sessions_args)
+def cmd_sessions(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    from p424.storage.reader import TelemetryStore
+
+    with TelemetryStore(load_config(overrides=overrides)) as store:
+        rows = sorted(store.sessions(), key=lambda r: r.get("started_at") or datetime.min, reverse=True)
+        quality = {q["session_id"]: q for q in store.all_quality()}
+    if args.json:
+        print(json.dumps([{**r, **{f"quality_{k}": v for k, v in quality.get(r["session_id"], {}).items()
+                                   if k != "session_id"}} for r in rows], default=str, indent=2))
+        return 0
+    table = [
+        [r["session_id"], r.get("car_id"), _when(r.get("started_at")), r.get("track") or "-", r.get("source") or "-",
+         r.get("frames"), r.get("laps"), quality.get(r["session_id"], {}).get("frames_lost", "-"),
+         quality.get(r["session_id"], {}).get("frames_late", "-")]
+        for r in rows
+    ]
+    print(console.table(["session", "car", "started (UTC)", "track", "source", "frames", "laps", "lost", "late"], table))
+    return 0
+
+
+def _laps_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--session", type=int, default=None, help="session id (default: the most recent session)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("laps", "print the lap table of a session (time, distance, max speed, energies)", _laps_args)
+def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    from p424.analysis import get_session
+    from p424.storage.reader import TelemetryStore
+
+    with TelemetryStore(load_config(overrides=overrides)) as store:
+        sid = args.session
+        if sid is None:
+            sessions = sorted(store.sessions(), key=lambda r: r.get("started_at") or datetime.min)
+            if not sessions:
+                console.error("no session is stored yet: stream one with ./launchcommand.sh simulate or replay")
+                return 1
+            sid = sessions[-1]["session_id"]
+        laps = get_session(sid, store).laps
+    if args.json:
+        print(laps.drop(columns=["LapTime"], errors="ignore").to_json(orient="records", date_format="iso", indent=2))
+        return 0
+    print(f"session {sid}")
+    rows = [
+        [int(r.LapNumber), _laptime(r.LapTimeSeconds), f"{r.Distance / 1000:.3f}", _num(r.MaxSpeed, 3.6, 1),
+         _num(r.EnergyDrawnKWh, 1, 3), _num(r.EnergyRegenKWh, 1, 3), _num(r.EnergyNetKWh, 1, 3),
+         "yes" if r.Complete else "no" + (" (in progress or cut short)" if not r.Invalidated else ""),
+         " ".join(_laptime(s.total_seconds()) for s in _sectors(r))]
+        for r in laps.itertuples()
+    ]
+    print(console.table(["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors"], rows))
+    return 0
+
+
+def _laptime(seconds: float) -> str:
+    m, s = divmod(float(seconds), 60)
+    return f"{int(m)}:{s:06.3f}"
+
+
+def _num(value: float | None, scale: float, digits: int) -> str:
+    return "-" if value is None or value != value else f"{value * scale:.{digits}f}"
+
+
+def _sectors(row: object) -> list[timedelta]:
+    return [v for k, v in row._asdict().items() if k.startswith("Sector") and isinstance(v, timedelta)]  # type: ignore[attr-defined]
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"

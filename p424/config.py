@@ -96,7 +96,8 @@ class Config:
     cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
     # --- bridge ---
     bridge_car_id_dmg1: int = 1
-    bridge_socket_buffer_bytes: int = 8 * 1024 * 1024
+    bridge_socket_buffer_bytes: int = 32 * 1024 * 1024
+    sender_max_rate: int = 10000  # frames/s cap of `replay --max` / `simulate --max`; 0 = unlimited
     bridge_linger_ms: int = 5
     bridge_batch_bytes: int = 256 * 1024
     bridge_compression: str = "lz4"

@@ -18,6 +18,7 @@ from p424.codec.frame import FrameEncoder, FrameHeader
 from p424.processing.outputs import Outputs
 from p424.processing.session import ProcessingSettings, SessionProcessor
 from p424.sim import CarSimulator
+from tests.reference import reference_laps, reference_windows
 from unity_bridge.lapfile import lap_frames, read_lap_file
 
 T0_MS = 1_790_000_000_000
@@ -44,26 +45,6 @@ def run(proc: SessionProcessor, raws: list[bytes]) -> Outputs:
     return out
 
 
-def reference_laps(df: pd.DataFrame) -> pd.DataFrame:
-    """Lap time, distance and energies with pandas: each lap spans its first frame to the next lap's first frame."""
-    rows = []
-    starts = df.groupby("lap")["sim_time"].min()
-    for number, g in df.groupby("lap"):
-        nxt = df[df["lap"] == number + 1].head(1)
-        span = pd.concat([g, nxt])
-        t, p = span["sim_time"].to_numpy(), span["power_electrical_total"].to_numpy()
-        dt = np.diff(t)
-        drawn = np.sum(0.5 * (np.clip(p[1:], 0, None) + np.clip(p[:-1], 0, None)) * dt) / 3600
-        regen = -np.sum(0.5 * (np.clip(p[1:], None, 0) + np.clip(p[:-1], None, 0)) * dt) / 3600
-        d = span["lap_distance"].to_numpy()
-        steps = np.diff(d)
-        distance = np.where(steps < -100, d[1:], np.maximum(steps, 0)).sum()
-        end = nxt["sim_time"].iloc[0] if len(nxt) else g["sim_time"].iloc[-1]
-        rows.append({"lap": number, "lap_time": end - starts[number], "distance": distance, "drawn": drawn, "regen": regen,
-                     "max_speed": g["speed"].max(), "complete": len(nxt) > 0})
-    return pd.DataFrame(rows).set_index("lap")
-
-
 def test_lap_summaries_match_pandas(fixture_csv: Path) -> None:
     raws, _, df = encode_stint(fixture_csv)
     out = run(SessionProcessor(77, 1), raws)
@@ -80,14 +61,6 @@ def test_lap_summaries_match_pandas(fixture_csv: Path) -> None:
         assert lap.energy_net_kwh == pytest.approx(r["drawn"] - r["regen"], rel=5e-3)
         assert lap.max_speed == pytest.approx(r["max_speed"], rel=1e-6)
     assert got[1].lap_time == pytest.approx(read_lap_file(fixture_csv).duration, abs=1e-9)
-
-
-def reference_windows(df: pd.DataFrame, window_ms: int) -> pd.DataFrame:
-    key = np.floor(df["sim_time"] * 1000 / window_ms).astype(int)
-    g = df.assign(window=key).groupby(["lap", "window"])
-    speed = g["speed"].agg(["min", "max", "mean", "last", "count"])
-    power = g["power_electrical_total"].agg(["min", "max", "mean", "last"]).add_suffix("_power")
-    return speed.join(power)
 
 
 @pytest.mark.parametrize("window_ms", [100, 1000])

@@ -27,6 +27,7 @@ class StreamResult:
     sessions: dict[int, int]  # session id -> car id
     seconds: float
     unknown_columns: tuple[str, ...] = ()
+    track: str = ""
 
     @property
     def rate(self) -> float:
@@ -67,7 +68,7 @@ def replay_lap_file(
         lap_frames(lap, laps, car_id, sid), FrameEncoder(present, CATALOG), host, port, speed, lap.samples * laps,
         f"replay {path.name}", max_rate, quiet,
     )
-    return StreamResult(sent, {sid: car_id}, time.monotonic() - start, lap.unknown_columns)
+    return StreamResult(sent, {sid: car_id}, time.monotonic() - start, lap.unknown_columns, lap.track)
 
 
 def simulated_cars(cars: int, rate_hz: float, laps: int, seed: int, first_car_id: int = 1) -> list[CarSimulator]:

@@ -1,0 +1,46 @@
+"""`./launchcommand.sh grafana-sync`: provision the Grafana at GRAFANA_URL (folder, datasources,
+dashboards, the Live pusher's service account and token), idempotently. The logic is grafana.sync."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from launcher import console
+from launcher.cli import command
+from launcher.console import PlatformError
+from launcher.credentials import set_credential
+from launcher.paths import StatePaths
+from p424.config import load_config
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cassandra-url", default="",
+                   help="host:port of Cassandra as Grafana reaches it (default CASSANDRA_HOST:CASSANDRA_PORT)")
+    p.add_argument("--prometheus-url", default=os.environ.get("PROMETHEUS_URL", ""),
+                   help="Prometheus for the health dashboard (default $PROMETHEUS_URL; none: skipped)")
+
+
+@command("grafana-sync", "create or update the folder, datasources, dashboards and Live token in GRAFANA_URL", _args)
+def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    from grafana.sync import SyncSettings, sync
+
+    cfg = load_config(overrides=overrides)
+    if not cfg.grafana_url:
+        raise PlatformError("GRAFANA_URL is not set: point it at a Grafana (--set GRAFANA_URL=http://host:3000)")
+    if not cfg.grafana_admin_password:
+        raise PlatformError("GRAFANA_ADMIN_PASSWORD is not set (generated credentials, or --set it)")
+    settings = SyncSettings(
+        cassandra_url=args.cassandra_url or f"{cfg.cassandra_contact}:{cfg.cassandra_port}",
+        keyspace=cfg.cassandra_keyspace, prometheus_url=args.prometheus_url, live_stream=cfg.grafana_live_stream,
+        existing_token=cfg.grafana_token,
+    )
+    with console.step(f"sync Grafana at {cfg.grafana_url}"):
+        result = sync(cfg.grafana_url, (cfg.grafana_admin_user, cfg.grafana_admin_password), settings)
+    for change in result.changes or ["nothing to change"]:
+        console.info(f"  {change}")
+    if result.token:
+        path = StatePaths.of(cfg).credentials
+        set_credential(path, "GRAFANA_TOKEN", result.token)
+        console.info(f"  stored the Live pusher's token as GRAFANA_TOKEN in {path}")
+    return 0

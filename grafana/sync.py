@@ -3,7 +3,9 @@
 Creates or updates, in order: the folder, the datasources, the dashboards (only those whose JSON
 differs), and the service account of the Live pusher with a token. A token cannot be read back
 from Grafana, so an existing one is kept while it still authenticates; otherwise a new one is
-created (older tokens of ours are deleted) and returned for the caller to store.
+created (older tokens of ours are deleted) and returned for the caller to store. Datasources and
+dashboards that Grafana loaded from provisioning files (compose) are left alone: the files own them
+and Grafana refuses API writes to them.
 
 Requests (Grafana HTTP API): GET/POST /api/folders[/:uid], PUT /api/folders/:uid;
 GET /api/datasources/uid/:uid, POST /api/datasources, PUT /api/datasources/uid/:uid;
@@ -82,6 +84,8 @@ def sync_datasources(api: Any, s: SyncSettings, result: SyncResult) -> None:
         if current is None:
             api.datasource.create_datasource(ds)
             result.changes.append(f"created datasource {ds['name']!r}")
+        elif current.get("readOnly"):
+            continue  # provisioned from files (compose): Grafana refuses API updates; the files own it
         elif _differs(current, ds):
             api.datasource.update_datasource_by_uid(ds["uid"], ds)
             result.changes.append(f"updated datasource {ds['name']!r}")
@@ -95,6 +99,8 @@ def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
 def sync_dashboards(api: Any, s: SyncSettings, result: SyncResult) -> None:
     for doc in dashboards(BoardSettings(live_stream=s.live_stream)).values():
         current = _get(api.dashboard.get_dashboard, doc["uid"])
+        if current is not None and current.get("meta", {}).get("provisioned"):
+            continue  # provisioned from files (compose): the committed JSON is what Grafana serves
         in_folder = current is not None and current.get("meta", {}).get("folderUid") == FOLDER_UID
         if in_folder and _comparable(current["dashboard"]) == _comparable(doc):
             continue

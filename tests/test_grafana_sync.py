@@ -201,6 +201,23 @@ def test_a_lost_token_is_replaced_and_changed_settings_are_updated(grafana: tupl
     assert fake.violations == []
 
 
+def test_file_provisioned_datasources_and_dashboards_are_left_alone(grafana: tuple[str, FakeGrafana]) -> None:
+    """Compose provisions from files; Grafana refuses API writes to those, so sync must not try."""
+    url, fake = grafana
+    sync(url, ("admin", "secret"), SETTINGS)
+    for ds in fake.datasources.values():
+        ds["readOnly"] = True
+        ds["jsonData"] = {**ds["jsonData"], "timeout": 5}
+    for d in fake.dashboards.values():
+        d["meta"]["provisioned"] = True
+        d["dashboard"]["title"] += " (as migrated by Grafana)"
+    fake.requests.clear()
+    moved = SyncSettings(**{**SETTINGS.__dict__, "cassandra_url": "elsewhere:9042"})
+    result = sync(url, ("admin", "secret"), moved)
+    assert not [r for r in fake.requests if r[0] in ("PUT", "POST") and "/serviceaccounts" not in r[1]]
+    assert not [c for c in result.changes if "datasource" in c or "dashboard" in c]
+
+
 def test_the_launcher_command_stores_the_token(grafana: tuple[str, FakeGrafana], tmp_path: Path) -> None:
     url, fake = grafana
     overrides = {"PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": url, "GRAFANA_ADMIN_PASSWORD": "secret",

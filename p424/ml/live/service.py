@@ -1,0 +1,360 @@
+"""The live prediction service: windows in, lap-time and energy predictions out, every window.
+
+Threads: the Kafka loop (this class's ``run``: poll windows and lap summaries, update the lap-so-far
+state, predict in one batch per poll, write), the model watcher (polls the registry for the
+``champion`` alias and loads a new version in the background, so a reload never stalls the loop)
+and the HTTP server (``/health`` JSON, ``/metrics`` Prometheus).
+
+Delivery: at most once per window. Offsets are committed automatically by the consumer group; after
+a restart the service resumes where the group left off, and a lap it joins mid-way is rebuilt from
+the lap's windows already in Cassandra (``backfill``), so features stay the same as in training.
+Writes to Cassandra are asynchronous upserts keyed by session, lap and window: a replay rewrites the
+same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from cassandra.cluster import ResponseFuture
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from p424.config import Config
+from p424.kafka.messages import LapMessage, PredictionMessage, WindowMessage
+from p424.ml.features import SPEC, WindowObs
+from p424.ml.live.state import LapError, LiveState, WindowContext
+from p424.ml.promotion import CHAMPION
+from p424.storage.reader import TelemetryStore
+
+log = logging.getLogger("p424.predictor")
+LATENCY_SAMPLES = 50_000
+IDLE_SESSION_S = 600.0
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    name: str
+    version: str
+    model: Any  # a fitted p424.ml.model.LapOutcomeModel, loaded through MLflow
+    loaded_at: float
+
+
+class ModelWatcher(threading.Thread):
+    """Keeps ``current`` at the version the alias points to; reloads when the alias moves."""
+
+    def __init__(self, tracking_uri: str, name: str, alias: str = CHAMPION, poll_s: float = 10.0) -> None:
+        super().__init__(name="model-watcher", daemon=True)
+        self.tracking_uri, self.model_name, self.alias, self.poll_s = tracking_uri, name, alias, poll_s
+        self.current: ServingModel | None = None
+        self.last_error = ""
+        self.stopping = threading.Event()
+        self.checked = threading.Event()  # set after the first poll, found or not
+
+    def poll_once(self) -> None:
+        from p424.ml import tracking
+
+        client = tracking.connect(self.tracking_uri)
+        mv = tracking.version_by_alias(client, self.model_name, self.alias)
+        if mv is None:
+            self.last_error = (f"no model version has alias '{self.alias}' in {self.model_name}; "
+                               "run ./launchcommand.sh train")
+            return
+        if self.current is not None and self.current.version == str(mv.version):
+            return
+        model = tracking.load_version(self.model_name, str(mv.version))
+        missing = [str(f) for f in getattr(model, "feature_names_in_", []) if str(f) not in SPEC.names]
+        if missing:
+            self.last_error = (f"{self.model_name} v{mv.version} expects features this catalog does not produce "
+                               f"({missing[:3]}...); retrain it")
+            return
+        self.current = ServingModel(self.model_name, str(mv.version), model, time.time())
+        self.last_error = ""
+        log.info("serving model", extra={"model": self.model_name, "version": str(mv.version)})
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception as err:  # the registry may be restarting; keep serving the loaded model
+                self.last_error = f"model registry poll failed: {err!r}"
+                log.warning("model poll failed", extra={"error": repr(err)})
+            self.checked.set()
+            self.stopping.wait(self.poll_s)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.windows = 0
+        self.predictions = 0
+        self.laps_scored = 0
+        self.backfills = 0
+        self.write_errors = 0
+        self.batches = 0
+        self.latency = deque[float](maxlen=LATENCY_SAMPLES)  # ms, window on Kafka -> prediction sent
+        self.compute = deque[float](maxlen=LATENCY_SAMPLES)  # ms per window, features + model, per batch
+
+    @staticmethod
+    def percentiles(values: deque[float]) -> dict[str, float]:
+        if not values:
+            return {}
+        a = np.fromiter(values, dtype=np.float64)
+        return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+                "p99": float(np.percentile(a, 99)), "max": float(a.max()), "samples": float(len(a))}
+
+
+class PrometheusView(Collector):
+    def __init__(self, predictor: Predictor) -> None:
+        self.p = predictor
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.p.metrics
+        for name, doc, value in (
+            ("p424_predictor_windows", "Window messages consumed", m.windows),
+            ("p424_predictor_predictions", "Predictions written", m.predictions),
+            ("p424_predictor_laps_scored", "Completed laps whose prediction error was stored", m.laps_scored),
+            ("p424_predictor_backfills", "Laps joined mid-way and rebuilt from Cassandra", m.backfills),
+            ("p424_predictor_write_errors", "Failed Cassandra or Kafka writes", m.write_errors),
+        ):
+            c = CounterMetricFamily(name, doc)
+            c.add_metric([], value)
+            yield c
+        g = GaugeMetricFamily("p424_predictor_latency_ms", "Window on Kafka to prediction sent", labels=["quantile"])
+        for q, v in Metrics.percentiles(m.latency).items():
+            if q.startswith("p"):
+                g.add_metric([q], v)
+        yield g
+        g = GaugeMetricFamily("p424_predictor_model_version", "Registry version being served (0: none)",
+                              labels=["model"])
+        cur = self.p.watcher.current
+        g.add_metric([self.p.model_name], float(cur.version) if cur else 0.0)
+        yield g
+        g = GaugeMetricFamily("p424_predictor_open_laps", "Laps with live state")
+        g.add_metric([], self.p.state.open_laps)
+        yield g
+
+
+class Predictor:
+    def __init__(self, cfg: Config, group_id: str = "p424-predictor", model_poll_s: float = 10.0,
+                 from_beginning: bool = False) -> None:
+        self.cfg = cfg
+        self.model_name = cfg.model_name
+        self.group_id = group_id
+        self.state = LiveState()
+        self.metrics = Metrics()
+        self.watcher = ModelWatcher(cfg.mlflow_url, cfg.model_name, poll_s=model_poll_s)
+        self.stopping = threading.Event()
+        self.store = TelemetryStore(cfg)
+        self._prepare_statements()
+        self.consumer = KafkaConsumer(
+            cfg.kafka_topic_windows, cfg.kafka_topic_laps, bootstrap_servers=cfg.kafka_bootstrap, group_id=group_id,
+            client_id="p424-predictor", auto_offset_reset="earliest" if from_beginning else "latest",
+            enable_auto_commit=True, max_poll_records=2000, fetch_max_wait_ms=20,
+        )
+        self.producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, client_id="p424-predictor", linger_ms=5,
+                                      acks=1, compression_type="lz4")
+        self.http: ThreadingHTTPServer | None = None
+
+    def _prepare_statements(self) -> None:
+        ks = self.cfg.cassandra_keyspace
+        session = self.store.session
+        tables = session.cluster.metadata.keyspaces.get(ks)
+        if tables is None or "predictions" not in tables.tables or "prediction_errors" not in tables.tables:
+            raise RuntimeError(f"tables {ks}.predictions / {ks}.prediction_errors are missing: apply the schema with "
+                               "`./launchcommand.sh provision` (migration 0002_predictions.cql)")
+        self.ps_prediction = session.prepare(
+            f"INSERT INTO {ks}.predictions (session_id, lap, ts, car_id, window_start, lap_distance, lap_time_so_far, "
+            "energy_so_far_kwh, predicted_lap_time, predicted_energy_kwh, baseline_lap_time, baseline_energy_kwh, "
+            "model_name, model_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self.ps_error = session.prepare(
+            f"INSERT INTO {ks}.prediction_errors (model_name, month, completed_at, session_id, lap, car_id, "
+            "model_version, windows, actual_lap_time, actual_energy_kwh, mae_lap_time, mae_energy_kwh, "
+            "baseline_mae_lap_time, baseline_mae_energy_kwh, error_lap_time_at_25, error_lap_time_at_50, "
+            "error_lap_time_at_75, error_energy_at_25, error_energy_at_50, error_energy_at_75) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+    # ------------------------------------------------------------------ health
+    def health(self) -> dict[str, Any]:
+        cur = self.watcher.current
+        assigned = len(self.consumer.assignment()) if not self.stopping.is_set() else 0
+        status = "waiting for a champion model" if cur is None else ("ok" if assigned else "joining")
+        m = self.metrics
+        return {
+            "status": status, "model": {"name": self.model_name, "version": cur.version if cur else None,
+                                        "alias": CHAMPION, "note": self.watcher.last_error},
+            "assigned_partitions": assigned, "group_id": self.group_id, "windows": m.windows,
+            "predictions": m.predictions, "laps_scored": m.laps_scored, "backfills": m.backfills,
+            "write_errors": m.write_errors, "open_laps": self.state.open_laps, "sessions": len(self.state.sessions),
+            "latency_ms": Metrics.percentiles(m.latency), "compute_ms_per_window": Metrics.percentiles(m.compute),
+            "uptime_s": time.time() - m.started,
+        }
+
+    def start_http(self, port: int) -> None:
+        registry = CollectorRegistry()
+        registry.register(PrometheusView(self))
+        predictor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body, ctype = generate_latest(registry), "text/plain; version=0.0.4"
+                elif self.path == "/health":
+                    body, ctype = json.dumps(predictor.health()).encode(), "application/json"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                return
+
+        self.http = ThreadingHTTPServer((self.cfg.platform_bind_address, port), Handler)
+        threading.Thread(target=self.http.serve_forever, name="http", daemon=True).start()
+
+    # ------------------------------------------------------------------ processing
+    def backfill(self, msg: WindowMessage) -> None:
+        """Rebuild a lap joined mid-way from its windows already stored (same window size)."""
+        rows = self.store.windows(msg.session_id, msg.lap, msg.window_ms, SPEC.window_columns())
+        cutoff = datetime.fromtimestamp(msg.ts_ms / 1000, tz=UTC).replace(tzinfo=None)
+        earlier = [WindowObs.from_row(r) for r in rows if r["frame_count"] and r["ts"] < cutoff]
+        self.state.seed(msg.session_id, msg.lap, msg.car_id, earlier)
+        self.metrics.backfills += 1
+        log.info("lap joined mid-way, rebuilt from Cassandra",
+                 extra={"session_id": msg.session_id, "lap": msg.lap, "windows": len(earlier)})
+
+    def handle(self, records: list[ConsumerRecord]) -> None:
+        """One poll's records: windows first (predicted in one batch), then lap summaries."""
+        now = time.time()
+        live_ms = self.cfg.live_window_ms
+        batch: list[tuple[WindowContext, np.ndarray[Any, Any], int]] = []
+        laps: list[LapMessage] = []
+        for r in records:
+            if r.topic == self.cfg.kafka_topic_laps:
+                laps.append(LapMessage.from_json(r.value))
+                continue
+            msg = WindowMessage.from_json(r.value)
+            if msg.window_ms != live_ms:
+                continue
+            self.metrics.windows += 1
+            if self.state.needs_backfill(msg):
+                try:
+                    self.backfill(msg)
+                except Exception as err:
+                    log.warning("backfill failed; the lap's features start here", extra={"error": repr(err)})
+            seen = self.state.observe(msg, now)
+            if seen is not None:
+                batch.append((seen[0], seen[1], int(r.timestamp)))
+        if batch:
+            self.predict(batch)
+        for lap in laps:
+            self.finish_lap(lap)
+
+    def predict(self, batch: list[tuple[WindowContext, np.ndarray[Any, Any], int]]) -> None:
+        serving = self.watcher.current
+        if serving is None:
+            return
+        started = time.perf_counter()
+        features = pd.DataFrame(np.vstack([f for _, f, _ in batch]), columns=list(SPEC.names))
+        pred = np.asarray(serving.model.predict(features), dtype=np.float64)
+        base = np.asarray(serving.model.baseline(features), dtype=np.float64)
+        self.metrics.compute.append((time.perf_counter() - started) * 1000 / len(batch))
+        self.metrics.batches += 1
+        for (ctx, _, kafka_ts), p, b in zip(batch, pred, base, strict=True):
+            latency = time.time() * 1000 - kafka_ts
+            self.state.record(ctx, (float(p[0]), float(p[1])), (float(b[0]), float(b[1])), serving.version)
+            self._execute(self.ps_prediction, (
+                ctx.session_id, ctx.lap, ctx.ts_ms, ctx.car_id, ctx.window_start, ctx.lap_distance, ctx.lap_time_so_far,
+                ctx.energy_so_far_kwh, float(p[0]), float(p[1]), float(b[0]), float(b[1]), serving.name,
+                serving.version, latency))
+            out = PredictionMessage(
+                ctx.session_id, ctx.car_id, ctx.lap, ctx.ts_ms, ctx.window_start, ctx.lap_distance, ctx.lap_time_so_far,
+                float(p[0]), float(p[1]), float(b[0]), float(b[1]), serving.name, serving.version, round(latency, 3))
+            fut = self.producer.send(self.cfg.kafka_topic_predictions, key=str(ctx.session_id).encode(),
+                                     value=out.to_json())
+            fut.add_errback(self._write_failed)
+            self.metrics.latency.append(latency)
+            self.metrics.predictions += 1
+
+    def finish_lap(self, msg: LapMessage) -> None:
+        err = self.state.close_lap(msg, self.model_name)
+        if err is None:
+            return
+        self._execute(self.ps_error, _error_params(err))
+        self.metrics.laps_scored += 1
+        log.info("lap scored", extra={"session_id": err.session_id, "lap": err.lap, "mae_lap_time": err.mae_lap_time,
+                                      "mae_energy_kwh": err.mae_energy_kwh})
+
+    def _execute(self, ps: Any, params: tuple[object, ...]) -> None:
+        fut: ResponseFuture = self.store.session.execute_async(ps, params, timeout=20)
+        fut.add_errback(self._write_failed)
+
+    def _write_failed(self, err: object) -> None:
+        self.metrics.write_errors += 1
+        if self.metrics.write_errors % 100 == 1:
+            log.warning("write failed", extra={"error": repr(err), "write_errors": self.metrics.write_errors})
+
+    # ------------------------------------------------------------------ lifecycle
+    def run(self, http_port: int | None = None) -> None:
+        self.watcher.start()
+        self.start_http(self.cfg.predictor_http_port if http_port is None else http_port)
+        log.info("predictor running", extra={"model": self.model_name, "group": self.group_id,
+                                             "windows": self.cfg.kafka_topic_windows, "http_port": http_port})
+        last_sweep = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                polled = self.consumer.poll(timeout_ms=100)
+                records = [r for recs in polled.values() for r in recs]
+                if records:
+                    # Stable: keeps each partition's order; lap summaries after the windows they close.
+                    records.sort(key=lambda r: r.topic == self.cfg.kafka_topic_laps)
+                    self.handle(records)
+                if time.monotonic() - last_sweep > 60:
+                    self.state.forget_idle(time.time(), IDLE_SESSION_S)
+                    last_sweep = time.monotonic()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        self.watcher.stopping.set()
+        self.producer.flush(timeout=10)
+        self.producer.close(timeout=5)
+        self.consumer.close()
+        self.store.close()
+        if self.http is not None:
+            self.http.shutdown()
+        log.info("predictor stopped", extra={"predictions": self.metrics.predictions})
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            log.info("signal received, stopping", extra={"signal": signal.Signals(signum).name})
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def _error_params(e: LapError) -> tuple[object, ...]:
+    return (e.model_name, e.month, e.completed_at_ms, e.session_id, e.lap, e.car_id, e.model_version, e.windows,
+            e.actual_lap_time, e.actual_energy_kwh, e.mae_lap_time, e.mae_energy_kwh, e.baseline_mae_lap_time,
+            e.baseline_mae_energy_kwh, *e.error_lap_time_at, *e.error_energy_at)

@@ -1,0 +1,157 @@
+"""MLflow: logging a training run, registering its model and moving the aliases.
+
+The tracking server proxies artifacts to MinIO (``s3://mlflow/artifacts``), so clients here need
+the server's URL only, no object-store credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+import sklearn
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+import p424
+from p424.ml import plots
+from p424.ml.evaluate import Scores
+from p424.ml.model import LapOutcomeModel
+
+MODEL_ARTIFACT = "model"
+LINEAGE_ARTIFACT = "lineage.json"
+REGISTRY_DESCRIPTION = (
+    "PERRINN 424 lap outcome: from the lap so far (p424.ml.features), predicts the lap's final time (s) and "
+    "net electrical energy (kWh), output columns in that order. Alias 'champion' serves live predictions; "
+    "'challenger' marks the latest version that did not beat it. Loading needs the perrinn424-telemetry package."
+)
+
+# MLflow logs at INFO on every run (URLs, "registered model" notes); our steps print their own summary.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def connect(tracking_uri: str) -> MlflowClient:
+    mlflow.set_tracking_uri(tracking_uri)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    return MlflowClient(tracking_uri)
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    artifact_uri: str
+
+
+def log_training_run(
+    *, tracking_uri: str, experiment: str, run_name: str, model: LapOutcomeModel, params: Mapping[str, Any],
+    scores: Scores, lineage: Mapping[str, Any], x_val: pd.DataFrame, y_val: np.ndarray[Any, Any],
+    pred_val: np.ndarray[Any, Any], progress_val: np.ndarray[Any, Any], importances: np.ndarray[Any, Any],
+    tags: Mapping[str, str],
+) -> LoggedRun:
+    """One MLflow run: params, metrics, plots, importances, lineage, and the model with its signature."""
+    connect(tracking_uri)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags(dict(tags))
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        mlflow.log_metrics(scores.metrics())
+        mlflow.log_dict(dict(lineage), LINEAGE_ARTIFACT)
+        mlflow.log_dict(scores.as_dict(), "evaluation/scores.json")
+        for fig, name in ((plots.predicted_vs_actual(y_val, pred_val, progress_val, scores), "predicted_vs_actual.png"),
+                          (plots.error_by_progress(scores), "error_by_progress.png"),
+                          (plots.importances(list(x_val.columns), importances), "feature_importances.png")):
+            mlflow.log_figure(fig, f"evaluation/{name}")
+            plots.close(fig)
+        table = pd.DataFrame({"feature": x_val.columns, "importance": importances}).sort_values("importance",
+                                                                                               ascending=False)
+        mlflow.log_text(table.to_csv(index=False), "evaluation/feature_importances.csv")
+        example = _input_example(x_val, progress_val)
+        signature = infer_signature(example, model.predict(example))
+        info = mlflow.sklearn.log_model(
+            model, name=MODEL_ARTIFACT, signature=signature, input_example=example,
+            # Pinned explicitly: inferring them loads the model in a subprocess (~10 s on our machine).
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}",
+                              f"pandas=={pd.__version__}", f"perrinn424-telemetry=={p424.__version__}"],
+        )
+        return LoggedRun(run.info.run_id, run.info.experiment_id, info.model_uri, run.info.artifact_uri)
+
+
+def _param(v: object) -> object:
+    return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
+
+
+def _input_example(features: pd.DataFrame, progress: np.ndarray[Any, Any]) -> pd.DataFrame:
+    """A few windows from mid-lap, where every feature is defined (no NaN pace at the line)."""
+    order = np.argsort(np.abs(progress - 0.5))[:3]
+    return features.iloc[np.sort(order)].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------- registry
+def register(client: MlflowClient, name: str, model_uri: str, run_id: str) -> ModelVersion:
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description=REGISTRY_DESCRIPTION)
+    mv = client.create_model_version(name, model_uri, run_id=run_id)
+    return wait_ready(client, name, str(mv.version))
+
+
+def wait_ready(client: MlflowClient, name: str, version: str, timeout_s: float = 120.0) -> ModelVersion:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        mv = client.get_model_version(name, version)
+        if mv.status == "READY":
+            return mv
+        if mv.status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
+            raise RuntimeError(f"model {name} v{version} did not become READY (status {mv.status}): "
+                               f"{mv.status_message}")
+        time.sleep(0.5)
+
+
+def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as err:
+        if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
+def load_version(name: str, version: str) -> Any:
+    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+
+def training_sessions(run_id: str) -> set[int]:
+    """Session ids a run trained on, from its lineage artifact (empty if the run has none)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=LINEAGE_ARTIFACT, dst_path=tmp)
+        except (MlflowException, OSError):
+            return set()
+        lineage = json.loads(Path(path).read_text())
+        return {int(s) for s in lineage.get("train_sessions", [])}
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str, *, tags: Mapping[str, str],
+              description: str) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    for k, v in tags.items():
+        client.set_model_version_tag(name, version, k, v)
+    client.update_model_version(name, version, description=description)
+

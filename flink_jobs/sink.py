@@ -53,13 +53,25 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         self.cluster, self.session = connect(cfg, timeout_s=120)
         st = writes.Statements(cfg.cassandra_keyspace)
         prep: Callable[[str], PreparedStatement] = self.session.prepare
-        self.ps = {"frame": prep(st.frame), "window": prep(st.window), "lap": prep(st.lap), "profile": prep(st.profile),
-                   "quality": prep(st.quality), "session": prep(st.session)}
+        self.ps = {
+            "frame": prep(st.frame),
+            "window": prep(st.window),
+            "lap": prep(st.lap),
+            "profile": prep(st.profile),
+            "quality": prep(st.quality),
+            "session": prep(st.session),
+        }
         for p in self.ps.values():
             p.consistency_level = ConsistencyLevel.LOCAL_QUORUM
         self.producer = KafkaProducer(
-            bootstrap_servers=cfg.kafka_bootstrap, client_id="p424-flink-sink", acks="all", linger_ms=5,
-            compression_type="lz4", retries=2**31 - 1, delivery_timeout_ms=120_000, metrics_enabled=False,
+            bootstrap_servers=cfg.kafka_bootstrap,
+            client_id="p424-flink-sink",
+            acks="all",
+            linger_ms=5,
+            compression_type="lz4",
+            retries=2**31 - 1,
+            delivery_timeout_ms=120_000,
+            metrics_enabled=False,
         )
 
     def close(self) -> None:

@@ -28,10 +28,10 @@ from pyflink.java_gateway import get_gateway
 # The job runs from the repository (flink run --python); make the shared package importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flink_jobs.session_function import SessionFunction, session_key  # noqa: E402
-from flink_jobs.sink import TelemetrySink  # noqa: E402
-from p424.config import Config, load_config  # noqa: E402
-from p424.processing.session import ProcessingSettings  # noqa: E402
+from flink_jobs.session_function import SessionFunction, session_key
+from flink_jobs.sink import TelemetrySink
+from p424.config import Config, load_config
+from p424.processing.session import ProcessingSettings
 
 
 def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
@@ -49,9 +49,12 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
     )
     # Event time is each session's own clock, handled per session inside SessionFunction (Kafka
     # partitions multiplex sessions with unrelated clocks), so no Flink watermarks are generated.
-    frames = env.from_source(source, WatermarkStrategy.no_watermarks(), f"kafka: {cfg.kafka_topic_frames}").uid("kafka-frames")
+    frames = env.from_source(source, WatermarkStrategy.no_watermarks(), f"kafka: {cfg.kafka_topic_frames}").uid(
+        "kafka-frames"
+    )
     settings = ProcessingSettings(
-        window_sizes_ms=cfg.window_sizes, out_of_orderness_s=cfg.out_of_orderness_ms / 1000.0,
+        window_sizes_ms=cfg.window_sizes,
+        out_of_orderness_s=cfg.out_of_orderness_ms / 1000.0,
     )
     outputs = (
         frames.key_by(session_key, key_type=Types.LONG())
@@ -59,9 +62,17 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
         .name("sessions: dedup, re-order, windows, laps, quality")
         .uid("session-processor")
     )
-    written = AsyncDataStream.unordered_wait(
-        outputs, TelemetrySink(cfg), Time.seconds(300), cfg.flink_sink_capacity, Types.INT(),
-    ).name("sink: cassandra upserts + kafka windows/laps").uid("telemetry-sink")
+    written = (
+        AsyncDataStream.unordered_wait(
+            outputs,
+            TelemetrySink(cfg),
+            Time.seconds(300),
+            cfg.flink_sink_capacity,
+            Types.INT(),
+        )
+        .name("sink: cassandra upserts + kafka windows/laps")
+        .uid("telemetry-sink")
+    )
     discard = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
     written.sink_to(Sink(discard)).name("end")
 

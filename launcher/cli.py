@@ -17,10 +17,12 @@ from launcher.console import PlatformError
 from p424.config import REPO_ROOT, load_config
 
 Handler = Callable[[argparse.Namespace, dict[str, str]], int]
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object], Handler]] = {}
 
 
-def command(name: str, help_text: str, configure: Callable[[argparse.ArgumentParser], None] = lambda p: None) -> Callable[[Handler], Handler]:
+def command(
+    name: str, help_text: str, configure: Callable[[argparse.ArgumentParser], object] = lambda p: None
+) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         COMMANDS[name] = (help_text, configure, fn)
         return fn
@@ -58,14 +60,25 @@ def print_status(platform: Any, as_json: bool = False) -> bool:
         print(json.dumps({"mode": platform.mode, "services": [r.as_json() for r in rows]}, indent=2))
     else:
         table_rows = [
-            [r.name, r.state, ",".join(map(str, r.pids)) or "-", r.port or "-", "yes" if r.healthy else "no",
-             f"{r.rss_bytes / 2**20:.0f} MB" if r.rss_bytes else "-", r.url, r.detail]
+            [
+                r.name,
+                r.state,
+                ",".join(map(str, r.pids)) or "-",
+                r.port or "-",
+                "yes" if r.healthy else "no",
+                f"{r.rss_bytes / 2**20:.0f} MB" if r.rss_bytes else "-",
+                r.url,
+                r.detail,
+            ]
             for r in rows
         ]
         print(console.table(["service", "state", "pid", "port", "healthy", "memory", "url", "detail"], table_rows))
         total = sum(r.rss_bytes for r in rows)
         if total:
-            print(f"\ntotal resident memory: {total / 2**30:.2f} GiB   (mode: {platform.mode}, state: {platform.paths.root})")
+            print(
+                f"\ntotal resident memory: {total / 2**30:.2f} GiB   (mode: {platform.mode}, state: "
+                f"{platform.paths.root})"
+            )
     return all(r.healthy for r in rows if r.state not in ("not configured",))
 
 
@@ -86,16 +99,22 @@ def cmd_install(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return 0
 
 
-@command("down", "stop everything this platform started (data kept; --wipe deletes it)",
-         lambda p: p.add_argument("--wipe", action="store_true", help="also delete all service data"))
+@command(
+    "down",
+    "stop everything this platform started (data kept; --wipe deletes it)",
+    lambda p: p.add_argument("--wipe", action="store_true", help="also delete all service data"),
+)
 def cmd_down(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     elapsed = _platform(args, overrides).down(wipe=args.wipe)
     console.info(f"platform stopped in {elapsed:.1f} s" + (" and its data wiped" if args.wipe else "; data kept"))
     return 0
 
 
-@command("status", "one row per service: state, PID, port, health, URL",
-         lambda p: p.add_argument("--json", action="store_true", help="machine-readable output"))
+@command(
+    "status",
+    "one row per service: state, PID, port, health, URL",
+    lambda p: p.add_argument("--json", action="store_true", help="machine-readable output"),
+)
 def cmd_status(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return 0 if print_status(_platform(args, overrides), args.json) else 1
 
@@ -116,8 +135,11 @@ def cmd_provision(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from launcher import provision
 
     cfg = load_config(overrides=overrides)
-    for what, fn in (("buckets", provision.ensure_buckets), ("topics", provision.provision_topics),
-                     ("schema", provision.ensure_schema)):
+    for what, fn in (
+        ("buckets", provision.ensure_buckets),
+        ("topics", provision.provision_topics),
+        ("schema", provision.ensure_schema),
+    ):
         with console.step(f"provision {what}"):
             for change in fn(cfg):
                 console.info(f"  {change}")
@@ -130,7 +152,9 @@ def _test_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
 
 
-@command("test", "install what is missing, bring the native stack up if needed, run checks and the test suite", _test_args)
+@command(
+    "test", "install what is missing, bring the native stack up if needed, run checks and the test suite", _test_args
+)
 def cmd_test(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from launcher.native import NativePlatform
     from launcher.toolchain import ensure_test_tools
@@ -143,7 +167,9 @@ def cmd_test(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     python = str(platform.paths.venv_python("platform"))
     results: list[tuple[str, int]] = []
     if not args.no_lint:
-        results.append(("ruff", subprocess.run([python, "-m", "ruff", "check", "."], cwd=REPO_ROOT, env=env).returncode))
+        results.append(
+            ("ruff", subprocess.run([python, "-m", "ruff", "check", "."], cwd=REPO_ROOT, env=env).returncode)
+        )
         results.append(("mypy", subprocess.run([python, "-m", "mypy"], cwd=REPO_ROOT, env=env).returncode))
     extra = [a for a in args.pytest_args if a != "--"]
     results.append(("pytest", subprocess.run([python, "-m", "pytest", *extra], cwd=REPO_ROOT, env=env).returncode))
@@ -158,9 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="./launchcommand.sh",
         description="PERRINN 424 telemetry platform. Settings: defaults < toolchain-config.env < environment < --set.",
     )
-    parser.add_argument("--mode", choices=["native", "compose", "auto"], default=None,
-                        help="native processes or docker compose (default: compose when a Docker engine answers)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)")
+    parser.add_argument(
+        "--mode",
+        choices=["native", "compose", "auto"],
+        default=None,
+        help="native processes or docker compose (default: compose when a Docker engine answers)",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (repeatable)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, configure, _) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -191,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted")
         return 130
+
 
 # Data, ML and Grafana commands register themselves on import.
 from launcher import commands as _commands  # noqa: E402,F401

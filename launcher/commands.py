@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from datetime import datetime, timedelta
 
 from launcher import console
@@ -17,7 +18,9 @@ def cmd_replay(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_replay(args, load_config(overrides=overrides))
 
 
-@command("simulate", "stream simulated PERRINN 424 cars through the bridge (load generator)", bridge_cli.add_simulate_args)
+@command(
+    "simulate", "stream simulated PERRINN 424 cars through the bridge (load generator)", bridge_cli.add_simulate_args
+)
 def cmd_simulate(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_simulate(args, load_config(overrides=overrides))
 
@@ -34,16 +37,37 @@ def cmd_sessions(args: argparse.Namespace, overrides: dict[str, str]) -> int:
         rows = sorted(store.sessions(), key=lambda r: r.get("started_at") or datetime.min, reverse=True)
         quality = {q["session_id"]: q for q in store.all_quality()}
     if args.json:
-        print(json.dumps([{**r, **{f"quality_{k}": v for k, v in quality.get(r["session_id"], {}).items()
-                                   if k != "session_id"}} for r in rows], default=str, indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        **r,
+                        **{f"quality_{k}": v for k, v in quality.get(r["session_id"], {}).items() if k != "session_id"},
+                    }
+                    for r in rows
+                ],
+                default=str,
+                indent=2,
+            )
+        )
         return 0
     table = [
-        [r["session_id"], r.get("car_id"), _when(r.get("started_at")), r.get("track") or "-", r.get("source") or "-",
-         r.get("frames"), r.get("laps"), quality.get(r["session_id"], {}).get("frames_lost", "-"),
-         quality.get(r["session_id"], {}).get("frames_late", "-")]
+        [
+            r["session_id"],
+            r.get("car_id"),
+            _when(r.get("started_at")),
+            r.get("track") or "-",
+            r.get("source") or "-",
+            r.get("frames"),
+            r.get("laps"),
+            quality.get(r["session_id"], {}).get("frames_lost", "-"),
+            quality.get(r["session_id"], {}).get("frames_late", "-"),
+        ]
         for r in rows
     ]
-    print(console.table(["session", "car", "started (UTC)", "track", "source", "frames", "laps", "lost", "late"], table))
+    print(
+        console.table(["session", "car", "started (UTC)", "track", "source", "frames", "laps", "lost", "late"], table)
+    )
     return 0
 
 
@@ -71,13 +95,24 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
         return 0
     print(f"session {sid}")
     rows = [
-        [int(r.LapNumber), _laptime(r.LapTimeSeconds), f"{r.Distance / 1000:.3f}", _num(r.MaxSpeed, 3.6, 1),
-         _num(r.EnergyDrawnKWh, 1, 3), _num(r.EnergyRegenKWh, 1, 3), _num(r.EnergyNetKWh, 1, 3),
-         "yes" if r.Complete else "no" + (" (in progress or cut short)" if not r.Invalidated else ""),
-         " ".join(_laptime(s.total_seconds()) for s in _sectors(r))]
+        [
+            int(r.LapNumber),
+            _laptime(r.LapTimeSeconds),
+            f"{r.Distance / 1000:.3f}",
+            _num(r.MaxSpeed, 3.6, 1),
+            _num(r.EnergyDrawnKWh, 1, 3),
+            _num(r.EnergyRegenKWh, 1, 3),
+            _num(r.EnergyNetKWh, 1, 3),
+            "yes" if r.Complete else "no" + (" (in progress or cut short)" if not r.Invalidated else ""),
+            " ".join(_laptime(s.total_seconds()) for s in _sectors(r)),
+        ]
         for r in laps.itertuples()
     ]
-    print(console.table(["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors"], rows))
+    print(
+        console.table(
+            ["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors"], rows
+        )
+    )
     return 0
 
 
@@ -87,7 +122,7 @@ def _laptime(seconds: float) -> str:
 
 
 def _num(value: float | None, scale: float, digits: int) -> str:
-    return "-" if value is None or value != value else f"{value * scale:.{digits}f}"
+    return "-" if value is None or math.isnan(value) else f"{value * scale:.{digits}f}"
 
 
 def _sectors(row: object) -> list[timedelta]:

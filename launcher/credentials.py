@@ -11,7 +11,13 @@ from pathlib import Path
 
 from p424.config import parse_env_file
 
-GENERATED = ("MINIO_ROOT_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "GRAFANA_ADMIN_PASSWORD", "POSTGRES_PASSWORD")
+GENERATED = (
+    "MINIO_ROOT_PASSWORD",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "AIRFLOW_JWT_SECRET",
+    "GRAFANA_ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+)
 
 
 def ensure_credentials(path: Path) -> bool:

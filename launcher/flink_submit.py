@@ -45,7 +45,12 @@ class JobInfo:
 
 class FlinkJobs:
     def __init__(
-        self, cfg: Config, paths: StatePaths, flink_env: dict[str, str], flink_home: Path, python: Path,
+        self,
+        cfg: Config,
+        paths: StatePaths,
+        flink_env: dict[str, str],
+        flink_home: Path,
+        python: Path,
         connector_jars: list[Path],
     ) -> None:
         self.cfg = cfg
@@ -80,7 +85,7 @@ class FlinkJobs:
             return None
         if not latest:
             return None
-        return max(0.0, time.time() - latest["latest_ack_timestamp"] / 1000)
+        return max(0.0, time.time() - float(latest["latest_ack_timestamp"]) / 1000)
 
     # ---------- registry of the job ids we started (to find their checkpoints) ----------
     def _registry(self) -> dict[str, dict[str, str]]:
@@ -108,8 +113,15 @@ class FlinkJobs:
     def submit(self, job: JobSpec, restore: Path | None = None, wait_running_s: float = 120) -> JobInfo:
         jars = ";".join(f"file://{j}" for j in self.jars)
         argv = [
-            str(self.home / "bin" / "flink"), "run", "--detached", "--python", str(job.script),
-            "--pyExecutable", str(self.python), "--pyClientExecutable", str(self.python),
+            str(self.home / "bin" / "flink"),
+            "run",
+            "--detached",
+            "--python",
+            str(job.script),
+            "--pyExecutable",
+            str(self.python),
+            "--pyClientExecutable",
+            str(self.python),
         ]
         if restore is not None:
             argv += ["--fromSavepoint", str(restore), "--allowNonRestoredState"]
@@ -118,7 +130,9 @@ class FlinkJobs:
         with log.open("ab") as out:
             out.write(f"\n$ {' '.join(argv)}\n".encode())
             out.flush()
-            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=REPO_ROOT, timeout=300)
+            result = subprocess.run(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=REPO_ROOT, timeout=300
+            )
         if result.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
             raise PlatformError(f"submitting Flink job {job.name} failed. Last lines of {log}:\n{tail}")
@@ -129,7 +143,9 @@ class FlinkJobs:
                 self._remember(job.name, job_id=info.job_id, savepoint="")
                 return info
             time.sleep(1)
-        raise PlatformError(f"Flink job {job.name} did not reach RUNNING within {wait_running_s:.0f} s; see {self.cfg.flink_url}")
+        raise PlatformError(
+            f"Flink job {job.name} did not reach RUNNING within {wait_running_s:.0f} s; see {self.cfg.flink_url}"
+        )
 
     def ensure(self, job: JobSpec) -> tuple[JobInfo, str]:
         running = self.active(job.name)
@@ -147,7 +163,8 @@ class FlinkJobs:
         target = self.paths.data / "flink" / "savepoints"
         r = requests.post(
             f"{self.cfg.flink_url}/jobs/{job.job_id}/stop",
-            json={"targetDirectory": f"file://{target}", "drain": False}, timeout=10,
+            json={"targetDirectory": f"file://{target}", "drain": False},
+            timeout=10,
         )
         r.raise_for_status()
         trigger = r.json()["request-id"]
@@ -157,7 +174,8 @@ class FlinkJobs:
             if status["status"]["id"] == "COMPLETED":
                 op = status.get("operation", {})
                 if "failure-cause" in op:
-                    console.warn(f"savepoint of {name} failed: {op['failure-cause'].get('class')}; the retained checkpoint will be used")
+                    cause = op["failure-cause"].get("class")
+                    console.warn(f"savepoint of {name} failed ({cause}); the retained checkpoint will be used")
                     return None
                 location = str(op["location"])
                 self._remember(name, job_id=job.job_id, savepoint=location)

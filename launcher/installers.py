@@ -43,12 +43,15 @@ class Installer:
         with log.open("ab") as out:
             out.write(f"\n$ {' '.join(argv)}\n".encode())
             out.flush()
-            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd)
+            result = subprocess.run(
+                argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
+            )
         if result.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
             raise PlatformError(
                 f"installing {name} failed (exit {result.returncode}). Last lines of {log}:\n{tail}\n"
-                "Check that the package registries (PyPI, Maven Central, the Go module proxy) are reachable, then run the command again."
+                "Check that the package registries (PyPI, Maven Central, the Go module proxy) are reachable, "
+                "then run the command again."
             )
 
     @staticmethod
@@ -67,11 +70,16 @@ class Installer:
             raise PlatformError("uv is not available; run the platform through ./launchcommand.sh, which installs it")
         with console.step(f"install Python environment '{name}' from {lock.relative_to(REPO_ROOT)}"):
             if not (venv / "bin" / "python").exists():
-                self._run(f"venv-{name}", [self.uv, "venv", "--quiet", "--python", self.python or self.cfg.python_version, str(venv)])
+                self._run(
+                    f"venv-{name}",
+                    [self.uv, "venv", "--quiet", "--python", self.python or self.cfg.python_version, str(venv)],
+                )
             self._run(f"venv-{name}", [self.uv, "pip", "sync", str(lock)], env={"VIRTUAL_ENV": str(venv)})
             if install_project:
                 self._run(
-                    f"venv-{name}", [self.uv, "pip", "install", "--no-deps", "-e", str(REPO_ROOT)], env={"VIRTUAL_ENV": str(venv)}
+                    f"venv-{name}",
+                    [self.uv, "pip", "install", "--no-deps", "-e", str(REPO_ROOT)],
+                    env={"VIRTUAL_ENV": str(venv)},
                 )
             stamp.write_text(digest)
         return venv
@@ -87,11 +95,20 @@ class Installer:
             return libs
         if not shutil.which("mvn"):
             raise PlatformError("Maven (mvn) is not on PATH: install Maven 3.8+ (Debian: apt-get install maven)")
-        with console.step(f"resolve {name} jars from Maven Central ({', '.join(f'{k}={v}' for k, v in properties.items())})"):
+        with console.step(
+            f"resolve {name} jars from Maven Central ({', '.join(f'{k}={v}' for k, v in properties.items())})"
+        ):
             shutil.rmtree(dest, ignore_errors=True)
             argv = [
-                "mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
-                f"-DoutputDirectory={libs}", *(f"-D{k}={v}" for k, v in properties.items()),
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={libs}",
+                *(f"-D{k}={v}" for k, v in properties.items()),
             ]
             self._run(f"maven-{name}", argv)
             (dest / ".stamp").write_text(digest)
@@ -107,7 +124,9 @@ class Installer:
         if not shutil.which("go"):
             raise PlatformError("Go is not on PATH: install Go 1.24+ to build MinIO from source")
         with console.step(f"build {name} {version} from source (go install; a few minutes the first time)"):
-            self._run(name, ["go", "install", f"{module}@{version}"], env={"GOBIN": str(dest / "bin"), "CGO_ENABLED": "0"})
+            self._run(
+                name, ["go", "install", f"{module}@{version}"], env={"GOBIN": str(dest / "bin"), "CGO_ENABLED": "0"}
+            )
         return binary
 
 

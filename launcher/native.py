@@ -43,7 +43,9 @@ class NativePlatform:
             console.info(f"generated credentials in {self.paths.credentials} (mode 0600)")
         # Load after generating, so the credentials take their place in the precedence order.
         self.cfg = load_config(overrides=overrides)
-        self.ctx = Context(self.cfg, self.paths, Supervisor(self.paths.run, self.paths.logs), Installer(self.cfg, self.paths))
+        self.ctx = Context(
+            self.cfg, self.paths, Supervisor(self.paths.run, self.paths.logs), Installer(self.cfg, self.paths)
+        )
         self.minio = MinIO(self.ctx)
         self.kafka = Kafka(self.ctx)
         self.cassandra = Cassandra(self.ctx)
@@ -80,7 +82,12 @@ class NativePlatform:
 
     def flink_jobs(self) -> FlinkJobs:
         return FlinkJobs(
-            self.cfg, self.paths, self.flink.env(), self.flink.home, self.flink.venv / "bin" / "python", self.flink.connector_jars,
+            self.cfg,
+            self.paths,
+            self.flink.env(),
+            self.flink.home,
+            self.flink.venv / "bin" / "python",
+            self.flink.connector_jars,
         )
 
     # ---------- up ----------
@@ -170,7 +177,9 @@ class NativePlatform:
                     details.append(f"job {spec.name}: not running")
                     continue
                 age = jobs.checkpoint_age_s(job.job_id)
-                details.append(f"job {spec.name}: {job.state}" + (f", checkpoint {age:.0f} s ago" if age is not None else ""))
+                details.append(
+                    f"job {spec.name}: {job.state}" + (f", checkpoint {age:.0f} s ago" if age is not None else "")
+                )
             flink.detail = "; ".join(details)
         minio = next(r for r in rows if r.name == "minio")
         minio.detail = f"console {self.minio.console_url}"
@@ -181,11 +190,17 @@ class NativePlatform:
         url = self.cfg.grafana_url
         if not url:
             return ServiceStatus(
-                "grafana", "not configured", False, "", None,
+                "grafana",
+                "not configured",
+                False,
+                "",
+                None,
                 detail="Grafana runs in compose mode; natively set GRAFANA_URL to provision an existing Grafana",
             )
         ok = http_ok(f"{url.rstrip('/')}/api/health")
-        return ServiceStatus("grafana", "external" if ok else "unreachable", ok, url, None, detail="external Grafana (GRAFANA_URL)")
+        return ServiceStatus(
+            "grafana", "external" if ok else "unreachable", ok, url, None, detail="external Grafana (GRAFANA_URL)"
+        )
 
     def logs(self, name: str, lines: int, follow: bool) -> int:
         service = self.service(name)
@@ -201,4 +216,3 @@ class NativePlatform:
 
     def all_healthy(self) -> bool:
         return all(s.running() and s.healthy() for s in self.services)
-

@@ -13,7 +13,7 @@ class StatePaths:
     root: Path
 
     @classmethod
-    def of(cls, cfg: Config) -> "StatePaths":
+    def of(cls, cfg: Config) -> StatePaths:
         return cls(cfg.state_dir)
 
     @property

@@ -76,11 +76,18 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **spec.env}
         with self.log_path(spec.name).open("ab") as log:
-            log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: {' '.join(spec.argv)}\n".encode())
+            log.write(
+                f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: {' '.join(spec.argv)}\n".encode()
+            )
             log.flush()
             proc = subprocess.Popen(
-                spec.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=spec.cwd, env=env, start_new_session=True,
+                spec.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=spec.cwd,
+                env=env,
+                start_new_session=True,
             )
         _STARTED[proc.pid] = proc
         started = _start_time(proc.pid)

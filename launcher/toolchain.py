@@ -22,11 +22,20 @@ def ensure_test_tools() -> None:
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise PlatformError(f"the tests need {', '.join(missing)}: install them (Debian/Ubuntu: sudo apt-get install -y {' '.join(missing)})")
+        raise PlatformError(
+            f"the tests need {', '.join(missing)}: install them (Debian/Ubuntu: sudo apt-get install -y "
+            f"{' '.join(missing)})"
+        )
     with console.step(f"install {', '.join(missing)} (Debian packages, for the Unity sender's C# tests)"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         update = subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True, env=env)
-        result = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-                                capture_output=True, text=True, env=env)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if result.returncode != 0:
-            raise PlatformError(f"apt-get install {' '.join(missing)} failed:\n{update.stderr[-1000:]}{result.stderr[-2000:]}")
+            raise PlatformError(
+                f"apt-get install {' '.join(missing)} failed:\n{update.stderr[-1000:]}{result.stderr[-2000:]}"
+            )

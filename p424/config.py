@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = REPO_ROOT / "toolchain-config.env"
 SECRET_KEYS = frozenset(
     {
-        "minio_root_password", "airflow_admin_password", "airflow_jwt_secret", "grafana_admin_password",
-        "grafana_token", "postgres_password",
+        "minio_root_password",
+        "airflow_admin_password",
+        "airflow_jwt_secret",
+        "grafana_admin_password",
+        "grafana_token",
+        "postgres_password",
     }
 )
 
@@ -96,6 +101,7 @@ class Config:
     cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
     # --- bridge ---
     bridge_car_id_dmg1: int = 1
+    bridge_spool_dir: str = ""  # empty: <state>/data/bridge/spool
     bridge_socket_buffer_bytes: int = 32 * 1024 * 1024
     sender_max_rate: int = 10000  # frames/s cap of `replay --max` / `simulate --max`; 0 = unlimited
     bridge_linger_ms: int = 5
@@ -183,8 +189,11 @@ class Config:
     @property
     def topics(self) -> tuple[str, ...]:
         return (
-            self.kafka_topic_frames, self.kafka_topic_deadletter, self.kafka_topic_windows,
-            self.kafka_topic_laps, self.kafka_topic_predictions,
+            self.kafka_topic_frames,
+            self.kafka_topic_deadletter,
+            self.kafka_topic_windows,
+            self.kafka_topic_laps,
+            self.kafka_topic_predictions,
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -199,7 +208,7 @@ class Config:
         shown = ", ".join(f"{k.lower()}={v!r}" for k, v in self.public_dict().items())
         return f"Config({shown})"
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
 

@@ -75,6 +75,5 @@ class SequenceTracker:
         self._seen |= bit
         s.received += 1
         s.out_of_order += 1
-        if seq < s.first:
-            s.first = seq
+        s.first = min(s.first, seq)
         return seq, self.OUT_OF_ORDER

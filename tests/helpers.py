@@ -17,10 +17,10 @@ from p424.storage.reader import TelemetryStore
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:
+def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
     """Poll until ``check`` returns something truthy; fail the test with ``what`` on timeout."""
     deadline = time.monotonic() + timeout
-    last: T = check()
+    last = check()
     while not last:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
@@ -54,8 +54,9 @@ class Stack:
 
     # ---------- Kafka ----------
     def consumer(self, **kw: Any) -> KafkaConsumer:
-        return KafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=2000, **kw)
+        return KafkaConsumer(
+            bootstrap_servers=self.cfg.kafka_bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000, **kw
+        )
 
     def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
         c = self.consumer()
@@ -65,8 +66,14 @@ class Stack:
         finally:
             c.close()
 
-    def records_since(self, topic: str, start: dict[TopicPartition, int], until_count: int | None = None,
-                      timeout: float = 30.0, key: bytes | None = None) -> list[Any]:
+    def records_since(
+        self,
+        topic: str,
+        start: dict[TopicPartition, int],
+        until_count: int | None = None,
+        timeout: float = 30.0,
+        key: bytes | None = None,
+    ) -> list[Any]:
         """Records appended to ``topic`` after offsets ``start`` (optionally only with ``key``)."""
         c = self.consumer()
         try:

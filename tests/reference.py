@@ -25,8 +25,17 @@ def reference_laps(df: pd.DataFrame) -> pd.DataFrame:
         steps = np.diff(d)
         distance = np.where(steps < -100, d[1:], np.maximum(steps, 0)).sum()
         end = nxt["sim_time"].iloc[0] if len(nxt) else g["sim_time"].iloc[-1]
-        rows.append({"lap": number, "lap_time": end - starts[number], "distance": distance, "drawn": drawn, "regen": regen,
-                     "max_speed": g["speed"].max(), "complete": len(nxt) > 0})
+        rows.append(
+            {
+                "lap": number,
+                "lap_time": end - starts[number],
+                "distance": distance,
+                "drawn": drawn,
+                "regen": regen,
+                "max_speed": g["speed"].max(),
+                "complete": len(nxt) > 0,
+            }
+        )
     return pd.DataFrame(rows).set_index("lap")
 
 

@@ -37,8 +37,16 @@ def frames_for(stack: Stack, start: Any, key: bytes, count: int, timeout: float 
 def test_replaying_the_fixture_puts_one_record_per_frame_in_order(stack: Stack, fixture_csv: Path) -> None:
     start = stack.end_offsets(stack.cfg.kafka_topic_frames)
     sid = unique_session_id()
-    result = replay_lap_file(fixture_csv, stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port, speed=None, laps=2,
-                             car_id=9, session_id=sid, quiet=True)
+    result = replay_lap_file(
+        fixture_csv,
+        stack.cfg.host_of("bridge"),
+        stack.cfg.bridge_udp_port,
+        speed=None,
+        laps=2,
+        car_id=9,
+        session_id=sid,
+        quiet=True,
+    )
     assert result.frames_sent == 2 * 1101
     wait_for(lambda: drained(stack), 30, "the bridge to forward everything")
     key = (9).to_bytes(2, "little") + sid.to_bytes(8, "little", signed=True)
@@ -126,8 +134,11 @@ def test_a_broker_outage_mid_replay_loses_nothing(stack: Stack, fixture_csv: Pat
     kafka = stack.platform.kafka
     try:
         assert kafka.stop()  # the broker goes away mid-replay
-        wait_for(lambda: not bridge_health(stack)["kafka_connected"] or bridge_health(stack)["spool_backlog_bytes"] > 0,
-                 30, "the bridge to notice the outage")
+        wait_for(
+            lambda: not bridge_health(stack)["kafka_connected"] or bridge_health(stack)["spool_backlog_bytes"] > 0,
+            30,
+            "the bridge to notice the outage",
+        )
         time.sleep(4)
     finally:
         kafka.start()

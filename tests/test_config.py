@@ -17,8 +17,14 @@ def write(path: Path, text: str) -> Path:
 def test_every_setting_in_the_env_file_is_known_and_every_known_setting_is_documented_there() -> None:
     in_file = parse_env_file(DEFAULT_ENV_FILE)
     assert set(in_file) <= set(KNOWN_KEYS)
-    secrets = {"MINIO_ROOT_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "GRAFANA_ADMIN_PASSWORD",
-               "GRAFANA_TOKEN", "POSTGRES_PASSWORD"}
+    secrets = {
+        "MINIO_ROOT_PASSWORD",
+        "AIRFLOW_ADMIN_PASSWORD",
+        "AIRFLOW_JWT_SECRET",
+        "GRAFANA_ADMIN_PASSWORD",
+        "GRAFANA_TOKEN",
+        "POSTGRES_PASSWORD",
+    }
     assert set(KNOWN_KEYS) - set(in_file) == secrets, "document every non-secret setting in toolchain-config.env"
 
 
@@ -32,9 +38,13 @@ def test_env_file_values_match_the_builtin_defaults() -> None:
 def test_precedence_defaults_file_credentials_environment_overrides(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    env_file = write(tmp_path / "c.env", f"PLATFORM_STATE_DIR={state}\nKAFKA_PORT=19092\nMINIO_PORT=19000\nMLFLOW_PORT=15000\n")
+    env_file = write(
+        tmp_path / "c.env", f"PLATFORM_STATE_DIR={state}\nKAFKA_PORT=19092\nMINIO_PORT=19000\nMLFLOW_PORT=15000\n"
+    )
     write(state / "credentials.env", "MINIO_ROOT_PASSWORD=from-credentials\nMLFLOW_PORT=25000\n")
-    cfg = load_config(env_file, environ={"MINIO_PORT": "29000", "MLFLOW_PORT": "35000"}, overrides={"MLFLOW_PORT": "45000"})
+    cfg = load_config(
+        env_file, environ={"MINIO_PORT": "29000", "MLFLOW_PORT": "35000"}, overrides={"MLFLOW_PORT": "45000"}
+    )
     assert cfg.cassandra_port == 9042  # default
     assert cfg.kafka_port == 19092  # file
     assert cfg.minio_root_password == "from-credentials"  # credentials file
@@ -58,7 +68,7 @@ def test_type_errors_name_the_setting(tmp_path: Path) -> None:
 def test_env_file_syntax(tmp_path: Path) -> None:
     parsed = parse_env_file(write(tmp_path / "c.env", "# comment\n\nA=1\nB = 'two'\nC=\"x=y\"\nD=\n"))
     assert parsed == {"A": "1", "B": "two", "C": "x=y", "D": ""}
-    with pytest.raises(ValueError, match="c2.env:1"):
+    with pytest.raises(ValueError, match=r"c2\.env:1"):
         parse_env_file(write(tmp_path / "c2.env", "not a setting\n"))
 
 

@@ -8,6 +8,7 @@ duplicate-free.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -84,15 +85,21 @@ def test_fixture_replay_is_stored_as_pandas_computes_it(stack: Stack, fixture_cs
     for window_ms in (100, 1000):
         ref_w = reference_windows(df, window_ms)
         for lap in (1, 2):
-            stored = stack.store.windows(sid, lap, window_ms, ["speed_min", "speed_max", "speed_mean", "speed_last",
-                                                               "power_electrical_total_mean"])
+            stored = stack.store.windows(
+                sid,
+                lap,
+                window_ms,
+                ["speed_min", "speed_max", "speed_mean", "speed_last", "power_electrical_total_mean"],
+            )
             expect = ref_w.loc[lap]
             assert len(stored) == len(expect)
             assert [w["frame_count"] for w in stored] == list(expect["count"])
             np.testing.assert_allclose([w["speed_mean"] for w in stored], expect["mean"], rtol=1e-5)
             np.testing.assert_allclose([w["speed_max"] for w in stored], expect["max"], rtol=1e-6)
             np.testing.assert_allclose([w["speed_last"] for w in stored], expect["last"], rtol=1e-6)
-            np.testing.assert_allclose([w["power_electrical_total_mean"] for w in stored], expect["mean_power"], rtol=1e-5)
+            np.testing.assert_allclose(
+                [w["power_electrical_total_mean"] for w in stored], expect["mean_power"], rtol=1e-5
+            )
 
 
 def test_a_simulated_multi_lap_session_is_stored_lap_by_lap(stack: Stack) -> None:
@@ -121,7 +128,7 @@ def test_a_simulated_multi_lap_session_is_stored_lap_by_lap(stack: Stack) -> Non
         assert len(got["sector_times"]) == 3
     assert not rows[3]["complete"]  # the last lap has no following start-line crossing
     profile = stack.store.profile(sid, 1)
-    assert len(profile) >= 2060 and all(b["elapsed"] > a["elapsed"] for a, b in zip(profile, profile[1:]))
+    assert len(profile) >= 2060 and all(b["elapsed"] > a["elapsed"] for a, b in itertools.pairwise(profile))
 
 
 def test_injected_loss_and_duplicates_are_what_session_quality_reports(stack: Stack) -> None:
@@ -147,8 +154,9 @@ def test_injected_loss_and_duplicates_are_what_session_quality_reports(stack: St
 
 
 @pytest.mark.slow
-def test_killing_the_taskmanager_mid_stream_leaves_cassandra_complete_and_duplicate_free(stack: Stack,
-                                                                                         fixture_csv: Path) -> None:
+def test_killing_the_taskmanager_mid_stream_leaves_cassandra_complete_and_duplicate_free(
+    stack: Stack, fixture_csv: Path
+) -> None:
     sid = unique_session_id()
     frames, df = stint(fixture_csv, sid, laps=6)  # 6606 frames at 300/s: 22 s of streaming
     sender = threading.Thread(target=send, args=(stack, frames, 300.0))

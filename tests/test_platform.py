@@ -74,8 +74,11 @@ def test_an_mlflow_artifact_lands_in_the_minio_bucket(stack: Stack, tmp_path: Pa
     with mlflow.start_run() as run:
         mlflow.log_metric("lap_time_s", 313.0)
         mlflow.log_artifact(str(note))
-    objects = [o.object_name for o in minio_client(stack.cfg).list_objects(stack.cfg.minio_bucket_mlflow, recursive=True)
-               if run.info.run_id in (o.object_name or "")]
+    objects = [
+        o.object_name
+        for o in minio_client(stack.cfg).list_objects(stack.cfg.minio_bucket_mlflow, recursive=True)
+        if run.info.run_id in (o.object_name or "")
+    ]
     assert any(o.endswith("/artifacts/note.txt") for o in objects), objects
 
 
@@ -91,8 +94,11 @@ def test_a_pyflink_job_reads_a_kafka_topic(stack: Stack) -> None:
         producer.send(src, b"perrinn 424")
         producer.flush()
         producer.close()
-        spec = JobSpec(name, REPO_ROOT / "flink_jobs" / "smoke_job.py",
-                       ("--bootstrap", stack.cfg.kafka_bootstrap, "--source-topic", src, "--sink-topic", dst))
+        spec = JobSpec(
+            name,
+            REPO_ROOT / "flink_jobs" / "smoke_job.py",
+            ("--bootstrap", stack.cfg.kafka_bootstrap, "--source-topic", src, "--sink-topic", dst),
+        )
         job = jobs.submit(spec)
         out = stack.records_since(dst, {tp: 0 for tp in stack.end_offsets(dst)}, until_count=1, timeout=90)
         assert [r.value for r in out] == [b"PERRINN 424"]
@@ -110,7 +116,9 @@ def test_an_airflow_dag_run_is_triggered_and_finishes(stack: Stack) -> None:
     cfg = stack.cfg
     headers = {"Authorization": f"Bearer {api_token(cfg)}"}
     base = f"{cfg.airflow_url}/api/v2/dags/p424_platform_smoke"
-    wait_for(lambda: requests.get(base, headers=headers, timeout=10).ok, 120, "the DAG processor to parse the smoke DAG")
+    wait_for(
+        lambda: requests.get(base, headers=headers, timeout=10).ok, 120, "the DAG processor to parse the smoke DAG"
+    )
     r = requests.post(f"{base}/dagRuns", json={"logical_date": None}, headers=headers, timeout=10)
     assert r.ok, r.text
     run_id = r.json()["dag_run_id"]

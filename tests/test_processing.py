@@ -25,7 +25,9 @@ T0_MS = 1_790_000_000_000
 LAPS = 3
 
 
-def encode_stint(csv: Path, laps: int = LAPS, session_id: int = 77) -> tuple[list[bytes], list[FrameHeader], pd.DataFrame]:
+def encode_stint(
+    csv: Path, laps: int = LAPS, session_id: int = 77
+) -> tuple[list[bytes], list[FrameHeader], pd.DataFrame]:
     lap = read_lap_file(csv)
     samples = list(lap_frames(lap, laps, 1, session_id))
     enc = FrameEncoder(~np.isnan(samples[0][1]))
@@ -68,17 +70,25 @@ def test_windows_match_pandas(fixture_csv: Path, window_ms: int) -> None:
     raws, _, df = encode_stint(fixture_csv, laps=2)
     out = run(SessionProcessor(77, 1), raws)
     ref = reference_windows(df, window_ms)
-    rows = {(w.lap, w.ts_ms - (T0_MS - round(df["sim_time"].iloc[0] * 1000))): w for w in out.windows if w.window_ms == window_ms}
+    rows = {
+        (w.lap, w.ts_ms - (T0_MS - round(df["sim_time"].iloc[0] * 1000))): w
+        for w in out.windows
+        if w.window_ms == window_ms
+    }
     got = {(lap, ts // window_ms): w for (lap, ts), w in rows.items()}
     assert set(got) == set(ref.index)
     s, p = CATALOG.payload_index["speed"], CATALOG.payload_index["power_electrical_total"]
     for key, r in ref.iterrows():
         w = got[key]
         assert w.frame_count == r["count"]
-        np.testing.assert_allclose([w.mins[s], w.maxs[s], w.means[s], w.lasts[s]], [r["min"], r["max"], r["mean"], r["last"]],
-                                   rtol=1e-6)
-        np.testing.assert_allclose([w.mins[p], w.maxs[p], w.means[p], w.lasts[p]],
-                                   [r["min_power"], r["max_power"], r["mean_power"], r["last_power"]], rtol=1e-6)
+        np.testing.assert_allclose(
+            [w.mins[s], w.maxs[s], w.means[s], w.lasts[s]], [r["min"], r["max"], r["mean"], r["last"]], rtol=1e-6
+        )
+        np.testing.assert_allclose(
+            [w.mins[p], w.maxs[p], w.means[p], w.lasts[p]],
+            [r["min_power"], r["max_power"], r["mean_power"], r["last_power"]],
+            rtol=1e-6,
+        )
     # Channels absent from the lap file are absent (NaN) in every window, never zero.
     throttle = CATALOG.payload_index["throttle"]
     assert all(np.isnan(w.means[throttle]) for w in out.windows)
@@ -96,9 +106,9 @@ def test_out_of_order_within_the_bound_changes_nothing(fixture_csv: Path) -> Non
     shuffled = list(raws)
     rng = random.Random(1)
     for i in range(0, len(shuffled) - 5, 5):
-        block = shuffled[i:i + 5]  # 5 frames = 100 ms, inside the 200 ms bound
+        block = shuffled[i : i + 5]  # 5 frames = 100 ms, inside the 200 ms bound
         rng.shuffle(block)
-        shuffled[i:i + 5] = block
+        shuffled[i : i + 5] = block
     a, b = SessionProcessor(77, 1), SessionProcessor(77, 1)
     assert comparable(run(a, raws)) == comparable(run(b, shuffled))
     assert b.quality().frames_out_of_order > 0 and b.quality().frames_late == 0

@@ -38,15 +38,19 @@ def test_frames_older_than_the_window_are_counted_apart() -> None:
     assert t.stats.too_old == 1 and t.stats.lost == 0
 
 
-@given(st.permutations(list(range(200))), st.sets(st.integers(0, 199), max_size=40), st.lists(st.integers(0, 199), max_size=30))
+@given(
+    st.permutations(list(range(200))),
+    st.sets(st.integers(0, 199), max_size=40),
+    st.lists(st.integers(0, 199), max_size=30),
+)
 def test_any_arrival_order_accounts_for_every_frame(order: list[int], dropped: set[int], repeats: list[int]) -> None:
     t = SequenceTracker()
     arrivals = [s for s in order if s not in dropped] + [r for r in repeats if r not in dropped]
     for s in arrivals:
         t.observe(s)
     delivered = set(range(200)) - dropped
-    s = t.stats
-    assert s.received == len(delivered)
-    assert s.duplicated == len(arrivals) - len(delivered)
+    stats = t.stats
+    assert stats.received == len(delivered)
+    assert stats.duplicated == len(arrivals) - len(delivered)
     span = max(delivered) - min(delivered) + 1 if delivered else 0
-    assert s.lost == span - len(delivered)
+    assert stats.lost == span - len(delivered)

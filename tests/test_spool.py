@@ -8,7 +8,7 @@ from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadlett
 
 
 def read_all(spool: Spool, offset: int) -> list[bytes]:
-    out = []
+    out: list[bytes] = []
     while True:
         recs = list(spool.read(offset))
         if not recs:
@@ -48,7 +48,7 @@ def test_restart_resumes_at_the_commit_and_trims_old_segments(tmp_path: Path) ->
     spool.close()
     reopened = Spool(tmp_path, segment_bytes=500)
     rest = read_all(reopened, reopened.committed())
-    assert [int.from_bytes(b[:4], "little") for b in rest][0] <= 50
+    assert next(int.from_bytes(b[:4], "little") for b in rest) <= 50
     assert [int.from_bytes(b[:4], "little") for b in rest][-1] == 99
     assert min(int(p.stem) for p in tmp_path.glob("*.log")) > 0  # segments wholly before the commit are gone
     reopened.append(KIND_FRAME, 0, b"after")

@@ -20,8 +20,12 @@ def add_replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--laps", type=int, default=1, help="loop the lap N times as one stint")
     p.add_argument("--car", type=int, default=1, help="car id")
     p.add_argument("--session", type=int, default=None, help="session id (default: a new random id)")
-    p.add_argument("--max-rate", type=float, default=None,
-                   help="with --max: cap in frames/s (default SENDER_MAX_RATE; 0 means unlimited)")
+    p.add_argument(
+        "--max-rate",
+        type=float,
+        default=None,
+        help="with --max: cap in frames/s (default SENDER_MAX_RATE; 0 means unlimited)",
+    )
 
 
 def max_rate(args: argparse.Namespace, cfg: Config) -> float | None:
@@ -39,8 +43,12 @@ def add_simulate_args(p: argparse.ArgumentParser) -> None:
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float, default=1.0, help="real time multiplied by this factor (default 1)")
     pace.add_argument("--max", action="store_true", help="send as fast as possible")
-    p.add_argument("--max-rate", type=float, default=None,
-                   help="with --max: cap in frames/s (default SENDER_MAX_RATE; 0 means unlimited)")
+    p.add_argument(
+        "--max-rate",
+        type=float,
+        default=None,
+        help="with --max: cap in frames/s (default SENDER_MAX_RATE; 0 means unlimited)",
+    )
 
 
 def describe_sessions(cfg: Config, sessions: dict[int, int], source: str, track: str, description: str) -> None:
@@ -51,7 +59,7 @@ def describe_sessions(cfg: Config, sessions: dict[int, int], source: str, track:
         with TelemetryStore(cfg) as store:
             for sid, car in sessions.items():
                 store.describe_session(sid, car_id=car, source=source, track=track, description=description)
-    except Exception as err:  # noqa: BLE001 - a description is optional; say so and carry on
+    except Exception as err:
         print(f"note: could not record the session description in Cassandra ({err.__class__.__name__}: {err})")
 
 
@@ -61,14 +69,25 @@ def run_replay(args: argparse.Namespace, cfg: Config) -> int:
     if args.laps < 1:
         raise SystemExit("--laps must be at least 1")
     result = replay_lap_file(
-        args.file, cfg.host_of("bridge"), cfg.bridge_udp_port, None if args.max else args.speed, args.laps, args.car,
-        args.session, max_rate(args, cfg),
+        args.file,
+        cfg.host_of("bridge"),
+        cfg.bridge_udp_port,
+        None if args.max else args.speed,
+        args.laps,
+        args.car,
+        args.session,
+        max_rate(args, cfg),
     )
     if result.unknown_columns:
         print(f"columns not in the channel catalog (not sent): {', '.join(result.unknown_columns)}")
-    (sid, car), = result.sessions.items()
-    describe_sessions(cfg, result.sessions, "replay", result.track or "unknown", f"replay of {args.file.name} x{args.laps}")
-    print(f"sent {result.frames_sent} frames in {result.seconds:.1f} s ({result.rate:,.0f} frames/s); car {car}, session {sid}")
+    ((sid, car),) = result.sessions.items()
+    describe_sessions(
+        cfg, result.sessions, "replay", result.track or "unknown", f"replay of {args.file.name} x{args.laps}"
+    )
+    print(
+        f"sent {result.frames_sent} frames in {result.seconds:.1f} s ({result.rate:,.0f} frames/s); car "
+        f"{car}, session {sid}"
+    )
     return 0
 
 
@@ -77,11 +96,24 @@ def run_simulate(args: argparse.Namespace, cfg: Config) -> int:
 
     if not 1 <= args.rate <= 10_000 or args.cars < 1 or args.laps < 1:
         raise SystemExit("--rate must be within 1-10000 Hz, --cars and --laps at least 1")
-    result = simulate(cfg.host_of("bridge"), cfg.bridge_udp_port, args.cars, args.rate, args.laps, args.seed,
-                      None if args.max else args.speed, max_rate(args, cfg))
+    result = simulate(
+        cfg.host_of("bridge"),
+        cfg.bridge_udp_port,
+        args.cars,
+        args.rate,
+        args.laps,
+        args.seed,
+        None if args.max else args.speed,
+        max_rate(args, cfg),
+    )
     print(f"sent {result.frames_sent} frames in {result.seconds:.1f} s ({result.rate:,.0f} frames/s)")
-    describe_sessions(cfg, result.sessions, "simulate", "Nordschleife (simulated)",
-                      f"simulated, {args.rate:g} Hz, {args.laps} lap(s), seed {args.seed}")
+    describe_sessions(
+        cfg,
+        result.sessions,
+        "simulate",
+        "Nordschleife (simulated)",
+        f"simulated, {args.rate:g} Hz, {args.laps} lap(s), seed {args.seed}",
+    )
     for sid, car in result.sessions.items():
         print(f"  car {car}: session {sid}")
     return 0

@@ -9,6 +9,7 @@ offset and resends after a back-off: a broker outage delays frames, it never dro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -59,10 +60,19 @@ class Forwarder(threading.Thread):
     def _connect(self) -> KafkaProducer:
         c = self.cfg
         producer = KafkaProducer(
-            bootstrap_servers=c.kafka_bootstrap, client_id="p424-bridge", acks="all", enable_idempotence=True,
-            compression_type=c.bridge_compression or None, linger_ms=c.bridge_linger_ms, batch_size=c.bridge_batch_bytes,
-            max_in_flight_requests_per_connection=5, retries=2**31 - 1, delivery_timeout_ms=30_000,
-            request_timeout_ms=10_000, max_block_ms=5_000, metrics_enabled=False,
+            bootstrap_servers=c.kafka_bootstrap,
+            client_id="p424-bridge",
+            acks="all",
+            enable_idempotence=True,
+            compression_type=c.bridge_compression or None,
+            linger_ms=c.bridge_linger_ms,
+            batch_size=c.bridge_batch_bytes,
+            max_in_flight_requests_per_connection=5,
+            retries=2**31 - 1,
+            delivery_timeout_ms=30_000,
+            request_timeout_ms=10_000,
+            max_block_ms=5_000,
+            metrics_enabled=False,
         )
         for topic in (c.kafka_topic_frames, c.kafka_topic_deadletter):
             parts = producer.partitions_for(topic)
@@ -117,12 +127,15 @@ class Forwarder(threading.Thread):
         ts_ms = rec.received_ns // 1_000_000
         if rec.kind == KIND_FRAME:
             key = session_key(rec.body)
-            fut = producer.send(self.cfg.kafka_topic_frames, value=rec.body, key=key, partition=self._partition(key),
-                                timestamp_ms=ts_ms)
+            fut = producer.send(
+                self.cfg.kafka_topic_frames, value=rec.body, key=key, partition=self._partition(key), timestamp_ms=ts_ms
+            )
         else:
             reason, detail, source, raw = unpack_deadletter(rec.body)
             headers = [("reason", reason.encode()), ("detail", detail.encode()), ("source", source.encode())]
-            fut = producer.send(self.cfg.kafka_topic_deadletter, value=raw, partition=0, timestamp_ms=ts_ms, headers=headers)
+            fut = producer.send(
+                self.cfg.kafka_topic_deadletter, value=raw, partition=0, timestamp_ms=ts_ms, headers=headers
+            )
         fut.add_callback(self._acked, batch, rec.received_ns)
         fut.add_errback(self._failed, batch)
 
@@ -143,7 +156,9 @@ class Forwarder(threading.Thread):
             except KafkaError as err:
                 self.connected = False
                 self.metrics.kafka_errors += 1
-                log.warning("kafka unavailable, spooling", extra={"error": repr(err), "backlog": self.spool.backlog_bytes()})
+                log.warning(
+                    "kafka unavailable, spooling", extra={"error": repr(err), "backlog": self.spool.backlog_bytes()}
+                )
                 self._rewind()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -173,10 +188,8 @@ class Forwarder(threading.Thread):
         """Let in-flight sends settle, drop the producer if it is broken, resume at the commit point."""
         self.connected = False
         if self.producer is not None:
-            try:
+            with contextlib.suppress(KafkaError):
                 self.producer.flush(timeout=1 if self.stopping.is_set() else 35)
-            except KafkaError:
-                pass
             self._commit_done()
             self.producer.close(timeout=5)
             self.producer = None
@@ -198,10 +211,8 @@ class Forwarder(threading.Thread):
         self.stopping.set()
         producer = self.producer
         if producer is not None:
-            try:
+            with contextlib.suppress(KafkaError):
                 producer.flush(timeout=5 if self.connected else 0.5)
-            except KafkaError:
-                pass
             # Closing aborts whatever is still queued, which also releases a flush blocked in _rewind.
             producer.close(timeout=1)
         self.join(timeout=10)

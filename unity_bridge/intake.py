@@ -61,8 +61,12 @@ class Dmg1Adapter:
             s = self.sessions[source] = _MotionSession(session_id=new_session_id())
         s.last_sim_time = sample.sim_time
         header = FrameHeader(
-            car_id=self.car_id, session_id=s.session_id, sequence=s.sequence, sim_time=sample.sim_time,
-            flags=FLAG_SYNTHESISED, catalog_hash=self.catalog.hash,
+            car_id=self.car_id,
+            session_id=s.session_id,
+            sequence=s.sequence,
+            sim_time=sample.sim_time,
+            flags=FLAG_SYNTHESISED,
+            catalog_hash=self.catalog.hash,
         )
         s.sequence += 1
         return Accepted(header, encode_frame(header, sample.values, self.catalog), compat=True)

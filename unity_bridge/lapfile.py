@@ -95,7 +95,12 @@ def read_lap_file(path: Path, catalog: Catalog = CATALOG) -> LapFile:
 
 
 def lap_frames(
-    lap: LapFile, laps: int, car_id: int, session_id: int, first_lap: int = 1, catalog: Catalog = CATALOG,
+    lap: LapFile,
+    laps: int,
+    car_id: int,
+    session_id: int,
+    first_lap: int = 1,
+    catalog: Catalog = CATALOG,
 ) -> Iterator[tuple[FrameHeader, npt.NDArray[np.float32]]]:
     """Headers and catalog-ordered values (NaN where the file has no such channel) for a stint."""
     n = lap.samples
@@ -114,7 +119,9 @@ def lap_frames(
     for k in range(laps):
         t0 = k * period
         for r in range(n):
-            sim_time = float(lap.columns["sim_time"][r]) + t0 if "sim_time" in lap.columns else t0 + float(lap.lap_time[r])
+            sim_time = (
+                float(lap.columns["sim_time"][r]) + t0 if "sim_time" in lap.columns else t0 + float(lap.lap_time[r])
+            )
             mark = int(markers[r])
             if r == 0:
                 mark |= MARKER_START_LINE
@@ -122,11 +129,21 @@ def lap_frames(
             values = payload[r]
             if total_i is not None:
                 values = values.copy()
-                base = float(lap.columns["total_distance"][r]) if "total_distance" in lap.columns else float(distance[r])
+                base = (
+                    float(lap.columns["total_distance"][r]) if "total_distance" in lap.columns else float(distance[r])
+                )
                 values[total_i] = base + k * lap_length
             yield (
-                FrameHeader(car_id=car_id, session_id=session_id, sequence=seq, sim_time=sim_time, lap=lap_no,
-                            lap_distance=float(distance[r]), markers=mark, catalog_hash=catalog.hash),
+                FrameHeader(
+                    car_id=car_id,
+                    session_id=session_id,
+                    sequence=seq,
+                    sim_time=sim_time,
+                    lap=lap_no,
+                    lap_distance=float(distance[r]),
+                    markers=mark,
+                    catalog_hash=catalog.hash,
+                ),
                 values,
             )
             seq += 1

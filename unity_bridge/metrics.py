@@ -49,8 +49,13 @@ class BridgeMetrics:
         if n == 0:
             return {}
         ms = self._latency[:n] / 1e6
-        return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
-                "p99": float(np.percentile(ms, 99)), "max": float(ms.max()), "samples": float(n)}
+        return {
+            "p50": float(np.percentile(ms, 50)),
+            "p95": float(np.percentile(ms, 95)),
+            "p99": float(np.percentile(ms, 99)),
+            "max": float(ms.max()),
+            "samples": float(n),
+        }
 
     def reset_latency(self) -> None:
         self._latency_n = 0
@@ -59,11 +64,19 @@ class BridgeMetrics:
         out = []
         for sid, tracker in list(self.sessions.items()):
             s = tracker.stats
-            out.append({
-                "session_id": sid, "car_id": self.session_car.get(sid, 0), "received": s.received, "lost": s.lost,
-                "duplicated": s.duplicated, "out_of_order": s.out_of_order, "too_old": s.too_old,
-                "first_seq": s.first, "highest_seq": s.highest,
-            })
+            out.append(
+                {
+                    "session_id": sid,
+                    "car_id": self.session_car.get(sid, 0),
+                    "received": s.received,
+                    "lost": s.lost,
+                    "duplicated": s.duplicated,
+                    "out_of_order": s.out_of_order,
+                    "too_old": s.too_old,
+                    "first_seq": s.first,
+                    "highest_seq": s.highest,
+                }
+            )
         return out
 
     def forget_idle_sessions(self, idle_s: float) -> None:
@@ -91,8 +104,9 @@ def socket_drops(port: int) -> int | None:
 
 
 class PrometheusView(Collector):
-    def __init__(self, metrics: BridgeMetrics, spool_backlog: Callable[[], int], kafka_up: Callable[[], bool],
-                 udp_port: int) -> None:
+    def __init__(
+        self, metrics: BridgeMetrics, spool_backlog: Callable[[], int], kafka_up: Callable[[], bool], udp_port: int
+    ) -> None:
         self.m = metrics
         self.backlog = spool_backlog
         self.kafka_up = kafka_up
@@ -107,7 +121,9 @@ class PrometheusView(Collector):
         c.add_metric(["protocol_v1"], m.accepted - m.accepted_dmg1)
         c.add_metric(["dmg1"], m.accepted_dmg1)
         yield c
-        c = CounterMetricFamily("p424_bridge_frames_rejected", "Datagrams rejected and dead-lettered", labels=["reason"])
+        c = CounterMetricFamily(
+            "p424_bridge_frames_rejected", "Datagrams rejected and dead-lettered", labels=["reason"]
+        )
         for reason, n in sorted(m.rejected.items()):
             c.add_metric([reason], n)
         yield c
@@ -129,14 +145,19 @@ class PrometheusView(Collector):
             c.add_metric([], drops)
             yield c
         lat = m.latency_ms()
-        g = GaugeMetricFamily("p424_bridge_ack_latency_ms", "UDP receive to Kafka acknowledgement, recent samples",
-                              labels=["quantile"])
+        g = GaugeMetricFamily(
+            "p424_bridge_ack_latency_ms", "UDP receive to Kafka acknowledgement, recent samples", labels=["quantile"]
+        )
         for q in ("p50", "p95", "p99"):
             if q in lat:
                 g.add_metric([q], lat[q])
         yield g
-        per = {"lost": "p424_bridge_session_frames_lost", "duplicated": "p424_bridge_session_frames_duplicated",
-               "out_of_order": "p424_bridge_session_frames_out_of_order", "received": "p424_bridge_session_frames_received"}
+        per = {
+            "lost": "p424_bridge_session_frames_lost",
+            "duplicated": "p424_bridge_session_frames_duplicated",
+            "out_of_order": "p424_bridge_session_frames_out_of_order",
+            "received": "p424_bridge_session_frames_received",
+        }
         stats = m.session_stats()
         for key, name in per.items():
             c = CounterMetricFamily(name, f"Frames {key.replace('_', ' ')} per session", labels=["car", "session"])

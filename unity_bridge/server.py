@@ -22,10 +22,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from p424.catalog import CATALOG
 from p424.config import Config
+from p424.sequence import SequenceTracker
 from unity_bridge.forwarder import Forwarder
 from unity_bridge.intake import Accepted, Dmg1Adapter, classify
 from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
-from p424.sequence import SequenceTracker
 from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadletter
 
 log = logging.getLogger("unity_bridge")
@@ -39,7 +39,9 @@ class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
         }
         doc.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
         return json.dumps(doc, default=str)
@@ -56,7 +58,10 @@ class Bridge:
     def __init__(self, cfg: Config, spool_dir: Path | None = None) -> None:
         self.cfg = cfg
         self.metrics = BridgeMetrics()
-        self.spool = Spool(spool_dir or cfg.state_dir / "data" / "bridge" / "spool")
+        default_spool = (
+            Path(cfg.bridge_spool_dir) if cfg.bridge_spool_dir else cfg.state_dir / "data" / "bridge" / "spool"
+        )
+        self.spool = Spool(spool_dir or default_spool)
         self.forwarder = Forwarder(cfg, self.spool, self.metrics)
         self.dmg1 = Dmg1Adapter(car_id=cfg.bridge_car_id_dmg1)
         self.stopping = threading.Event()
@@ -73,8 +78,10 @@ class Bridge:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
         got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports double the usable size
         if got < wanted:
-            log.warning("UDP receive buffer smaller than configured; raise net.core.rmem_max to avoid drops under bursts",
-                        extra={"wanted": wanted, "got": got})
+            log.warning(
+                "UDP receive buffer smaller than configured; raise net.core.rmem_max to avoid drops under bursts",
+                extra={"wanted": wanted, "got": got},
+            )
         sock.bind((self.cfg.platform_bind_address, self.cfg.bridge_udp_port))
         sock.setblocking(False)
         return sock
@@ -90,8 +97,10 @@ class Bridge:
             if tracker is None:
                 tracker = m.sessions[h.session_id] = SequenceTracker()
                 m.session_car[h.session_id] = h.car_id
-                log.info("new session", extra={"session_id": h.session_id, "car_id": h.car_id, "source": source,
-                                                "compat": result.compat})
+                log.info(
+                    "new session",
+                    extra={"session_id": h.session_id, "car_id": h.car_id, "source": source, "compat": result.compat},
+                )
             m.session_last_seen[h.session_id] = time.monotonic()
             tracker.observe(h.sequence)
             m.accepted += 1
@@ -100,10 +109,19 @@ class Bridge:
             self.spool.append(KIND_FRAME, received_ns, result.frame)
         else:
             m.rejected[result.reason.value] += 1
-            self.spool.append(KIND_DEADLETTER, received_ns, pack_deadletter(result.reason.value, result.detail, source, data))
+            self.spool.append(
+                KIND_DEADLETTER, received_ns, pack_deadletter(result.reason.value, result.detail, source, data)
+            )
             if sum(m.rejected.values()) % 1000 == 1:
-                log.warning("datagram rejected", extra={"reason": result.reason.value, "detail": result.detail,
-                                                         "source": source, "rejected_total": sum(m.rejected.values())})
+                log.warning(
+                    "datagram rejected",
+                    extra={
+                        "reason": result.reason.value,
+                        "detail": result.detail,
+                        "source": source,
+                        "rejected_total": sum(m.rejected.values()),
+                    },
+                )
 
     def serve_socket(self) -> None:
         sock, spool = self.sock, self.spool
@@ -131,16 +149,26 @@ class Bridge:
         m = self.metrics
         kafka = self.forwarder.connected
         return {
-            "status": "ok" if kafka else "degraded", "kafka_connected": kafka,
-            "spool_backlog_bytes": self.spool.backlog_bytes(), "datagrams": m.datagrams, "accepted": m.accepted,
-            "rejected": dict(m.rejected), "forwarded": m.forwarded, "sessions": len(m.sessions),
-            "socket_drops": socket_drops(self.port), "ack_latency_ms": m.latency_ms(), "uptime_s": time.time() - m.started,
-            "catalog_hash": CATALOG.hash_hex, "udp_port": self.port,
+            "status": "ok" if kafka else "degraded",
+            "kafka_connected": kafka,
+            "spool_backlog_bytes": self.spool.backlog_bytes(),
+            "datagrams": m.datagrams,
+            "accepted": m.accepted,
+            "rejected": dict(m.rejected),
+            "forwarded": m.forwarded,
+            "sessions": len(m.sessions),
+            "socket_drops": socket_drops(self.port),
+            "ack_latency_ms": m.latency_ms(),
+            "uptime_s": time.time() - m.started,
+            "catalog_hash": CATALOG.hash_hex,
+            "udp_port": self.port,
         }
 
     def start_http(self) -> None:
         registry = CollectorRegistry()
-        registry.register(PrometheusView(self.metrics, self.spool.backlog_bytes, lambda: self.forwarder.connected, self.port))
+        registry.register(
+            PrometheusView(self.metrics, self.spool.backlog_bytes, lambda: self.forwarder.connected, self.port)
+        )
         bridge = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -170,9 +198,16 @@ class Bridge:
     def run(self) -> None:
         self.start_http()
         self.forwarder.start()
-        log.info("bridge listening", extra={"udp": f"{self.cfg.platform_bind_address}:{self.port}",
-                                           "http": self.cfg.bridge_http_url, "kafka": self.cfg.kafka_bootstrap,
-                                           "spool_backlog_bytes": self.spool.backlog_bytes(), "catalog": CATALOG.hash_hex})
+        log.info(
+            "bridge listening",
+            extra={
+                "udp": f"{self.cfg.platform_bind_address}:{self.port}",
+                "http": self.cfg.bridge_http_url,
+                "kafka": self.cfg.kafka_bootstrap,
+                "spool_backlog_bytes": self.spool.backlog_bytes(),
+                "catalog": CATALOG.hash_hex,
+            },
+        )
         try:
             self.serve_socket()
         finally:
@@ -186,8 +221,14 @@ class Bridge:
         self.spool.close()
         if self.http is not None:
             self.http.shutdown()
-        log.info("bridge stopped", extra={"drained": drained, "spool_backlog_bytes": self.spool.backlog_bytes(),
-                                         "datagrams": self.metrics.datagrams})
+        log.info(
+            "bridge stopped",
+            extra={
+                "drained": drained,
+                "spool_backlog_bytes": self.spool.backlog_bytes(),
+                "datagrams": self.metrics.datagrams,
+            },
+        )
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: object) -> None:

@@ -35,8 +35,15 @@ class StreamResult:
 
 
 def send_samples(
-    samples: Iterator[Sample], encoder: FrameEncoder, host: str, port: int, speed: float | None,
-    total: int | None, what: str, max_rate: float | None = None, quiet: bool = False,
+    samples: Iterator[Sample],
+    encoder: FrameEncoder,
+    host: str,
+    port: int,
+    speed: float | None,
+    total: int | None,
+    what: str,
+    max_rate: float | None = None,
+    quiet: bool = False,
 ) -> int:
     """Encode and send samples in order, paced by sim time (``speed``) or capped at ``max_rate``."""
     pacer = Pacer(speed)
@@ -57,16 +64,30 @@ def send_samples(
 
 
 def replay_lap_file(
-    path: Path, host: str, port: int, speed: float | None = 1.0, laps: int = 1, car_id: int = 1,
-    session_id: int | None = None, max_rate: float | None = None, quiet: bool = False,
+    path: Path,
+    host: str,
+    port: int,
+    speed: float | None = 1.0,
+    laps: int = 1,
+    car_id: int = 1,
+    session_id: int | None = None,
+    max_rate: float | None = None,
+    quiet: bool = False,
 ) -> StreamResult:
     lap: LapFile = read_lap_file(path)
     sid = session_id or new_session_id()
     present = ~np.isnan(next(lap_frames(lap, 1, car_id, sid))[1])
     start = time.monotonic()
     sent = send_samples(
-        lap_frames(lap, laps, car_id, sid), FrameEncoder(present, CATALOG), host, port, speed, lap.samples * laps,
-        f"replay {path.name}", max_rate, quiet,
+        lap_frames(lap, laps, car_id, sid),
+        FrameEncoder(present, CATALOG),
+        host,
+        port,
+        speed,
+        lap.samples * laps,
+        f"replay {path.name}",
+        max_rate,
+        quiet,
     )
     return StreamResult(sent, {sid: car_id}, time.monotonic() - start, lap.unknown_columns, lap.track)
 
@@ -99,11 +120,27 @@ def interleave(sims: list[CarSimulator]) -> Iterator[Sample]:
 
 
 def simulate(
-    host: str, port: int, cars: int = 1, rate_hz: float = 50.0, laps: int = 1, seed: int = 0,
-    speed: float | None = 1.0, max_rate: float | None = None, quiet: bool = False,
+    host: str,
+    port: int,
+    cars: int = 1,
+    rate_hz: float = 50.0,
+    laps: int = 1,
+    seed: int = 0,
+    speed: float | None = 1.0,
+    max_rate: float | None = None,
+    quiet: bool = False,
 ) -> StreamResult:
     sims = simulated_cars(cars, rate_hz, laps, seed)
     start = time.monotonic()
-    sent = send_samples(interleave(sims), FrameEncoder(None, CATALOG), host, port, speed, None,
-                        f"simulate {cars} car(s) at {rate_hz:g} Hz", max_rate, quiet)
+    sent = send_samples(
+        interleave(sims),
+        FrameEncoder(None, CATALOG),
+        host,
+        port,
+        speed,
+        None,
+        f"simulate {cars} car(s) at {rate_hz:g} Hz",
+        max_rate,
+        quiet,
+    )
     return StreamResult(sent, {s.session_id: s.car_id for s in sims}, time.monotonic() - start)

@@ -26,20 +26,30 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 def airflow_connections(cfg: Config) -> dict[str, str]:
     """AIRFLOW_CONN_* variables (JSON form) and AIRFLOW_VAR_* for the DAGs, from the platform config."""
     conns: dict[str, dict[str, Any]] = {
-        "p424_cassandra": {"conn_type": "generic", "host": cfg.cassandra_contact, "port": cfg.cassandra_port,
-                           "schema": cfg.cassandra_keyspace},
+        "p424_cassandra": {
+            "conn_type": "generic",
+            "host": cfg.cassandra_contact,
+            "port": cfg.cassandra_port,
+            "schema": cfg.cassandra_keyspace,
+        },
         "p424_kafka": {"conn_type": "generic", "host": cfg.host_of("kafka"), "port": cfg.kafka_port},
         "p424_mlflow": {"conn_type": "http", "host": cfg.host_of("mlflow"), "port": cfg.mlflow_port, "schema": "http"},
-        "p424_minio": {"conn_type": "aws", "login": cfg.minio_root_user, "password": cfg.minio_root_password,
-                       "extra": {"endpoint_url": cfg.minio_url}},
+        "p424_minio": {
+            "conn_type": "aws",
+            "login": cfg.minio_root_user,
+            "password": cfg.minio_root_password,
+            "extra": {"endpoint_url": cfg.minio_url},
+        },
     }
     env = {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v) for k, v in conns.items()}
-    env.update({
-        "AIRFLOW_VAR_P424_MODEL_NAME": cfg.model_name,
-        "AIRFLOW_VAR_P424_TRAINING_SCHEDULE": cfg.training_schedule,
-        "AIRFLOW_VAR_P424_MIN_TRAINING_LAPS": str(cfg.min_training_laps),
-        "AIRFLOW_VAR_P424_TELEMETRY_BUCKET": cfg.minio_bucket_telemetry,
-    })
+    env.update(
+        {
+            "AIRFLOW_VAR_P424_MODEL_NAME": cfg.model_name,
+            "AIRFLOW_VAR_P424_TRAINING_SCHEDULE": cfg.training_schedule,
+            "AIRFLOW_VAR_P424_MIN_TRAINING_LAPS": str(cfg.min_training_laps),
+            "AIRFLOW_VAR_P424_TELEMETRY_BUCKET": cfg.minio_bucket_telemetry,
+        }
+    )
     return env
 
 
@@ -108,7 +118,10 @@ class Airflow(NativeService):
         if stamp.exists() and stamp.read_text() == self.cfg.airflow_version:
             return
         result = subprocess.run(
-            [str(self.venv / "bin" / "airflow"), "db", "migrate"], env={**self.env()}, capture_output=True, text=True,
+            [str(self.venv / "bin" / "airflow"), "db", "migrate"],
+            env={**self.env()},
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise PlatformError(f"`airflow db migrate` failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
@@ -119,12 +132,16 @@ class Airflow(NativeService):
         # Task logs are local files the api-server reads directly, so the log-serving
         # subprocesses of the scheduler and triggerer (~135 MB each) are skipped.
         extra = {"scheduler": ["--skip-serve-logs"], "triggerer": ["--skip-serve-logs"]}
-        return [ProcessSpec(f"airflow-{c}", [airflow, c, *extra.get(c, [])], self.env(), stop_timeout=30) for c in COMPONENTS]
+        return [
+            ProcessSpec(f"airflow-{c}", [airflow, c, *extra.get(c, [])], self.env(), stop_timeout=30)
+            for c in COMPONENTS
+        ]
 
     def health(self) -> dict[str, Any] | None:
         try:
             r = requests.get(f"{self.url}/api/v2/monitor/health", timeout=3)
-            return r.json() if r.ok else None  # type: ignore[no-any-return]
+            data: dict[str, Any] = r.json()
+            return data if r.ok else None
         except (requests.RequestException, ValueError):
             return None
 
@@ -140,7 +157,8 @@ def api_token(cfg: Config) -> str:
     """A JWT for Airflow's REST API from the generated admin credentials."""
     r = requests.post(
         f"{cfg.airflow_url}/auth/token",
-        json={"username": "admin", "password": require_secret(cfg, "airflow_admin_password")}, timeout=10,
+        json={"username": "admin", "password": require_secret(cfg, "airflow_admin_password")},
+        timeout=10,
     )
     if not r.ok:
         raise PlatformError(f"Airflow refused the admin credentials ({r.status_code}): {r.text[:200]}")

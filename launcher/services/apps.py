@@ -15,7 +15,8 @@ class Bridge(NativeService):
 
     @property
     def url(self) -> str:
-        return f"udp://{self.cfg.host_of('bridge')}:{self.cfg.bridge_udp_port} (metrics {self.cfg.bridge_http_url}/metrics)"
+        host, port = self.cfg.host_of("bridge"), self.cfg.bridge_udp_port
+        return f"udp://{host}:{port} (metrics {self.cfg.bridge_http_url}/metrics)"
 
     @property
     def port(self) -> int:
@@ -26,7 +27,14 @@ class Bridge(NativeService):
 
     def processes(self) -> list[ProcessSpec]:
         python = str(self.paths.venv_python("platform"))
-        return [ProcessSpec("bridge", [python, "-m", "unity_bridge", "serve"], {"PLATFORM_STATE_DIR": str(self.paths.root)}, stop_timeout=30)]
+        return [
+            ProcessSpec(
+                "bridge",
+                [python, "-m", "unity_bridge", "serve"],
+                {"PLATFORM_STATE_DIR": str(self.paths.root)},
+                stop_timeout=30,
+            )
+        ]
 
     def data_dirs(self) -> list:  # type: ignore[type-arg]
         return [self.paths.data / "bridge"]

@@ -36,8 +36,14 @@ class ServiceStatus:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "name": self.name, "state": self.state, "healthy": self.healthy, "url": self.url, "port": self.port,
-            "pids": self.pids, "rss_mb": round(self.rss_bytes / 2**20), "detail": self.detail,
+            "name": self.name,
+            "state": self.state,
+            "healthy": self.healthy,
+            "url": self.url,
+            "port": self.port,
+            "pids": self.pids,
+            "rss_mb": round(self.rss_bytes / 2**20),
+            "detail": self.detail,
         }
 
 
@@ -71,7 +77,7 @@ class NativeService(ABC):
     @abstractmethod
     def port(self) -> int: ...
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - optional hook; most services need no preparation
         """Write configuration files and initialise storage before the first start."""
 
     def data_dirs(self) -> list[Path]:
@@ -97,7 +103,8 @@ class NativeService(ABC):
             logs = "\n".join(f"--- last lines of {sup.log_path(n)} ---\n{sup.tail(n, 25)}" for n in (dead or names))
             raise PlatformError(
                 f"{self.name} failed to start: {why}.\n{logs}\n"
-                f"See `./launchcommand.sh logs {self.name}`; other services keep running, `./launchcommand.sh down` stops them."
+                f"See `./launchcommand.sh logs {self.name}`; other services keep running, `./launchcommand.sh "
+                "down` stops them."
             )
 
     def stop(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -17,27 +18,29 @@ from launcher.services.base import NativeService
 from p424.config import REPO_ROOT
 
 # Java 17 module flags Flink's own default configuration sets.
-JAVA_OPTS = " ".join([
-    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
-    "--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
-    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang=ALL-UNNAMED",
-    "--add-opens=java.base/java.net=ALL-UNNAMED",
-    "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-    "--add-opens=java.base/java.text=ALL-UNNAMED",
-    "--add-opens=java.base/java.time=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
-])
+JAVA_OPTS = " ".join(
+    [
+        "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
+        "--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
+        "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+        "--add-opens=java.base/java.lang=ALL-UNNAMED",
+        "--add-opens=java.base/java.net=ALL-UNNAMED",
+        "--add-opens=java.base/java.io=ALL-UNNAMED",
+        "--add-opens=java.base/java.nio=ALL-UNNAMED",
+        "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+        "--add-opens=java.base/java.text=ALL-UNNAMED",
+        "--add-opens=java.base/java.time=ALL-UNNAMED",
+        "--add-opens=java.base/java.util=ALL-UNNAMED",
+        "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+        "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+        "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
+    ]
+)
 
 
 class Flink(NativeService):
@@ -142,24 +145,37 @@ python:
         log_dir = self.paths.logs / "flink"
         log_dir.mkdir(parents=True, exist_ok=True)
         return {
-            "FLINK_HOME": str(self.home), "FLINK_CONF_DIR": str(self.conf_dir), "FLINK_LOG_DIR": str(log_dir),
+            "FLINK_HOME": str(self.home),
+            "FLINK_CONF_DIR": str(self.conf_dir),
+            "FLINK_LOG_DIR": str(log_dir),
             "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin:/usr/local/bin",
         }
 
     def processes(self) -> list[ProcessSpec]:
         bin_dir = self.home / "bin"
         return [
-            ProcessSpec("flink-jobmanager", ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"], self.env(), stop_timeout=30),
-            ProcessSpec("flink-taskmanager", ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"], self.env(), stop_timeout=30),
+            ProcessSpec(
+                "flink-jobmanager",
+                ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+                self.env(),
+                stop_timeout=30,
+            ),
+            ProcessSpec(
+                "flink-taskmanager",
+                ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+                self.env(),
+                stop_timeout=30,
+            ),
         ]
 
-    def overview(self) -> dict[str, object] | None:
+    def overview(self) -> dict[str, Any] | None:
         try:
             r = requests.get(f"{self.url}/overview", timeout=2)
-            return r.json() if r.ok else None  # type: ignore[no-any-return]
+            data: dict[str, Any] = r.json()
+            return data if r.ok else None
         except (requests.RequestException, ValueError):
             return None
 
     def healthy(self) -> bool:
         o = self.overview()
-        return bool(o) and int(o.get("taskmanagers", 0)) >= 1  # type: ignore[union-attr, call-overload]
+        return o is not None and int(o.get("taskmanagers", 0)) >= 1

@@ -56,32 +56,34 @@ class Kafka(NativeService):
         c = self.cfg
         host = c.platform_bind_address
         retention_ms = c.kafka_retention_hours * 3600 * 1000
-        return "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers={host}:{c.kafka_controller_port}",
-            f"listeners=PLAINTEXT://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://{c.host_of('kafka')}:{c.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={self.paths.data / 'kafka'}",
-            f"num.partitions={c.kafka_partitions}",
-            # A single node: internal topics cannot have more than one replica.
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=false",
-            f"log.retention.ms={retention_ms}",
-            # Two cores: keep thread pools small.
-            "num.network.threads=2",
-            "num.io.threads=4",
-            "num.recovery.threads.per.data.dir=1",
-            "",
-        ])
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers={host}:{c.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://{c.host_of('kafka')}:{c.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={self.paths.data / 'kafka'}",
+                f"num.partitions={c.kafka_partitions}",
+                # A single node: internal topics cannot have more than one replica.
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                f"log.retention.ms={retention_ms}",
+                # Two cores: keep thread pools small.
+                "num.network.threads=2",
+                "num.io.threads=4",
+                "num.recovery.threads.per.data.dir=1",
+                "",
+            ]
+        )
 
     def prepare(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
@@ -93,9 +95,20 @@ class Kafka(NativeService):
         data.mkdir(parents=True, exist_ok=True)
         cluster_id = _kraft_cluster_id()
         result = subprocess.run(
-            ["java", "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(self.conf_dir / "server.properties"), "--standalone"],
-            capture_output=True, text=True,
+            [
+                "java",
+                "-cp",
+                f"{self.libs}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.conf_dir / "server.properties"),
+                "--standalone",
+            ],
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise PlatformError(f"formatting Kafka storage in {data} failed:\n{result.stdout}{result.stderr}")
@@ -104,9 +117,18 @@ class Kafka(NativeService):
         return [
             ProcessSpec(
                 "kafka",
-                ["java", *java_opts_heap(self.cfg.kafka_heap), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                 "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={self.conf_dir / 'log4j2.yaml'}",
-                 "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.conf_dir / "server.properties")],
+                [
+                    "java",
+                    *java_opts_heap(self.cfg.kafka_heap),
+                    "-XX:+UseG1GC",
+                    "-XX:MaxGCPauseMillis=20",
+                    "-Djava.awt.headless=true",
+                    f"-Dlog4j2.configurationFile={self.conf_dir / 'log4j2.yaml'}",
+                    "-cp",
+                    f"{self.libs}/*",
+                    "kafka.Kafka",
+                    str(self.conf_dir / "server.properties"),
+                ],
                 stop_timeout=30,
             )
         ]

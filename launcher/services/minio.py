@@ -35,8 +35,16 @@ class MinIO(NativeService):
         return [
             ProcessSpec(
                 "minio",
-                [str(binary), "server", str(self.paths.data / "minio"), "--quiet",
-                 "--address", f"{host}:{self.cfg.minio_port}", "--console-address", f"{host}:{self.cfg.minio_console_port}"],
+                [
+                    str(binary),
+                    "server",
+                    str(self.paths.data / "minio"),
+                    "--quiet",
+                    "--address",
+                    f"{host}:{self.cfg.minio_port}",
+                    "--console-address",
+                    f"{host}:{self.cfg.minio_console_port}",
+                ],
                 {
                     "MINIO_ROOT_USER": self.cfg.minio_root_user,
                     "MINIO_ROOT_PASSWORD": require_secret(self.cfg, "minio_root_password"),

@@ -36,10 +36,21 @@ class MLflow(NativeService):
         return [
             ProcessSpec(
                 "mlflow",
-                [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{data / 'mlflow.db'}",
-                 # Artifacts are proxied by the server, so clients need no S3 credentials.
-                 "--artifacts-destination", f"s3://{self.cfg.minio_bucket_mlflow}/artifacts",
-                 "--host", self.cfg.platform_bind_address, "--port", str(self.cfg.mlflow_port), "--workers", "1"],
+                [
+                    str(mlflow),
+                    "server",
+                    "--backend-store-uri",
+                    f"sqlite:///{data / 'mlflow.db'}",
+                    # Artifacts are proxied by the server, so clients need no S3 credentials.
+                    "--artifacts-destination",
+                    f"s3://{self.cfg.minio_bucket_mlflow}/artifacts",
+                    "--host",
+                    self.cfg.platform_bind_address,
+                    "--port",
+                    str(self.cfg.mlflow_port),
+                    "--workers",
+                    "1",
+                ],
                 # The GenAI job runner (seven huey worker processes, ~0.9 GB) serves no purpose here.
                 {**self.s3_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
                 stop_timeout=20,

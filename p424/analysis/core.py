@@ -25,10 +25,21 @@ from p424.codec.frame import decode_frame
 from p424.storage.reader import TelemetryStore
 
 LAP_COLUMNS = {
-    "lap": "LapNumber", "car_id": "CarId", "lap_time": "LapTimeSeconds", "distance": "Distance", "complete": "Complete",
-    "invalidated": "Invalidated", "frames": "Frames", "max_speed": "MaxSpeed", "mean_speed": "MeanSpeed",
-    "energy_drawn_kwh": "EnergyDrawnKWh", "energy_regen_kwh": "EnergyRegenKWh", "energy_net_kwh": "EnergyNetKWh",
-    "start_sim_time": "StartSessionTime", "end_sim_time": "EndSessionTime", "start_ts": "StartDate",
+    "lap": "LapNumber",
+    "car_id": "CarId",
+    "lap_time": "LapTimeSeconds",
+    "distance": "Distance",
+    "complete": "Complete",
+    "invalidated": "Invalidated",
+    "frames": "Frames",
+    "max_speed": "MaxSpeed",
+    "mean_speed": "MeanSpeed",
+    "energy_drawn_kwh": "EnergyDrawnKWh",
+    "energy_regen_kwh": "EnergyRegenKWh",
+    "energy_net_kwh": "EnergyNetKWh",
+    "start_sim_time": "StartSessionTime",
+    "end_sim_time": "EndSessionTime",
+    "start_ts": "StartDate",
 }
 
 
@@ -62,8 +73,12 @@ class Lap(pd.Series):  # type: ignore[misc]
         return Laps
 
     def get_telemetry(
-        self, channels: Sequence[str] | None = None, source: str = "windows", window_ms: int = 100,
-        stat: str = "mean", decimate: int | None = None,
+        self,
+        channels: Sequence[str] | None = None,
+        source: str = "windows",
+        window_ms: int = 100,
+        stat: str = "mean",
+        decimate: int | None = None,
     ) -> Telemetry:
         """The lap's samples: ``source="windows"`` (window ``stat`` per channel) or ``"raw"`` (every frame)."""
         session: Session = self.session
@@ -128,13 +143,19 @@ class Session:
     def laps(self) -> Laps:
         if self._laps is None:
             rows = self.store.laps(self.session_id)
-            df = pd.DataFrame(rows).rename(columns=LAP_COLUMNS) if rows else pd.DataFrame(columns=list(LAP_COLUMNS.values()))
+            df = (
+                pd.DataFrame(rows).rename(columns=LAP_COLUMNS)
+                if rows
+                else pd.DataFrame(columns=list(LAP_COLUMNS.values()))
+            )
             if not df.empty:
                 df["LapTime"] = pd.to_timedelta(df["LapTimeSeconds"], unit="s")
                 sectors = df.pop("sector_times") if "sector_times" in df else None
                 if sectors is not None:
                     for i in range(max((len(s or []) for s in sectors), default=0)):
-                        df[f"Sector{i + 1}Time"] = [pd.Timedelta(seconds=s[i]) if s and len(s) > i else pd.NaT for s in sectors]
+                        df[f"Sector{i + 1}Time"] = [
+                            pd.Timedelta(seconds=s[i]) if s and len(s) > i else pd.NaT for s in sectors
+                        ]
                 df = df.drop(columns=["session_id"]).sort_values("LapNumber").reset_index(drop=True)
             laps = Laps(df)
             laps.session = self
@@ -148,10 +169,14 @@ class Session:
         df = pd.DataFrame(rows)
         if df.empty:
             return Telemetry(columns=["Date", "SessionTime", "LapTime", "Distance", *names])
-        out = pd.DataFrame({
-            "Date": pd.to_datetime(df["ts"], utc=True), "SessionTime": df["window_start"], "LapTime": df["lap_time"],
-            "Distance": df["lap_distance"],
-        })
+        out = pd.DataFrame(
+            {
+                "Date": pd.to_datetime(df["ts"], utc=True),
+                "SessionTime": df["window_start"],
+                "LapTime": df["lap_time"],
+                "Distance": df["lap_distance"],
+            }
+        )
         for c in names:
             out[c] = df[f"{c}_{stat}"].astype("float64")
         return Telemetry(out)
@@ -194,8 +219,11 @@ def delta_time(reference: Lap, compare: Lap) -> pd.DataFrame:
     return compare_laps(reference, compare, channels=())[["Distance", "Delta"]]
 
 
-def compare_laps(reference: Lap, compare: Lap, channels: Sequence[str] = ("speed", "throttle", "brake_pressure",
-                                                                         "power_electrical_total")) -> pd.DataFrame:
+def compare_laps(
+    reference: Lap,
+    compare: Lap,
+    channels: Sequence[str] = ("speed", "throttle", "brake_pressure", "power_electrical_total"),
+) -> pd.DataFrame:
     """Two laps aligned by distance (the stored 10 m profile): their lap times, channels and Delta."""
     a = reference.session.profile(int(reference["LapNumber"]))
     b = compare.session.profile(int(compare["LapNumber"]))

@@ -43,7 +43,7 @@ def decode_dmg1(data: bytes) -> MotionSample:
     if not all(math.isfinite(f) for f in fields):
         raise FrameError(RejectReason.NON_FINITE, "DMG1 datagram holds a non-finite value")
     *channels, sim_time = fields
-    return MotionSample(sim_time=sim_time, values=dict(zip(DMG1_CHANNELS, channels)))
+    return MotionSample(sim_time=sim_time, values=dict(zip(DMG1_CHANNELS, channels, strict=False)))
 
 
 def encode_dmg1(sim_time: float, values: dict[str, float]) -> bytes:

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Mapping, Sequence
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +46,7 @@ SEQUENCE_MODULO = 2**32
 FloatArray = npt.NDArray[np.float32]
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     TRUNCATED = "truncated"
     OVERSIZED = "oversized"
     BAD_MAGIC = "bad_magic"
@@ -92,7 +92,10 @@ class Frame:
         """Header channels plus every present payload channel, by catalog name."""
         h = self.header
         out: dict[str, float] = {
-            "sim_time": h.sim_time, "lap": float(h.lap), "lap_distance": h.lap_distance, "markers": float(h.markers),
+            "sim_time": h.sim_time,
+            "lap": float(h.lap),
+            "lap_distance": h.lap_distance,
+            "markers": float(h.markers),
         }
         for i in np.flatnonzero(self.present):
             out[catalog.payload_names[i]] = float(self.values[i])
@@ -152,8 +155,18 @@ def encode_frame(
         raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
     try:
         head = HEADER.pack(
-            MAGIC, header.version, header.flags, n, header.catalog_hash, header.car_id, header.lap,
-            header.session_id, header.sequence % SEQUENCE_MODULO, header.markers, header.sim_time, header.lap_distance,
+            MAGIC,
+            header.version,
+            header.flags,
+            n,
+            header.catalog_hash,
+            header.car_id,
+            header.lap,
+            header.session_id,
+            header.sequence % SEQUENCE_MODULO,
+            header.markers,
+            header.sim_time,
+            header.lap_distance,
         )
     except struct.error as err:
         raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
@@ -188,8 +201,18 @@ class FrameEncoder:
             raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
         try:
             head = HEADER.pack(
-                MAGIC, header.version, header.flags, self._n, header.catalog_hash, header.car_id, header.lap,
-                header.session_id, header.sequence % SEQUENCE_MODULO, header.markers, header.sim_time, header.lap_distance,
+                MAGIC,
+                header.version,
+                header.flags,
+                self._n,
+                header.catalog_hash,
+                header.car_id,
+                header.lap,
+                header.session_id,
+                header.sequence % SEQUENCE_MODULO,
+                header.markers,
+                header.sim_time,
+                header.lap_distance,
             )
         except struct.error as err:
             raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
@@ -211,7 +234,8 @@ def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
     if chash != catalog.hash or n != len(catalog.payload_channels):
         raise FrameError(
             RejectReason.CATALOG_MISMATCH,
-            f"frame catalog {chash:08x} with {n} channels, expected {catalog.hash_hex} with {len(catalog.payload_channels)}",
+            f"frame catalog {chash:08x} with {n} channels, expected {catalog.hash_hex} with "
+            f"{len(catalog.payload_channels)}",
         )
     expected = frame_size(n)
     if size != expected:

@@ -121,15 +121,28 @@ class PredictionMessage:
 
 
 # ---- from processing outputs (pure) ----
-def window_message(row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None) -> WindowMessage:
+def window_message(
+    row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None
+) -> WindowMessage:
     channels = {
         name: ChannelStats(float(row.mins[i]), float(row.maxs[i]), float(row.means[i]), float(row.lasts[i]))
         for i, name in enumerate(catalog.payload_names)
         if not np.isnan(row.means[i])
     }
     return WindowMessage(
-        row.session_id, row.car_id, row.window_ms, row.lap, row.window_start, row.ts_ms, row.lap_time, row.lap_distance,
-        row.frame_count, channels, row.lap_energy_drawn_kwh, row.lap_energy_regen_kwh, quality,
+        row.session_id,
+        row.car_id,
+        row.window_ms,
+        row.lap,
+        row.window_start,
+        row.ts_ms,
+        row.lap_time,
+        row.lap_distance,
+        row.frame_count,
+        channels,
+        row.lap_energy_drawn_kwh,
+        row.lap_energy_regen_kwh,
+        quality,
     )
 
 
@@ -140,13 +153,28 @@ def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
         if not (np.isnan(row.mins[i]) or np.isnan(row.maxs[i]))
     }
     return LapMessage(
-        row.session_id, row.car_id, row.lap, row.start_sim_time, row.end_sim_time, row.start_ts_ms, row.lap_time,
-        row.distance, row.frames, row.complete, row.invalidated, row.max_speed, row.mean_speed,
-        row.energy_drawn_kwh, row.energy_regen_kwh, row.energy_net_kwh, row.sector_times, extremes,
+        row.session_id,
+        row.car_id,
+        row.lap,
+        row.start_sim_time,
+        row.end_sim_time,
+        row.start_ts_ms,
+        row.lap_time,
+        row.distance,
+        row.frames,
+        row.complete,
+        row.invalidated,
+        row.max_speed,
+        row.mean_speed,
+        row.energy_drawn_kwh,
+        row.energy_regen_kwh,
+        row.energy_net_kwh,
+        row.sector_times,
+        extremes,
     )
 
 
 def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
-    return SessionQualitySnapshot(row.frames_received, row.frames_lost, row.frames_duplicated, row.frames_late,
-                                  row.frames_out_of_order)
-
+    return SessionQualitySnapshot(
+        row.frames_received, row.frames_lost, row.frames_duplicated, row.frames_late, row.frames_out_of_order
+    )

@@ -19,12 +19,19 @@ def platform_topics(cfg: Config) -> list[TopicSpec]:
     retention = str(cfg.kafka_retention_hours * 3600 * 1000)
     base = {"retention.ms": retention, "compression.type": "producer"}
     return [
-        TopicSpec(cfg.kafka_topic_frames, cfg.kafka_partitions, base,
-                  "protocol-v1 frames, one record per frame, keyed by car and session"),
-        TopicSpec(cfg.kafka_topic_deadletter, 1, base,
-                  "rejected datagrams with the reason in the record headers"),
-        TopicSpec(cfg.kafka_topic_windows, cfg.kafka_partitions, base,
-                  "closed per-session channel windows (JSON), for live consumers"),
+        TopicSpec(
+            cfg.kafka_topic_frames,
+            cfg.kafka_partitions,
+            base,
+            "protocol-v1 frames, one record per frame, keyed by car and session",
+        ),
+        TopicSpec(cfg.kafka_topic_deadletter, 1, base, "rejected datagrams with the reason in the record headers"),
+        TopicSpec(
+            cfg.kafka_topic_windows,
+            cfg.kafka_partitions,
+            base,
+            "closed per-session channel windows (JSON), for live consumers",
+        ),
         TopicSpec(cfg.kafka_topic_laps, 1, base, "lap summaries (JSON), one per completed or abandoned lap"),
         TopicSpec(cfg.kafka_topic_predictions, 1, base, "live lap-time and energy predictions (JSON)"),
     ]

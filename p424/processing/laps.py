@@ -13,6 +13,7 @@ into drawn (power > 0) and regenerated (power < 0), in kWh; net = drawn - regene
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,11 +67,22 @@ class LapState:
     last_sim_time: float = 0.0
 
 
-def is_lap_boundary(lap: LapState, markers: int, header_lap: int, lap_distance: float, sim_time: float,
-                    last_distance: float, min_lap_s: float) -> bool:
+def is_lap_boundary(
+    lap: LapState,
+    markers: int,
+    header_lap: int,
+    lap_distance: float,
+    sim_time: float,
+    last_distance: float,
+    min_lap_s: float,
+) -> bool:
     if sim_time - lap.start_sim_time < min_lap_s:
         return False
-    return bool(markers & LAP_START_MARKERS) or header_lap != lap.header_lap or lap_distance < last_distance - DISTANCE_RESET_M
+    return (
+        bool(markers & LAP_START_MARKERS)
+        or header_lap != lap.header_lap
+        or lap_distance < last_distance - DISTANCE_RESET_M
+    )
 
 
 def starts_at_line(markers: int, lap_distance: float) -> bool:
@@ -93,6 +105,22 @@ def _distance_increments(d: F64) -> F64:
     return np.where(step < -DISTANCE_RESET_M, d[1:], np.maximum(step, 0.0))
 
 
+@dataclass(frozen=True)
+class LapSummary:
+    lap_time: float
+    distance: float
+    frames: int
+    invalidated: bool
+    max_speed: float | None
+    mean_speed: float | None
+    energy_drawn_kwh: float | None
+    energy_regen_kwh: float | None
+    energy_net_kwh: float | None
+    sector_times: list[float]
+    mins: F32  # key channels, catalog order
+    maxs: F32
+
+
 class LapAccumulator:
     """Running lap statistics; all work is done per block of frames, vectorised."""
 
@@ -107,9 +135,13 @@ class LapAccumulator:
         self.profile_names = ("speed", "throttle", "brake_pressure", "power_electrical_total")
         self.profile_idx = [idx.get(n) for n in self.profile_names]
 
-    def start(self, number: int, header_lap: int, sim_time: float, ts_ms: int, at_line: bool, lap_distance: float) -> LapState:
+    def start(
+        self, number: int, header_lap: int, sim_time: float, ts_ms: int, at_line: bool, lap_distance: float
+    ) -> LapState:
         first_bin = int(np.floor(lap_distance / self.step)) + 1 if lap_distance > 0 else 0
-        return LapState(number, header_lap, sim_time, ts_ms, at_line, next_profile_m=first_bin * self.step, last_sim_time=sim_time)
+        return LapState(
+            number, header_lap, sim_time, ts_ms, at_line, next_profile_m=first_bin * self.step, last_sim_time=sim_time
+        )
 
     def _profile_channels(self, values: F32) -> F32:
         out = np.full((values.shape[0], len(self.profile_idx)), np.nan, dtype=np.float32)
@@ -118,8 +150,9 @@ class LapAccumulator:
                 out[:, j] = values[:, i]
         return out
 
-    def add_block(self, lap: LapState, sim_times: F64, lap_distances: F64, markers: npt.NDArray[np.int64],
-                  values: F32) -> list[tuple[int, float, F32]]:
+    def add_block(
+        self, lap: LapState, sim_times: F64, lap_distances: F64, markers: npt.NDArray[np.int64], values: F32
+    ) -> list[tuple[int, float, F32]]:
         """Fold in-order frames of one lap; returns distance-profile points (distance, elapsed, channels)."""
         n = len(sim_times)
         power = values[:, self.i_power].astype(np.float64) if self.i_power is not None else np.full(n, np.nan)
@@ -142,7 +175,10 @@ class LapAccumulator:
         sector_hits = sim_times[(markers & MARKER_SECTOR_LINE) != 0]
         lap.sector_marks.extend(float(x) for x in sector_hits if x > lap.start_sim_time)
         key = values[:, self.key_idx]
-        lo, hi = np.nanmin(np.where(np.isnan(key), np.inf, key), axis=0), np.nanmax(np.where(np.isnan(key), -np.inf, key), axis=0)
+        lo, hi = (
+            np.nanmin(np.where(np.isnan(key), np.inf, key), axis=0),
+            np.nanmax(np.where(np.isnan(key), -np.inf, key), axis=0),
+        )
         lap.mins = lo if lap.mins is None else np.fmin(lap.mins, lo)
         lap.maxs = hi if lap.maxs is None else np.fmax(lap.maxs, hi)
         if self.i_speed is not None:
@@ -176,12 +212,14 @@ class LapAccumulator:
         """Attribute the span from the lap's last frame to the next lap's first frame to this lap."""
         if lap.last is None:
             return
-        drawn, regen = _segments_kws(np.array([lap.last.sim_time, next_sim_time]), np.array([lap.last.power, next_power]))
+        drawn, regen = _segments_kws(
+            np.array([lap.last.sim_time, next_sim_time]), np.array([lap.last.power, next_power])
+        )
         lap.drawn_kws += drawn
         lap.regen_kws += regen
         lap.distance += float(_distance_increments(np.array([lap.last.lap_distance, next_distance])).sum())
 
-    def summary_fields(self, lap: LapState, end_sim_time: float, complete: bool) -> dict[str, object]:
+    def summary(self, lap: LapState, end_sim_time: float, complete: bool) -> LapSummary:
         n_key = len(self.key_idx)
         nan = np.full(n_key, np.nan, dtype=np.float32)
         mins = np.where(np.isinf(lap.mins), np.nan, lap.mins).astype(np.float32) if lap.mins is not None else nan
@@ -189,17 +227,17 @@ class LapAccumulator:
         speed_i = [c.name for c in self.catalog.key_channels()].index("speed") if self.i_speed is not None else None
         max_speed = float(maxs[speed_i]) if speed_i is not None and np.isfinite(maxs[speed_i]) else None
         marks = [lap.start_sim_time, *lap.sector_marks, end_sim_time] if complete and lap.sector_marks else []
-        return {
-            "lap_time": end_sim_time - lap.start_sim_time,
-            "distance": lap.distance,
-            "frames": lap.frames,
-            "invalidated": lap.invalidated,
-            "max_speed": max_speed,
-            "mean_speed": lap.speed_sum / lap.speed_count if lap.speed_count else None,
-            "energy_drawn_kwh": lap.drawn_kws / KWS_PER_KWH if lap.power_seen else None,
-            "energy_regen_kwh": lap.regen_kws / KWS_PER_KWH if lap.power_seen else None,
-            "energy_net_kwh": (lap.drawn_kws - lap.regen_kws) / KWS_PER_KWH if lap.power_seen else None,
-            "sector_times": [b - a for a, b in zip(marks[:-1], marks[1:])],
-            "mins": mins,
-            "maxs": maxs,
-        }
+        return LapSummary(
+            lap_time=end_sim_time - lap.start_sim_time,
+            distance=lap.distance,
+            frames=lap.frames,
+            invalidated=lap.invalidated,
+            max_speed=max_speed,
+            mean_speed=lap.speed_sum / lap.speed_count if lap.speed_count else None,
+            energy_drawn_kwh=lap.drawn_kws / KWS_PER_KWH if lap.power_seen else None,
+            energy_regen_kwh=lap.regen_kws / KWS_PER_KWH if lap.power_seen else None,
+            energy_net_kwh=(lap.drawn_kws - lap.regen_kws) / KWS_PER_KWH if lap.power_seen else None,
+            sector_times=[b - a for a, b in itertools.pairwise(marks)],
+            mins=mins,
+            maxs=maxs,
+        )

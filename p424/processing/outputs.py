@@ -128,4 +128,11 @@ class Outputs:
         self.sessions += other.sessions
 
     def __len__(self) -> int:
-        return len(self.frames) + len(self.windows) + len(self.laps) + len(self.profile) + len(self.quality) + len(self.sessions)
+        return (
+            len(self.frames)
+            + len(self.windows)
+            + len(self.laps)
+            + len(self.profile)
+            + len(self.quality)
+            + len(self.sessions)
+        )

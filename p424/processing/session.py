@@ -65,8 +65,13 @@ class _Pending:
 
 
 class SessionProcessor:
-    def __init__(self, session_id: int, car_id: int, settings: ProcessingSettings = ProcessingSettings(),
-                 catalog: Catalog = CATALOG) -> None:
+    def __init__(
+        self,
+        session_id: int,
+        car_id: int,
+        settings: ProcessingSettings = ProcessingSettings(),
+        catalog: Catalog = CATALOG,
+    ) -> None:
         self.session_id = session_id
         self.car_id = car_id
         self.settings = settings
@@ -148,8 +153,9 @@ class SessionProcessor:
         lap = self.lap
         if lap is None:
             self.lap = self._start_lap(1 if f.lap <= 0 else f.lap, f)
-        elif is_lap_boundary(lap, f.markers, f.lap, f.lap_distance, f.sim_time, self._last_distance(lap),
-                             self.settings.min_lap_s):
+        elif is_lap_boundary(
+            lap, f.markers, f.lap, f.lap_distance, f.sim_time, self._last_distance(lap), self.settings.min_lap_s
+        ):
             self._close_block(out, final=True)
             power = float(f.values[self.laps.i_power]) if self.laps.i_power is not None else float("nan")
             self.laps.close_boundary(lap, f.sim_time, f.lap_distance, power)
@@ -171,8 +177,14 @@ class SessionProcessor:
 
     def _start_lap(self, number: int, f: _Pending) -> LapState:
         anchor = self.anchor_ms or 0
-        lap = self.laps.start(number, f.lap, f.sim_time, anchor + round(f.sim_time * 1000),
-                              starts_at_line(f.markers, f.lap_distance), f.lap_distance)
+        lap = self.laps.start(
+            number,
+            f.lap,
+            f.sim_time,
+            anchor + round(f.sim_time * 1000),
+            starts_at_line(f.markers, f.lap_distance),
+            f.lap_distance,
+        )
         self._lap_window_base = {}
         return lap
 
@@ -211,33 +223,77 @@ class SessionProcessor:
         number = lap.number if lap_number is None else lap_number
         kwh = 3600.0
         return WindowRow(
-            self.session_id, self.car_id, s.window_ms, number, window_part(s.index - base),
-            (self.anchor_ms or 0) + s.index * s.window_ms, s.start, s.last_lap_time, s.last_lap_distance,
-            s.frame_count, s.mins, s.maxs, s.means, s.lasts, lap.drawn_kws / kwh, lap.regen_kws / kwh,
+            self.session_id,
+            self.car_id,
+            s.window_ms,
+            number,
+            window_part(s.index - base),
+            (self.anchor_ms or 0) + s.index * s.window_ms,
+            s.start,
+            s.last_lap_time,
+            s.last_lap_distance,
+            s.frame_count,
+            s.mins,
+            s.maxs,
+            s.means,
+            s.lasts,
+            lap.drawn_kws / kwh,
+            lap.regen_kws / kwh,
         )
 
     def _lap_row(self, lap: LapState, end_sim_time: float, complete: bool) -> LapRow:
-        f = self.laps.summary_fields(lap, end_sim_time, complete)
+        f = self.laps.summary(lap, end_sim_time, complete)
         return LapRow(
-            self.session_id, self.car_id, lap.number, lap.start_sim_time, end_sim_time, lap.start_ts_ms,
-            float(f["lap_time"]), float(f["distance"]), int(f["frames"]), complete, bool(f["invalidated"]),  # type: ignore[arg-type]
-            f["max_speed"], f["mean_speed"], f["energy_drawn_kwh"], f["energy_regen_kwh"], f["energy_net_kwh"],  # type: ignore[arg-type]
-            f["sector_times"], f["mins"], f["maxs"],  # type: ignore[arg-type]
+            self.session_id,
+            self.car_id,
+            lap.number,
+            lap.start_sim_time,
+            end_sim_time,
+            lap.start_ts_ms,
+            f.lap_time,
+            f.distance,
+            f.frames,
+            complete,
+            f.invalidated,
+            f.max_speed,
+            f.mean_speed,
+            f.energy_drawn_kwh,
+            f.energy_regen_kwh,
+            f.energy_net_kwh,
+            f.sector_times,
+            f.mins,
+            f.maxs,
         )
 
     # ------------------------------------------------------------------ quality and session rows
     def quality(self) -> QualityRow:
         s = self.tracker.stats
-        return QualityRow(self.session_id, s.received, s.lost, s.duplicated, self.late,
-                          max(0, s.out_of_order - self.late), s.first, s.highest)
+        return QualityRow(
+            self.session_id,
+            s.received,
+            s.lost,
+            s.duplicated,
+            self.late,
+            max(0, s.out_of_order - self.late),
+            s.first,
+            s.highest,
+        )
 
     def _report(self, out: Outputs) -> None:
         out.quality.append(self.quality())
-        out.sessions.append(SessionRow(
-            self.session_id, self.car_id, self.catalog.hash_hex, self.anchor_ms or 0, self.last_received_ms,
-            self.first_sim_time or 0.0, self.released_until if self.released_until > float("-inf") else 0.0,
-            self.tracker.stats.received, self.laps_done + (1 if self.lap is not None else 0),
-        ))
+        out.sessions.append(
+            SessionRow(
+                self.session_id,
+                self.car_id,
+                self.catalog.hash_hex,
+                self.anchor_ms or 0,
+                self.last_received_ms,
+                self.first_sim_time or 0.0,
+                self.released_until if self.released_until > float("-inf") else 0.0,
+                self.tracker.stats.received,
+                self.laps_done + (1 if self.lap is not None else 0),
+            )
+        )
 
 
 def _opt(ch: F32) -> tuple[float | None, ...]:

@@ -43,7 +43,13 @@ class WindowStats:
 
 
 def block_stats(
-    window_ms: int, index: int, lap: int, values: F32, sim_times: F64, lap_start: float, lap_distances: F64,
+    window_ms: int,
+    index: int,
+    lap: int,
+    values: F32,
+    sim_times: F64,
+    lap_start: float,
+    lap_distances: F64,
 ) -> WindowStats:
     """Statistics of one smallest window from its frames (rows in time order; NaN = absent)."""
     present = ~np.isnan(values)
@@ -59,8 +65,18 @@ def block_stats(
     last_row = values.shape[0] - 1 - np.argmax(present[::-1], axis=0)
     lasts = values[last_row, np.arange(values.shape[1])]
     return WindowStats(
-        window_ms, index, lap, values.shape[0], mins.astype(np.float32), maxs.astype(np.float32), sums, counts,
-        lasts.astype(np.float32), float(sim_times[-1]), float(sim_times[-1] - lap_start), float(lap_distances[-1]),
+        window_ms,
+        index,
+        lap,
+        values.shape[0],
+        mins.astype(np.float32),
+        maxs.astype(np.float32),
+        sums,
+        counts,
+        lasts.astype(np.float32),
+        float(sim_times[-1]),
+        float(sim_times[-1] - lap_start),
+        float(lap_distances[-1]),
     )
 
 
@@ -68,9 +84,18 @@ def merge_into(parent: WindowStats | None, child: WindowStats, window_ms: int) -
     """Fold a smaller window into the larger window that contains it (children arrive in order)."""
     if parent is None:
         return WindowStats(
-            window_ms, child.index * child.window_ms // window_ms, child.lap, child.frame_count, child.mins.copy(),
-            child.maxs.copy(), child.sums.copy(), child.counts.copy(), child.lasts.copy(), child.last_sim_time,
-            child.last_lap_time, child.last_lap_distance,
+            window_ms,
+            child.index * child.window_ms // window_ms,
+            child.lap,
+            child.frame_count,
+            child.mins.copy(),
+            child.maxs.copy(),
+            child.sums.copy(),
+            child.counts.copy(),
+            child.lasts.copy(),
+            child.last_sim_time,
+            child.last_lap_time,
+            child.last_lap_distance,
         )
     parent.frame_count += child.frame_count
     parent.mins = np.fmin(parent.mins, child.mins)

@@ -15,20 +15,28 @@ from p424.config import Config
 
 
 def connect(
-    cfg: Config, keyspace: str | None = None, timeout_s: float = 60.0,
-    row_factory: Callable[..., Any] = named_tuple_factory, request_timeout_s: float = 30.0,
+    cfg: Config,
+    keyspace: str | None = None,
+    timeout_s: float = 60.0,
+    row_factory: Callable[..., Any] = named_tuple_factory,
+    request_timeout_s: float = 30.0,
 ) -> tuple[Cluster, Session]:
     """A session to the configured cluster, retrying while the node is still starting."""
     # The driver warns about protocol negotiation and single-DC policy on every connect: not news here.
     logging.getLogger("cassandra").setLevel(logging.ERROR)
     profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(), request_timeout=request_timeout_s, row_factory=row_factory,
+        load_balancing_policy=DCAwareRoundRobinPolicy(),
+        request_timeout=request_timeout_s,
+        row_factory=row_factory,
     )
     deadline = time.monotonic() + timeout_s
     while True:
         cluster = Cluster(
-            [cfg.cassandra_contact], port=cfg.cassandra_port, protocol_version=5,
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile}, connect_timeout=5,
+            [cfg.cassandra_contact],
+            port=cfg.cassandra_port,
+            protocol_version=5,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            connect_timeout=5,
         )
         try:
             return cluster, cluster.connect(keyspace)

@@ -63,12 +63,16 @@ def migrate(session: Session, keyspace: str, replication: str, catalog: Catalog 
     if keyspace in session.cluster.metadata.keyspaces:
         tables = session.cluster.metadata.keyspaces[keyspace].tables
         if "schema_migrations" in tables:
-            applied = {r.version: r.checksum for r in session.execute(f"SELECT version, checksum FROM {keyspace}.schema_migrations")}
+            applied = {
+                r.version: r.checksum
+                for r in session.execute(f"SELECT version, checksum FROM {keyspace}.schema_migrations")
+            }
     for m in pending:
         if m.version in applied:
             if applied[m.version] != m.checksum:
                 raise MigrationError(
-                    f"migration {m.version:04d}_{m.name}.cql changed after it was applied; add a new migration file instead"
+                    f"migration {m.version:04d}_{m.name}.cql changed after it was applied; add a new migration file "
+                    "instead"
                 )
             continue
         for stmt in m.statements(keyspace, replication):

@@ -69,18 +69,26 @@ class TelemetryStore:
         return self._rows(f"SELECT * FROM {self.ks}.laps WHERE session_id = %s", (session_id,))
 
     def profile(self, session_id: int, lap: int) -> list[dict[str, Any]]:
-        return self._rows(f"SELECT * FROM {self.ks}.lap_distance_profile WHERE session_id = %s AND lap = %s",
-                          (session_id, lap))
+        return self._rows(
+            f"SELECT * FROM {self.ks}.lap_distance_profile WHERE session_id = %s AND lap = %s", (session_id, lap)
+        )
 
     # ---------- windows ----------
-    def windows(self, session_id: int, lap: int, window_ms: int, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def windows(
+        self, session_id: int, lap: int, window_ms: int, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Every window of a lap, in time order, across the lap's partitions (parts 0, 1, ...)."""
-        select = "*" if not columns else ", ".join(["ts", "window_start", "lap_time", "lap_distance", "frame_count", *columns])
+        select = (
+            "*"
+            if not columns
+            else ", ".join(["ts", "window_start", "lap_time", "lap_distance", "frame_count", *columns])
+        )
         rows: list[dict[str, Any]] = []
         part = 0
         while True:
             chunk = self._rows(
-                f"SELECT {select} FROM {self.ks}.channel_windows WHERE session_id = %s AND window_ms = %s AND lap = %s AND part = %s",
+                f"SELECT {select} FROM {self.ks}.channel_windows WHERE session_id = %s AND window_ms = %s AND lap "
+                "= %s AND part = %s",
                 (session_id, window_ms, lap, part),
             )
             if not chunk:
@@ -93,8 +101,10 @@ class TelemetryStore:
         """Raw frames whose session time lies in [start, end], in sequence order."""
         for bucket in range(frame_bucket(start_sim_time), frame_bucket(end_sim_time) + 1):
             for row in self.session.execute(
-                f"SELECT seq, sim_time, lap, lap_distance, markers, frame FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s",
-                (session_id, bucket), timeout=60,
+                f"SELECT seq, sim_time, lap, lap_distance, markers, frame FROM {self.ks}.frames WHERE session_id "
+                "= %s AND bucket = %s",
+                (session_id, bucket),
+                timeout=60,
             ):
                 if start_sim_time <= row["sim_time"] <= end_sim_time:
                     yield row
@@ -102,6 +112,8 @@ class TelemetryStore:
     def frame_count(self, session_id: int, last_sim_time: float) -> int:
         total = 0
         for bucket in range(0, int(last_sim_time // FRAME_BUCKET_S) + 1):
-            total += self._rows(f"SELECT count(*) AS n FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s",
-                                (session_id, bucket))[0]["n"]
+            total += self._rows(
+                f"SELECT count(*) AS n FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s",
+                (session_id, bucket),
+            )[0]["n"]
         return total

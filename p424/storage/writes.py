@@ -40,12 +40,26 @@ class Statements:
 
     @property
     def frame(self) -> str:
-        return _insert(self.keyspace, "frames", ["session_id", "bucket", "seq", "sim_time", "lap", "lap_distance", "markers", "frame"])
+        return _insert(
+            self.keyspace,
+            "frames",
+            ["session_id", "bucket", "seq", "sim_time", "lap", "lap_distance", "markers", "frame"],
+        )
 
     @property
     def window_columns(self) -> list[str]:
-        return ["session_id", "window_ms", "lap", "part", "ts", "window_start", "lap_time", "lap_distance", "frame_count",
-                *window_stat_columns(self.catalog)]
+        return [
+            "session_id",
+            "window_ms",
+            "lap",
+            "part",
+            "ts",
+            "window_start",
+            "lap_time",
+            "lap_distance",
+            "frame_count",
+            *window_stat_columns(self.catalog),
+        ]
 
     @property
     def window(self) -> str:
@@ -53,26 +67,81 @@ class Statements:
 
     @property
     def lap(self) -> str:
-        cols = ["session_id", "lap", "car_id", "start_sim_time", "end_sim_time", "start_ts", "lap_time", "distance", "frames",
-                "complete", "invalidated", "max_speed", "mean_speed", "energy_drawn_kwh", "energy_regen_kwh", "energy_net_kwh",
-                "sector_times", *lap_stat_columns(self.catalog)]
+        cols = [
+            "session_id",
+            "lap",
+            "car_id",
+            "start_sim_time",
+            "end_sim_time",
+            "start_ts",
+            "lap_time",
+            "distance",
+            "frames",
+            "complete",
+            "invalidated",
+            "max_speed",
+            "mean_speed",
+            "energy_drawn_kwh",
+            "energy_regen_kwh",
+            "energy_net_kwh",
+            "sector_times",
+            *lap_stat_columns(self.catalog),
+        ]
         return _insert(self.keyspace, "laps", cols)
 
     @property
     def profile(self) -> str:
-        return _insert(self.keyspace, "lap_distance_profile",
-                       ["session_id", "lap", "distance", "elapsed", "speed", "throttle", "brake_pressure", "power_electrical_total"])
+        return _insert(
+            self.keyspace,
+            "lap_distance_profile",
+            [
+                "session_id",
+                "lap",
+                "distance",
+                "elapsed",
+                "speed",
+                "throttle",
+                "brake_pressure",
+                "power_electrical_total",
+            ],
+        )
 
     @property
     def quality(self) -> str:
-        return _insert(self.keyspace, "session_quality", ["session_id", "frames_received", "frames_lost", "frames_duplicated",
-                                                          "frames_late", "frames_out_of_order", "first_seq", "last_seq",
-                                                          "updated_at"])
+        return _insert(
+            self.keyspace,
+            "session_quality",
+            [
+                "session_id",
+                "frames_received",
+                "frames_lost",
+                "frames_duplicated",
+                "frames_late",
+                "frames_out_of_order",
+                "first_seq",
+                "last_seq",
+                "updated_at",
+            ],
+        )
 
     @property
     def session(self) -> str:
-        return _insert(self.keyspace, "sessions", ["session_id", "car_id", "catalog_hash", "started_at", "last_frame_at",
-                                                   "first_sim_time", "last_sim_time", "frames", "laps", "updated_at"])
+        return _insert(
+            self.keyspace,
+            "sessions",
+            [
+                "session_id",
+                "car_id",
+                "catalog_hash",
+                "started_at",
+                "last_frame_at",
+                "first_sim_time",
+                "last_sim_time",
+                "frames",
+                "laps",
+                "updated_at",
+            ],
+        )
 
 
 # ---- parameters (timestamps as epoch milliseconds: the driver accepts ints for `timestamp`) ----
@@ -86,14 +155,41 @@ def frame_partition(r: FrameRow) -> tuple[int, int]:
 
 def window_params(r: WindowRow) -> Params:
     assert WINDOW_STATS == ("min", "max", "mean", "last")
-    return (r.session_id, r.window_ms, r.lap, r.part, r.ts_ms, r.window_start, r.lap_time, r.lap_distance, r.frame_count,
-            *_floats(r.mins, r.maxs, r.means, r.lasts))
+    return (
+        r.session_id,
+        r.window_ms,
+        r.lap,
+        r.part,
+        r.ts_ms,
+        r.window_start,
+        r.lap_time,
+        r.lap_distance,
+        r.frame_count,
+        *_floats(r.mins, r.maxs, r.means, r.lasts),
+    )
 
 
 def lap_params(r: LapRow) -> Params:
-    return (r.session_id, r.lap, r.car_id, r.start_sim_time, r.end_sim_time, r.start_ts_ms, r.lap_time, r.distance, r.frames,
-            r.complete, r.invalidated, r.max_speed, r.mean_speed, r.energy_drawn_kwh, r.energy_regen_kwh, r.energy_net_kwh,
-            r.sector_times, *_floats(r.mins, r.maxs))
+    return (
+        r.session_id,
+        r.lap,
+        r.car_id,
+        r.start_sim_time,
+        r.end_sim_time,
+        r.start_ts_ms,
+        r.lap_time,
+        r.distance,
+        r.frames,
+        r.complete,
+        r.invalidated,
+        r.max_speed,
+        r.mean_speed,
+        r.energy_drawn_kwh,
+        r.energy_regen_kwh,
+        r.energy_net_kwh,
+        r.sector_times,
+        *_floats(r.mins, r.maxs),
+    )
 
 
 def profile_params(r: ProfilePoint) -> Params:
@@ -101,10 +197,29 @@ def profile_params(r: ProfilePoint) -> Params:
 
 
 def quality_params(r: QualityRow, now_ms: int) -> Params:
-    return (r.session_id, r.frames_received, r.frames_lost, r.frames_duplicated, r.frames_late, r.frames_out_of_order,
-            r.first_seq, r.last_seq, now_ms)
+    return (
+        r.session_id,
+        r.frames_received,
+        r.frames_lost,
+        r.frames_duplicated,
+        r.frames_late,
+        r.frames_out_of_order,
+        r.first_seq,
+        r.last_seq,
+        now_ms,
+    )
 
 
 def session_params(r: SessionRow, now_ms: int) -> Params:
-    return (r.session_id, r.car_id, r.catalog_hash, r.started_at_ms, r.last_frame_at_ms, r.first_sim_time, r.last_sim_time,
-            r.frames, r.laps, now_ms)
+    return (
+        r.session_id,
+        r.car_id,
+        r.catalog_hash,
+        r.started_at_ms,
+        r.last_frame_at_ms,
+        r.first_sim_time,
+        r.last_sim_time,
+        r.frames,
+        r.laps,
+        now_ms,
+    )

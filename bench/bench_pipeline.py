@@ -1,0 +1,191 @@
+"""Stream processing throughput and latency on the running native stack.
+
+1. Throughput: writes a backlog of full-catalog frames from N simulated cars straight into
+   `telemetry.frames.v1` (bypassing the bridge, so only Flink and Cassandra are measured), then
+   times how fast the Flink job processes it into Cassandra (frames counted in session_quality).
+2. Latency: streams N cars at 50 Hz in real time through the bridge and measures, for probe
+   cars, the time from a frame being sent to the bridge until the 100 ms window containing it is
+   readable in Cassandra (p50/p95/p99).
+
+    .platform/venvs/platform/bin/python bench/bench_pipeline.py \
+        [--cars 100] [--backlog-seconds 40] [--latency-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from kafka import KafkaProducer
+from kafka.partitioner.default import murmur2
+
+from p424.codec.frame import FrameEncoder, FrameHeader, session_key
+from p424.config import load_config
+from p424.sim import CarSimulator, driver_pace
+from p424.storage.reader import TelemetryStore
+from unity_bridge.intake import new_session_id
+from unity_bridge.sender import FrameSender
+
+
+def cars(n: int, seconds: float, seed: int) -> list[tuple[int, int, np.ndarray, list[FrameHeader]]]:
+    """(car, session, values, headers) of the first ``seconds`` of a flying lap per car, at 50 Hz."""
+    out = []
+    for car in range(1, n + 1):
+        sim = CarSimulator(car, new_session_id(), seed, driver_pace(seed, car), rate_hz=50, laps=1)
+        block = next(sim.blocks(max_samples=int(seconds * 50)))
+        out.append((car, sim.session_id, block.values, [block.header(i) for i in range(len(block))]))
+    return out
+
+
+def throughput(n_cars: int, seconds: float) -> dict[str, float]:
+    cfg = load_config()
+    fleet = cars(n_cars, seconds, seed=7)
+    enc = FrameEncoder()
+    producer = KafkaProducer(
+        bootstrap_servers=cfg.kafka_bootstrap,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        compression_type="lz4",
+        metrics_enabled=False,
+    )
+    parts = len(producer.partitions_for(cfg.kafka_topic_frames))
+    total = 0
+    now_ms = int(time.time() * 1000)
+    for i in range(len(fleet[0][3])):
+        for _car, _sid, values, headers in fleet:
+            raw = enc.encode(headers[i], values[i])
+            key = session_key(raw)
+            producer.send(
+                cfg.kafka_topic_frames,
+                raw,
+                key=key,
+                partition=(murmur2(key) & 0x7FFFFFFF) % parts,
+                timestamp_ms=now_ms + i * 20,
+            )
+            total += 1
+    t_produced = time.monotonic()
+    producer.flush()
+    producer.close()
+    sessions = [sid for _c, sid, _v, _h in fleet]
+    store = TelemetryStore(cfg)
+    print(
+        f"  backlog of {total:,} frames ({n_cars} cars x {seconds:.0f} s at 50 Hz) written to Kafka; "
+        "Flink draining ...",
+        flush=True,
+    )
+    done = 0
+    first_seen = None
+    samples: list[tuple[float, int]] = []
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        done = sum((store.quality(s) or {}).get("frames_received", 0) for s in sessions)
+        now = time.monotonic()
+        if done and first_seen is None:
+            first_seen = now
+        samples.append((now, done))
+        if done >= total:
+            break
+        time.sleep(1.0)
+    store.close()
+    t_end = samples[-1][0]
+    # Rate over the steady part: from 10 % to 90 % of the backlog.
+    lo = next(t for t, d in samples if d >= 0.1 * total)
+    hi = next((t for t, d in samples if d >= 0.9 * total), t_end)
+    steady = 0.8 * total / (hi - lo) if hi > lo else float("nan")
+    return {
+        "frames": total,
+        "cars": n_cars,
+        "processed": done,
+        "seconds_total": t_end - t_produced,
+        "frames_per_s_overall": done / (t_end - t_produced),
+        "frames_per_s_steady": steady,
+    }
+
+
+def latency(n_cars: int, seconds: float, probes: int = 5) -> dict[str, float]:
+    cfg = load_config()
+    fleet = cars(n_cars, seconds, seed=9)
+    enc = FrameEncoder()
+    probe_sessions = {sid for _c, sid, _v, _h in fleet[:probes]}
+    sent_at: dict[tuple[int, int], float] = {}  # (session, window index) -> send time of its latest frame
+    seen: dict[tuple[int, int], float] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        store = TelemetryStore(cfg)
+        stmt = store.session.prepare(
+            f"SELECT window_start FROM {cfg.cassandra_keyspace}.channel_windows "
+            "WHERE session_id = ? AND window_ms = 100 AND lap = ? AND part = 0 ORDER BY ts DESC LIMIT 3"
+        )
+        while not stop.is_set():
+            for sid in probe_sessions:
+                for row in store.session.execute(stmt, (sid, 1)):
+                    key = (sid, round(row["window_start"] * 10))
+                    seen.setdefault(key, time.perf_counter())
+            time.sleep(0.02)
+        store.close()
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    n = len(fleet[0][3])
+    t0 = time.perf_counter()
+    with FrameSender(cfg.host_of("bridge"), cfg.bridge_udp_port) as tx:
+        for i in range(n):
+            due = t0 + i * 0.02
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            for _car, sid, values, headers in fleet:
+                tx.send(enc.encode(headers[i], values[i]))
+                if sid in probe_sessions:
+                    sent_at[(sid, int(headers[i].sim_time * 10))] = time.perf_counter()
+    time.sleep(5)
+    stop.set()
+    poller.join()
+    lat = np.array([(seen[k] - sent_at[k]) * 1000 for k in sent_at if k in seen])
+    if lat.size == 0:
+        return {"windows": 0}
+    return {
+        "cars": n_cars,
+        "frames_per_s": n_cars * 50,
+        "windows": int(lat.size),
+        "missing_windows": len(sent_at) - int(lat.size),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat.max()),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cars", type=int, default=100)
+    p.add_argument("--backlog-seconds", type=float, default=40.0)
+    p.add_argument("--latency-seconds", type=float, default=60.0)
+    p.add_argument("--json", type=Path, default=None)
+    a = p.parse_args()
+    print("throughput (Kafka backlog -> Flink -> Cassandra):")
+    tp = throughput(a.cars, a.backlog_seconds)
+    print(
+        f"  {tp['processed']:,} frames in {tp['seconds_total']:.1f} s: {tp['frames_per_s_overall']:,.0f} "
+        "frames/s overall, "
+        f"{tp['frames_per_s_steady']:,.0f} frames/s steady (target >= 5,000)"
+    )
+    print(f"latency (bridge -> 100 ms window readable in Cassandra), {a.cars} cars at 50 Hz in real time:")
+    lt = latency(a.cars, a.latency_seconds)
+    print(
+        f"  {lt.get('windows', 0)} windows: p50 {lt.get('p50_ms', float('nan')):.0f} ms, p95 "
+        f"{lt.get('p95_ms', float('nan')):.0f} ms, "
+        f"p99 {lt.get('p99_ms', float('nan')):.0f} ms (target p95 < 2,000 ms)"
+    )
+    if a.json:
+        a.json.write_text(json.dumps({"throughput": tp, "latency": lt}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,12 +5,17 @@ with the running Kafka."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import line_protocol_parser as lpp
@@ -30,7 +35,7 @@ from grafana.live.lines import (
 from grafana.live.pusher import Pusher, PushSettings, push_url
 from grafana.live.service import LiveService
 from p424.catalog import CATALOG, Kind, Transport
-from p424.config import Config
+from p424.config import REPO_ROOT, Config
 from p424.kafka.messages import ChannelStats, PredictionMessage, SessionQualitySnapshot, WindowMessage
 from tests.helpers import Stack, unique_session_id, wait_for
 
@@ -302,3 +307,60 @@ def test_service_pushes_windows_from_the_real_kafka(stack: Stack, recorder: tupl
         service.stop()
         runner.join(15)
     assert not runner.is_alive()
+
+
+# ---------------------------------------------------------------- entry point and native service
+def test_entry_point_serves_health_and_stops_on_sigterm(recorder: tuple[str, list[Any]], tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": recorder[0], "GRAFANA_TOKEN": "t"}
+    proc = subprocess.Popen([sys.executable, "-m", "grafana.live", "--http-port", str(port)], env=env,
+                            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def health() -> dict[str, Any] | None:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                return dict(r.json()) if r.status_code == 200 else None
+            except requests.RequestException:
+                return None
+
+        doc = wait_for(health, 30, "the pusher's health endpoint")
+        assert doc["status"] == "ok" and doc["grafana_url"] == recorder[0] and doc["stream"] == "p424"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            assert proc.stderr is not None
+            proc.stderr.close()
+    assert code == 0
+
+
+def test_entry_point_refuses_to_run_without_grafana_url(tmp_path: Path) -> None:
+    env = {**os.environ, "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": ""}
+    done = subprocess.run([sys.executable, "-m", "grafana.live"], env=env, cwd=REPO_ROOT, capture_output=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2 and b"GRAFANA_URL is not set" in done.stderr
+
+
+def test_native_service_runs_the_pusher_only_with_a_grafana_url(tmp_path: Path) -> None:
+    from launcher.installers import Installer
+    from launcher.paths import StatePaths
+    from launcher.procs import Supervisor
+    from launcher.services.base import Context
+    from launcher.services.grafana_live import GrafanaLive
+
+    def service(url: str) -> GrafanaLive:
+        cfg = Config(platform_state_dir=str(tmp_path), grafana_url=url)
+        paths = StatePaths.of(cfg)
+        return GrafanaLive(Context(cfg, paths, Supervisor(paths.run, paths.logs), Installer(cfg, paths)))
+
+    assert not service("").enabled
+    live = service("http://grafana:3000")
+    assert live.enabled and live.port == 9426
+    (spec,) = live.processes()
+    assert spec.argv[1:] == ["-m", "grafana.live"] and spec.argv[0].endswith("venvs/platform/bin/python")
+    assert spec.env["PLATFORM_STATE_DIR"] == str(tmp_path)
+    assert live.url.startswith("http://grafana:3000/api/live/push/p424")
+    assert not live.healthy() or live.running()  # nothing of ours listens unless the service runs

@@ -139,7 +139,9 @@ def test_the_schema_check_rejects_what_cassandra_or_the_plugin_would() -> None:
 
 
 def substitute(cql: str, values: dict[str, str]) -> str:
-    cql = cql.replace("${lap:csv}", values["laps"]).replace("'${keyspace}'", f"'{values['keyspace']}'")
+    cql = cql.replace("${lap:csv}", values["laps"]).replace("${month:singlequote}", values["months"])
+    for quoted in ("keyspace", "model"):
+        cql = cql.replace(f"'${{{quoted}}}'", f"'{values[quoted]}'")
     for name in sorted(values, key=len, reverse=True):
         cql = cql.replace(f"${name}", values[name])
     assert "$" not in cql, cql
@@ -159,7 +161,8 @@ def test_every_cql_query_runs_against_the_live_cassandra(stack: Stack, boards: d
     values = {
         "session": str(sid), "car": str(rows[0]["car_id"] or 1), "window": "1000", "lap_a": str(laps[0]),
         "lap_b": str(laps[-1]), "laps": ", ".join(map(str, laps)), "bucket": "0", "keyspace": ks,
-        "__timeFrom": "0", "__timeTo": str(int(time.time() * 1000)),
+        "__timeFrom": "0", "__timeTo": str(int(time.time() * 1000)), "model": stack.cfg.model_name,
+        "months": f"'{time.strftime('%Y-%m')}'",
     }
     for where, cql in all_queries(boards):
         q = parse(cql)

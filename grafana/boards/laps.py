@@ -1,5 +1,6 @@
-"""Lap analysis: a session's lap table, lap times and energies, sector times, and two laps overlaid
-by distance with the time delta (from ``lap_distance_profile``, one row every 10 m).
+"""Lap analysis: a session's lap table, lap times and energies, sector times, two laps overlaid
+by distance with the time delta (from ``lap_distance_profile``, one row every 10 m), and the live
+predictions made during a lap with the model's errors per lap (``predictions``, ``prediction_errors``).
 
 The overlay joins lap A and lap B on ``distance`` and computes ``delta_s = elapsed_b - elapsed_a``
 with Grafana transformations, so Cassandra serves two single-partition reads.
@@ -17,6 +18,7 @@ from grafana.boards.common import (
     TAGS,
     PanelBuilder,
     car_variable,
+    cql_variable,
     lap_variable,
     number_panels,
     override,
@@ -27,6 +29,7 @@ from grafana.boards.common import (
 from grafana.queries import Cql, cassandra_ref
 from grafana.units import channel_unit
 from p424.catalog import CATALOG, Catalog
+from p424.config import Config
 
 UID = "p424-lap-analysis"
 KMH = CATALOG["speed"].multiplier
@@ -131,6 +134,53 @@ def _overlay(title: str, quantity: str, unit: str, *, delta: bool = False) -> Pa
     return p
 
 
+# ---------------------------------------------------------------- predictions (p424.ml.live)
+PREDICTION_ERRORS_CQL = """
+SELECT model_name, completed_at, session_id, lap, model_version, windows, actual_lap_time, mae_lap_time,
+       baseline_mae_lap_time, error_lap_time_at_25, error_lap_time_at_50, error_lap_time_at_75, actual_energy_kwh,
+       mae_energy_kwh, baseline_mae_energy_kwh
+FROM prediction_errors WHERE model_name = '${model}' AND month IN (${month:singlequote})
+"""
+MONTHS_CQL = "SELECT DISTINCT month, month AS label, model_name FROM prediction_errors WHERE model_name = '${model}' " \
+    "ALLOW FILTERING"
+
+
+def prediction_trace_query(lap_var: str) -> str:
+    km = CATALOG["lap_distance"].multiplier
+    return " ".join(f"""
+        SELECT lap, lap_distance * {km!r} AS lap_distance_km, predicted_lap_time, baseline_lap_time,
+               predicted_energy_kwh, baseline_energy_kwh, energy_so_far_kwh
+        FROM predictions WHERE session_id = $session AND lap = ${lap_var}
+    """.split())
+
+
+def _prediction_trace(title: str, fields: list[str], unit: str) -> PanelBuilder:
+    return (
+        trend.Panel().title(title).datasource(cassandra_ref())
+        .description("What the serving model and the baseline predicted as lap A went on, by lap distance")
+        .with_target(Cql(prediction_trace_query("lap_a"))).x_field("lap_distance_km").unit(unit)
+        .height(8).span(12)
+        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
+                .placement(mcommon.LegendPlacement.BOTTOM))
+        .with_transformation(transformation("filterFieldsByName",
+                                            {"include": {"names": ["lap_distance_km", *fields]}}))
+    )
+
+
+def _prediction_errors() -> PanelBuilder:
+    p = table_panel("Prediction errors per lap", Cql(PREDICTION_ERRORS_CQL), height=8,
+                    description="Per completed lap: mean absolute error of the live predictions (from 5 % of the "
+                                "lap on) against the baseline's, and the signed error at 25/50/75 % of the lap")
+    for field in ("actual_lap_time", "mae_lap_time", "baseline_mae_lap_time", "error_lap_time_at_25",
+                  "error_lap_time_at_50", "error_lap_time_at_75"):
+        name, props = override(field, unit="s", decimals=2)
+        p = p.override_by_name(name, props)
+    for field in ("actual_energy_kwh", "mae_energy_kwh", "baseline_mae_energy_kwh"):
+        name, props = override(field, unit="kwatth", decimals=3)
+        p = p.override_by_name(name, props)
+    return p
+
+
 def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
     d = (
         dash.Dashboard("PERRINN 424 · Lap analysis").uid(UID).tags([*TAGS, "laps"])
@@ -138,6 +188,11 @@ def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
         .time("now-24h", "now").refresh("30s").timezone("browser").tooltip(mdash.DashboardCursorSync.CROSSHAIR)
         .with_variable(car_variable()).with_variable(session_variable())
         .with_variable(lap_variable("lap_a", "Lap A")).with_variable(lap_variable("lap_b", "Lap B"))
+        .with_variable(dash.CustomVariable("model").label("Model").values(Config().model_name)
+                       .current(mdash.VariableOption(selected=True, text=Config().model_name,
+                                                    value=Config().model_name)))
+        .with_variable(cql_variable("month", "Months", MONTHS_CQL, sort=mdash.VariableSort.ALPHABETICAL_DESC)
+                       .multi(True).include_all(True))
     )
     d = d.with_row(dash.Row("Laps")).with_panel(_lap_table(catalog))
     d = d.with_panel(_per_lap_bars(
@@ -156,5 +211,13 @@ def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
         .with_panel(_overlay("Throttle", "throttle", channel_unit(catalog["throttle"])))
         .with_panel(_overlay("Brake pressure", "brake", channel_unit(catalog["brake_pressure"])))
         .with_panel(_overlay("Power total", "power", channel_unit(catalog["power_electrical_total"])))
+    )
+    d = (
+        d.with_row(dash.Row("Live predictions"))
+        .with_panel(_prediction_trace("Predicted lap time along lap A", ["predicted_lap_time", "baseline_lap_time"],
+                                      "s"))
+        .with_panel(_prediction_trace("Predicted lap energy along lap A",
+                                      ["predicted_energy_kwh", "baseline_energy_kwh", "energy_so_far_kwh"], "kwatth"))
+        .with_panel(_prediction_errors())
     )
     return number_panels(d.build())

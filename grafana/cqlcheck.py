@@ -17,8 +17,13 @@ from p424.storage.schema import catalog_columns
 # Cassandra virtual tables the health dashboard reads (columns as in Cassandra 4.1+ and 5.0).
 VIRTUAL_TABLES: dict[str, dict[str, str]] = {
     "system_views.coordinator_write_latency": {
-        "keyspace_name": "text", "table_name": "text", "count": "bigint", "max_ms": "double", "p50th_ms": "double",
-        "p99th_ms": "double", "per_second": "double",
+        "keyspace_name": "text",
+        "table_name": "text",
+        "count": "bigint",
+        "max_ms": "double",
+        "p50th_ms": "double",
+        "p99th_ms": "double",
+        "per_second": "double",
     },
 }
 VIRTUAL_KEYS = {"system_views.coordinator_write_latency": ["keyspace_name"]}
@@ -32,12 +37,39 @@ _MACROS = [
     (re.compile(r"\$\w+"), "0"),
 ]
 _KEYWORDS = {
-    "select", "from", "where", "and", "in", "as", "cast", "allow", "filtering", "limit", "per", "partition", "text",
-    "int", "bigint", "double", "float", "order", "by", "asc", "desc", "distinct", "json", "true", "false", "null",
+    "select",
+    "from",
+    "where",
+    "and",
+    "in",
+    "as",
+    "cast",
+    "allow",
+    "filtering",
+    "limit",
+    "per",
+    "partition",
+    "text",
+    "int",
+    "bigint",
+    "double",
+    "float",
+    "order",
+    "by",
+    "asc",
+    "desc",
+    "distinct",
+    "json",
+    "true",
+    "false",
+    "null",
 }
 _IDENT = re.compile(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", re.IGNORECASE)
-_SELECT = re.compile(r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<table>[a-z0-9_.]+)(?:\s+where\s+(?P<where>.*?))?"
-                     r"(?P<filtering>\s+allow\s+filtering)?\s*$", re.IGNORECASE | re.DOTALL)
+_SELECT = re.compile(
+    r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<table>[a-z0-9_.]+)(?:\s+where\s+(?P<where>.*?))?"
+    r"(?P<filtering>\s+allow\s+filtering)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 @dataclass
@@ -52,8 +84,9 @@ def schema(keyspace_prefix: str = "") -> dict[str, Table]:
     tables: dict[str, Table] = {}
     for m in migrations():
         for stmt in m.statements("ks", "{}"):
-            head = re.match(r"create\s+table\s+(?:if\s+not\s+exists\s+)?ks\.(\w+)\s*\((.*)\)", stmt,
-                            re.IGNORECASE | re.DOTALL)
+            head = re.match(
+                r"create\s+table\s+(?:if\s+not\s+exists\s+)?ks\.(\w+)\s*\((.*)\)", stmt, re.IGNORECASE | re.DOTALL
+            )
             if head:
                 tables[head.group(1)] = _table(head.group(1), head.group(2))
     for table, cols in catalog_columns().items():
@@ -127,8 +160,9 @@ def parse(cql: str) -> ParsedQuery:
     restricted = set(re.findall(r"\b([a-z_][a-z0-9_]*)\s*(?:=|>=|<=|>|<|\bin\b)", where, re.IGNORECASE))
     restricted -= _KEYWORDS
     read.update(restricted)
-    return ParsedQuery(m.group("table"), frozenset(read), tuple(plain), frozenset(restricted),
-                       bool(m.group("filtering")))
+    return ParsedQuery(
+        m.group("table"), frozenset(read), tuple(plain), frozenset(restricted), bool(m.group("filtering"))
+    )
 
 
 def problems(cql: str, tables: dict[str, Table]) -> list[str]:

@@ -47,8 +47,14 @@ def mixed_ref() -> DataSourceRef:
 
 
 class CassandraQuery(cogvariants.Dataquery):
-    def __init__(self, ref_id: str = "A", target: str = "", alias: str = "", hide: bool = False,
-                 datasource: DataSourceRef | None = None) -> None:
+    def __init__(
+        self,
+        ref_id: str = "A",
+        target: str = "",
+        alias: str = "",
+        hide: bool = False,
+        datasource: DataSourceRef | None = None,
+    ) -> None:
         self.ref_id = ref_id
         self.target = target
         self.alias = alias
@@ -57,7 +63,10 @@ class CassandraQuery(cogvariants.Dataquery):
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "refId": self.ref_id, "datasource": self.datasource, "queryType": "query", "rawQuery": True,
+            "refId": self.ref_id,
+            "datasource": self.datasource,
+            "queryType": "query",
+            "rawQuery": True,
             "target": self.target,
         }
         if self.alias:
@@ -75,8 +84,9 @@ class CassandraQuery(cogvariants.Dataquery):
 
 
 class LiveQuery(cogvariants.Dataquery):
-    def __init__(self, ref_id: str = "A", channel: str = "", fields: list[str] | None = None,
-                 buffer_ms: int | None = None) -> None:
+    def __init__(
+        self, ref_id: str = "A", channel: str = "", fields: list[str] | None = None, buffer_ms: int | None = None
+    ) -> None:
         self.ref_id = ref_id
         self.channel = channel
         self.fields = list(fields or [])
@@ -84,7 +94,10 @@ class LiveQuery(cogvariants.Dataquery):
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "refId": self.ref_id, "datasource": grafana_ref(), "queryType": "measurements", "channel": self.channel,
+            "refId": self.ref_id,
+            "datasource": grafana_ref(),
+            "queryType": "measurements",
+            "channel": self.channel,
         }
         if self.fields:
             # "time" is kept so a field filter still yields a time series.

@@ -104,10 +104,14 @@ def sync_dashboards(api: Any, s: SyncSettings, result: SyncResult) -> None:
         in_folder = current is not None and current.get("meta", {}).get("folderUid") == FOLDER_UID
         if in_folder and _comparable(current["dashboard"]) == _comparable(doc):
             continue
-        api.dashboard.update_dashboard({
-            "dashboard": {**doc, "id": None}, "folderUid": FOLDER_UID, "overwrite": True,
-            "message": "grafana-sync from the channel catalog",
-        })
+        api.dashboard.update_dashboard(
+            {
+                "dashboard": {**doc, "id": None},
+                "folderUid": FOLDER_UID,
+                "overwrite": True,
+                "message": "grafana-sync from the channel catalog",
+            }
+        )
         result.changes.append(f"{'updated' if current else 'created'} dashboard {doc['title']!r}")
 
 
@@ -126,8 +130,9 @@ def sync_service_account(api: Any, url: str, s: SyncSettings, result: SyncResult
     found = api.client.GET("/serviceaccounts/search", params={"query": SERVICE_ACCOUNT})
     account = next((a for a in found.get("serviceAccounts", []) if a.get("name") == SERVICE_ACCOUNT), None)
     if account is None:
-        account = api.client.POST("/serviceaccounts", json={"name": SERVICE_ACCOUNT, "role": SERVICE_ACCOUNT_ROLE,
-                                                             "isDisabled": False})
+        account = api.client.POST(
+            "/serviceaccounts", json={"name": SERVICE_ACCOUNT, "role": SERVICE_ACCOUNT_ROLE, "isDisabled": False}
+        )
         result.changes.append(f"created service account {SERVICE_ACCOUNT!r}")
     elif token_works(url, s.existing_token):
         return

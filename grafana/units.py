@@ -6,10 +6,26 @@ from p424.catalog import Channel
 
 # Grafana's built-in unit ids for the catalog's display units; anything else is shown as a suffix.
 GRAFANA_UNITS: dict[str, str] = {
-    "km/h": "velocitykmh", "m/s": "velocityms", "km": "lengthkm", "m": "lengthm", "mm": "lengthmm",
-    "%": "percent", "kW": "kwatt", "W": "watt", "kWh": "kwatth", "J": "joule", "rpm": "rotrpm",
-    "Nm": "forceNm", "bar": "pressurebar", "deg": "degree", "degC": "celsius", "g": "accG",
-    "m/s2": "accMS2", "s": "s", "rad/s": "rotrads", "": "none",
+    "km/h": "velocitykmh",
+    "m/s": "velocityms",
+    "km": "lengthkm",
+    "m": "lengthm",
+    "mm": "lengthmm",
+    "%": "percent",
+    "kW": "kwatt",
+    "W": "watt",
+    "kWh": "kwatth",
+    "J": "joule",
+    "rpm": "rotrpm",
+    "Nm": "forceNm",
+    "bar": "pressurebar",
+    "deg": "degree",
+    "degC": "celsius",
+    "g": "accG",
+    "m/s2": "accMS2",
+    "s": "s",
+    "rad/s": "rotrads",
+    "": "none",
 }
 SUFFIXES: dict[str, str] = {"rad/s2": "rad/s²", "W/degC": "W/°C", "kg/s": "kg/s", "ratio": ""}
 

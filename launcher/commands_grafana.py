@@ -15,10 +15,16 @@ from p424.config import load_config
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cassandra-url", default="",
-                   help="host:port of Cassandra as Grafana reaches it (default CASSANDRA_HOST:CASSANDRA_PORT)")
-    p.add_argument("--prometheus-url", default=os.environ.get("PROMETHEUS_URL", ""),
-                   help="Prometheus for the health dashboard (default $PROMETHEUS_URL; none: skipped)")
+    p.add_argument(
+        "--cassandra-url",
+        default="",
+        help="host:port of Cassandra as Grafana reaches it (default CASSANDRA_HOST:CASSANDRA_PORT)",
+    )
+    p.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("PROMETHEUS_URL", ""),
+        help="Prometheus for the health dashboard (default $PROMETHEUS_URL; none: skipped)",
+    )
 
 
 @command("grafana-sync", "create or update the folder, datasources, dashboards and Live token in GRAFANA_URL", _args)
@@ -32,7 +38,9 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
         raise PlatformError("GRAFANA_ADMIN_PASSWORD is not set (generated credentials, or --set it)")
     settings = SyncSettings(
         cassandra_url=args.cassandra_url or f"{cfg.cassandra_contact}:{cfg.cassandra_port}",
-        keyspace=cfg.cassandra_keyspace, prometheus_url=args.prometheus_url, live_stream=cfg.grafana_live_stream,
+        keyspace=cfg.cassandra_keyspace,
+        prometheus_url=args.prometheus_url,
+        live_stream=cfg.grafana_live_stream,
         existing_token=cfg.grafana_token,
     )
     with console.step(f"sync Grafana at {cfg.grafana_url}"):

@@ -104,8 +104,11 @@ def test_adding_a_channel_adds_its_panel() -> None:
 def test_live_stream_name_follows_the_setting() -> None:
     doc = dashboard_json(live_car.build(BoardSettings(live_stream="pit_wall")))
     channels = {t["channel"] for p in panels(doc) for t in p.get("targets") or [] if "channel" in t}
-    assert channels == {"stream/pit_wall/car_$car", "stream/pit_wall/car_${car}_quality",
-                        "stream/pit_wall/car_${car}_prediction"}
+    assert channels == {
+        "stream/pit_wall/car_$car",
+        "stream/pit_wall/car_${car}_quality",
+        "stream/pit_wall/car_${car}_prediction",
+    }
 
 
 # ---------------------------------------------------------------- CQL against the schema
@@ -129,13 +132,20 @@ def test_every_cql_query_matches_the_schema_files(boards: dict[str, dict[str, An
 def test_the_schema_check_rejects_what_cassandra_or_the_plugin_would() -> None:
     tables = schema()
     assert problems("SELECT session_id, nope FROM laps WHERE session_id = $session", tables) == [
-        "laps: unknown column 'nope'"]
+        "laps: unknown column 'nope'"
+    ]
     assert problems("SELECT x FROM nowhere WHERE a = 1", tables) == ["unknown table 'nowhere'"]
     assert "cannot be returned" in problems("SELECT session_id, sector_times FROM laps WHERE session_id = 1", tables)[0]
     assert "not restricted" in problems("SELECT lap, ts FROM channel_windows WHERE session_id = 1", tables)[0]
     assert "no WHERE" in problems("SELECT lap FROM laps", tables)[0]
-    assert problems("SELECT speed_mean * 3.6 AS v FROM channel_windows WHERE session_id = 1 AND window_ms = 1 "
-                    "AND lap = 1 AND part = 0", tables) == []
+    assert (
+        problems(
+            "SELECT speed_mean * 3.6 AS v FROM channel_windows WHERE session_id = 1 AND window_ms = 1 "
+            "AND lap = 1 AND part = 0",
+            tables,
+        )
+        == []
+    )
 
 
 def substitute(cql: str, values: dict[str, str]) -> str:
@@ -159,9 +169,17 @@ def test_every_cql_query_runs_against_the_live_cassandra(stack: Stack, boards: d
     sid = rows[0]["session_id"]
     laps = [r["lap"] for r in store.laps(sid)] or [0]
     values = {
-        "session": str(sid), "car": str(rows[0]["car_id"] or 1), "window": "1000", "lap_a": str(laps[0]),
-        "lap_b": str(laps[-1]), "laps": ", ".join(map(str, laps)), "bucket": "0", "keyspace": ks,
-        "__timeFrom": "0", "__timeTo": str(int(time.time() * 1000)), "model": stack.cfg.model_name,
+        "session": str(sid),
+        "car": str(rows[0]["car_id"] or 1),
+        "window": "1000",
+        "lap_a": str(laps[0]),
+        "lap_b": str(laps[-1]),
+        "laps": ", ".join(map(str, laps)),
+        "bucket": "0",
+        "keyspace": ks,
+        "__timeFrom": "0",
+        "__timeTo": str(int(time.time() * 1000)),
+        "model": stack.cfg.model_name,
         "months": f"'{time.strftime('%Y-%m')}'",
     }
     for where, cql in all_queries(boards):
@@ -206,7 +224,9 @@ def test_compose_mounts_what_the_provisioning_expects() -> None:
     mounts = {v["source"]: v["target"] for v in service["volumes"] if isinstance(v, dict) and v.get("type") == "bind"}
     assert mounts["grafana/provisioning"] == "/etc/grafana/provisioning"
     assert mounts["grafana/dashboards"] == CONTAINER_DASHBOARDS
-    assert (REPO_ROOT / "grafana/provisioning") == PROVISIONING_DIR and (REPO_ROOT / "grafana/dashboards") == DASHBOARD_DIR
+    assert (REPO_ROOT / "grafana/provisioning") == PROVISIONING_DIR and (
+        REPO_ROOT / "grafana/dashboards"
+    ) == DASHBOARD_DIR
     providers = yaml.safe_load((PROVISIONING_DIR / "dashboards" / "p424.yaml").read_text())["providers"]
     assert [p["options"]["path"] for p in providers] == [CONTAINER_DASHBOARDS]
     assert "hadesarchitect-cassandra-datasource" in str(service["environment"].get("GF_PLUGINS_PREINSTALL_SYNC", ""))

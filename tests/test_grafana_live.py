@@ -46,17 +46,38 @@ def window(session_id: int = 253283429522628666, car_id: int = 7) -> WindowMessa
         mid = (c.lo + c.hi) / 2 + (c.hi - c.lo) * 0.01 * (i % 7)
         channels[c.name] = ChannelStats(min=c.lo, max=c.hi, mean=mid, last=c.lo + (c.hi - c.lo) * 0.25)
     return WindowMessage(
-        session_id=session_id, car_id=car_id, window_ms=100, lap=3, window_start=412.3, ts_ms=1_763_868_108_439,
-        lap_time=71.25, lap_distance=4321.5, frame_count=5, channels=channels, lap_energy_drawn_kwh=1.5,
-        lap_energy_regen_kwh=0.25, quality=SessionQualitySnapshot(995, 5, 1, 2, 3),
+        session_id=session_id,
+        car_id=car_id,
+        window_ms=100,
+        lap=3,
+        window_start=412.3,
+        ts_ms=1_763_868_108_439,
+        lap_time=71.25,
+        lap_distance=4321.5,
+        frame_count=5,
+        channels=channels,
+        lap_energy_drawn_kwh=1.5,
+        lap_energy_regen_kwh=0.25,
+        quality=SessionQualitySnapshot(995, 5, 1, 2, 3),
     )
 
 
 def prediction(session_id: int = 253283429522628666) -> PredictionMessage:
     return PredictionMessage(
-        session_id=session_id, car_id=7, lap=3, ts_ms=1_763_868_108_500, window_start=412.4, lap_distance=4400.0,
-        lap_time_so_far=72.0, predicted_lap_time=410.5, predicted_energy_kwh=9.75, baseline_lap_time=412.0,
-        baseline_energy_kwh=10.0, model_name="p424_lap_outcome", model_version="3", latency_ms=4.2,
+        session_id=session_id,
+        car_id=7,
+        lap=3,
+        ts_ms=1_763_868_108_500,
+        window_start=412.4,
+        lap_distance=4400.0,
+        lap_time_so_far=72.0,
+        predicted_lap_time=410.5,
+        predicted_energy_kwh=9.75,
+        baseline_lap_time=412.0,
+        baseline_energy_kwh=10.0,
+        model_name="p424_lap_outcome",
+        model_version="3",
+        latency_ms=4.2,
     )
 
 
@@ -241,8 +262,9 @@ def test_pusher_batches_rate_limits_and_authenticates(recorder: tuple[str, list[
 
 def test_rejected_pushes_back_off(recorder: tuple[str, list[Any]]) -> None:
     server, received = serve(status=401)
-    pusher = Pusher(PushSettings(push_url(f"http://127.0.0.1:{server.server_address[1]}", "p424"), "",
-                                 backoff_initial_s=0.3))
+    pusher = Pusher(
+        PushSettings(push_url(f"http://127.0.0.1:{server.server_address[1]}", "p424"), "", backoff_initial_s=0.3)
+    )
     pusher.start()
     try:
         offer_burst(pusher, 10)
@@ -292,7 +314,9 @@ def test_service_pushes_windows_from_the_real_kafka(stack: Stack, recorder: tupl
 
         def seen() -> bool:
             # The consumer starts at the newest offsets once its partitions are assigned: keep sending.
-            producer.send(cfg.kafka_topic_windows, key=str(sid).encode(), value=window(session_id=sid, car_id=424).to_json())
+            producer.send(
+                cfg.kafka_topic_windows, key=str(sid).encode(), value=window(session_id=sid, car_id=424).to_json()
+            )
             producer.flush()
             return any(f'session="{sid}"' in r[3].decode() for r in received)
 
@@ -313,9 +337,15 @@ def test_service_pushes_windows_from_the_real_kafka(stack: Stack, recorder: tupl
 def test_entry_point_serves_health_and_stops_on_sigterm(recorder: tuple[str, list[Any]], tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": recorder[0], "GRAFANA_TOKEN": "t"}
-    proc = subprocess.Popen([sys.executable, "-m", "grafana.live", "--http-port", str(port)], env=env,
-                            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grafana.live", "--http-port", str(port)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
+
         def health() -> dict[str, Any] | None:
             try:
                 r = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
@@ -339,8 +369,9 @@ def test_entry_point_serves_health_and_stops_on_sigterm(recorder: tuple[str, lis
 
 def test_entry_point_refuses_to_run_without_grafana_url(tmp_path: Path) -> None:
     env = {**os.environ, "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": ""}
-    done = subprocess.run([sys.executable, "-m", "grafana.live"], env=env, cwd=REPO_ROOT, capture_output=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "grafana.live"], env=env, cwd=REPO_ROOT, capture_output=True, timeout=60, check=False
+    )
     assert done.returncode == 2 and b"GRAFANA_URL is not set" in done.stderr
 
 

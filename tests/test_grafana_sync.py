@@ -122,8 +122,9 @@ def grafana() -> Iterator[tuple[str, FakeGrafana]]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = json.loads(raw) if raw else None
             fake.requests.append((self.command, url.path, body, self.headers.get("Content-Type", "")))
-            status, answer = fake.handle(self.command, url.path, parse_qs(url.query), body,
-                                         self.headers.get("Authorization", ""))
+            status, answer = fake.handle(
+                self.command, url.path, parse_qs(url.query), body, self.headers.get("Authorization", "")
+            )
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -188,8 +189,13 @@ def test_second_sync_changes_nothing(grafana: tuple[str, FakeGrafana]) -> None:
 def test_a_lost_token_is_replaced_and_changed_settings_are_updated(grafana: tuple[str, FakeGrafana]) -> None:
     url, fake = grafana
     first = sync(url, ("admin", "secret"), SETTINGS)
-    moved = SyncSettings(cassandra_url="db.example:9042", keyspace="telemetry", prometheus_url="",
-                         live_stream="pit_wall", existing_token="glsa_revoked")
+    moved = SyncSettings(
+        cassandra_url="db.example:9042",
+        keyspace="telemetry",
+        prometheus_url="",
+        live_stream="pit_wall",
+        existing_token="glsa_revoked",
+    )
     result = sync(url, ("admin", "secret"), moved)
     assert "updated datasource 'P424 Cassandra'" in result.changes
     assert "skipped datasource 'P424 Prometheus' (no URL configured)" in result.changes
@@ -220,8 +226,12 @@ def test_file_provisioned_datasources_and_dashboards_are_left_alone(grafana: tup
 
 def test_the_launcher_command_stores_the_token(grafana: tuple[str, FakeGrafana], tmp_path: Path) -> None:
     url, fake = grafana
-    overrides = {"PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": url, "GRAFANA_ADMIN_PASSWORD": "secret",
-                 "GRAFANA_TOKEN": ""}
+    overrides = {
+        "PLATFORM_STATE_DIR": str(tmp_path),
+        "GRAFANA_URL": url,
+        "GRAFANA_ADMIN_PASSWORD": "secret",
+        "GRAFANA_TOKEN": "",
+    }
     args = argparse.Namespace(cassandra_url="", prometheus_url="")
     assert cmd_grafana_sync(args, overrides) == 0
     token = parse_env_file(tmp_path / "credentials.env")["GRAFANA_TOKEN"]

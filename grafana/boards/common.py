@@ -31,14 +31,26 @@ class BoardSettings:
 
 
 # ---------------------------------------------------------------- variables
-def cql_variable(name: str, label: str, cql: str, *, sort: mdash.VariableSort = mdash.VariableSort.NUMERICAL_ASC,
-                 refresh: mdash.VariableRefresh = mdash.VariableRefresh.ON_DASHBOARD_LOAD,
-                 hide: mdash.VariableHide = mdash.VariableHide.DONT_HIDE) -> dash.QueryVariable:
+def cql_variable(
+    name: str,
+    label: str,
+    cql: str,
+    *,
+    sort: mdash.VariableSort = mdash.VariableSort.NUMERICAL_ASC,
+    refresh: mdash.VariableRefresh = mdash.VariableRefresh.ON_DASHBOARD_LOAD,
+    hide: mdash.VariableHide = mdash.VariableHide.DONT_HIDE,
+) -> dash.QueryVariable:
     # The plugin's variable editor stores {"query": ...}: first column the value, second the label.
     cql = " ".join(cql.split())
     return (
-        dash.QueryVariable(name).label(label).datasource(cassandra_ref()).query({"query": cql}).definition(cql)
-        .refresh(refresh).sort(sort).hide(hide)
+        dash.QueryVariable(name)
+        .label(label)
+        .datasource(cassandra_ref())
+        .query({"query": cql})
+        .definition(cql)
+        .refresh(refresh)
+        .sort(sort)
+        .hide(hide)
     )
 
 
@@ -49,7 +61,8 @@ def car_variable() -> dash.QueryVariable:
 def session_variable() -> dash.QueryVariable:
     # Labelled with the start time so the newest session sorts first.
     return cql_variable(
-        "session", "Session",
+        "session",
+        "Session",
         "SELECT CAST(session_id AS text), CAST(started_at AS text) FROM sessions WHERE car_id = $car ALLOW FILTERING",
         sort=mdash.VariableSort.ALPHABETICAL_DESC,
     )
@@ -64,19 +77,28 @@ def live_channel(stream: str, measurement: str) -> str:
     return f"stream/{stream}/{measurement}"
 
 
-def channel_panel(c: Channel, target: Target, *, height: int = 6, width: int = 8,
-                  live: bool = True) -> timeseries.Panel:
+def channel_panel(
+    c: Channel, target: Target, *, height: int = 6, width: int = 8, live: bool = True
+) -> timeseries.Panel:
     """A time series of one catalog channel in display units, ranged by the catalog."""
     lo, hi = display_range(c)
     unit = c.shown_unit or "-"
     p = (
-        timeseries.Panel().title(c.name.replace("_", " ")).description(f"{c.description} [{unit}]")
+        timeseries.Panel()
+        .title(c.name.replace("_", " "))
+        .description(f"{c.description} [{unit}]")
         .datasource(grafana_ref() if live else cassandra_ref())
         .with_target(target)
-        .unit(channel_unit(c)).min(lo).max(hi).decimals(decimals(c))
-        .height(height).span(width)
+        .unit(channel_unit(c))
+        .min(lo)
+        .max(hi)
+        .decimals(decimals(c))
+        .height(height)
+        .span(width)
         .legend(VizLegendOptions().show_legend(False))
-        .line_width(1).fill_opacity(10).show_points(mcommon.VisibilityMode.NEVER)
+        .line_width(1)
+        .fill_opacity(10)
+        .show_points(mcommon.VisibilityMode.NEVER)
     )
     if c.kind is Kind.DISCRETE:
         p = p.line_interpolation(mcommon.LineInterpolation.STEP_AFTER)
@@ -89,13 +111,26 @@ def live_target(stream: str, measurement: str, fields: list[str], ref: str = "A"
     return Live(live_channel(stream, measurement)).fields(fields).ref_id(ref)
 
 
-def stat_panel(title: str, target: Target, unit: str, *, description: str = "",
-               live: bool = True, width: int = 4, height: int = 4, decimals_: int | None = None) -> stat.Panel:
+def stat_panel(
+    title: str,
+    target: Target,
+    unit: str,
+    *,
+    description: str = "",
+    live: bool = True,
+    width: int = 4,
+    height: int = 4,
+    decimals_: int | None = None,
+) -> stat.Panel:
     p = (
-        stat.Panel().title(title).description(description)
+        stat.Panel()
+        .title(title)
+        .description(description)
         .datasource(grafana_ref() if live else cassandra_ref())
         .with_target(target)
-        .unit(unit).height(height).span(width)
+        .unit(unit)
+        .height(height)
+        .span(width)
         .graph_mode(mcommon.BigValueGraphMode.AREA)
         .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
@@ -106,8 +141,13 @@ def stat_panel(title: str, target: Target, unit: str, *, description: str = "",
 
 def table_panel(title: str, target: Cql, *, description: str = "", width: int = 24, height: int = 8) -> table.Panel:
     return (
-        table.Panel().title(title).description(description).datasource(cassandra_ref())
-        .with_target(target).height(height).span(width)
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(cassandra_ref())
+        .with_target(target)
+        .height(height)
+        .span(width)
     )
 
 

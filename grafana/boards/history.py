@@ -35,8 +35,10 @@ def _scaled(column: str, multiplier: float, alias: str) -> str:
 
 def _where() -> str:
     parts = ", ".join(str(p) for p in range(MAX_PARTS))
-    return (f"WHERE session_id = $session AND window_ms = $window AND lap IN (${{lap:csv}}) AND part IN ({parts}) "
-            "AND ts >= $__timeFrom AND ts <= $__timeTo")
+    return (
+        f"WHERE session_id = $session AND window_ms = $window AND lap IN (${{lap:csv}}) AND part IN ({parts}) "
+        "AND ts >= $__timeFrom AND ts <= $__timeTo"
+    )
 
 
 def channel_query(c: Channel) -> str | None:
@@ -62,16 +64,29 @@ def _panel(c: Channel, cql: str) -> PanelBuilder:
 
 def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
     window = (
-        dash.CustomVariable("window").label("Window").values("1000,100")
+        dash.CustomVariable("window")
+        .label("Window")
+        .values("1000,100")
         .current(mdash.VariableOption(selected=True, text="1000", value="1000"))
     )
-    lap = cql_variable("lap", "Laps", "SELECT CAST(lap AS text) FROM laps WHERE session_id = $session").multi(True) \
+    lap = (
+        cql_variable("lap", "Laps", "SELECT CAST(lap AS text) FROM laps WHERE session_id = $session")
+        .multi(True)
         .include_all(True)
+    )
     d = (
-        dash.Dashboard("PERRINN 424 · Session channels").uid(UID).tags([*TAGS, "history"])
+        dash.Dashboard("PERRINN 424 · Session channels")
+        .uid(UID)
+        .tags([*TAGS, "history"])
         .description("Stored windows (min, mean, max) of every catalog channel for chosen laps of a session.")
-        .time("now-1h", "now").refresh("30s").timezone("browser").tooltip(mdash.DashboardCursorSync.CROSSHAIR)
-        .with_variable(car_variable()).with_variable(session_variable()).with_variable(window).with_variable(lap)
+        .time("now-1h", "now")
+        .refresh("30s")
+        .timezone("browser")
+        .tooltip(mdash.DashboardCursorSync.CROSSHAIR)
+        .with_variable(car_variable())
+        .with_variable(session_variable())
+        .with_variable(window)
+        .with_variable(lap)
     )
     for group, channels in catalog.groups().items():
         d = d.with_row(dash.Row(f"Channels: {group}"))

@@ -39,32 +39,47 @@ PCT = CATALOG["throttle"].multiplier
 def lap_table_query(catalog: Catalog = CATALOG) -> str:
     """The laps of $session: timing, energies, speeds in km/h, key-channel extremes in display units."""
     extremes = []
-    for name, stat in (("battery_soc", "min"), ("battery_temperature", "max"), ("power_electrical_total", "max"),
-                       ("power_electrical_total", "min")):
+    for name, stat in (
+        ("battery_soc", "min"),
+        ("battery_temperature", "max"),
+        ("power_electrical_total", "max"),
+        ("power_electrical_total", "min"),
+    ):
         if name in catalog.by_name and catalog[name].key:
             m = catalog[name].multiplier
             col = f"{name}_{stat}"
             extremes.append(col if m == 1 else f"{col} * {m!r} AS {col}")
     speed = catalog["speed"].multiplier
-    return " ".join(f"""
+    return " ".join(
+        f"""
         SELECT session_id, lap, lap_time, distance, complete, invalidated,
                max_speed * {speed!r} AS max_speed_kmh, mean_speed * {speed!r} AS mean_speed_kmh,
                energy_drawn_kwh, energy_regen_kwh, energy_net_kwh, {", ".join(extremes)}, start_ts
         FROM laps WHERE session_id = $session
-    """.split())
+    """.split()
+    )
 
 
 def _lap_table(catalog: Catalog) -> PanelBuilder:
     units = {
-        "lap_time": ("s", 3), "distance": ("lengthm", 0), "max_speed_kmh": ("velocitykmh", 1),
-        "mean_speed_kmh": ("velocitykmh", 1), "energy_drawn_kwh": ("kwatth", 3), "energy_regen_kwh": ("kwatth", 3),
-        "energy_net_kwh": ("kwatth", 3), "battery_soc_min": (channel_unit(catalog["battery_soc"]), 1),
+        "lap_time": ("s", 3),
+        "distance": ("lengthm", 0),
+        "max_speed_kmh": ("velocitykmh", 1),
+        "mean_speed_kmh": ("velocitykmh", 1),
+        "energy_drawn_kwh": ("kwatth", 3),
+        "energy_regen_kwh": ("kwatth", 3),
+        "energy_net_kwh": ("kwatth", 3),
+        "battery_soc_min": (channel_unit(catalog["battery_soc"]), 1),
         "battery_temperature_max": (channel_unit(catalog["battery_temperature"]), 1),
         "power_electrical_total_max": (channel_unit(catalog["power_electrical_total"]), 0),
         "power_electrical_total_min": (channel_unit(catalog["power_electrical_total"]), 0),
     }
-    p = table_panel("Laps", Cql(lap_table_query(catalog)), height=9,
-                    description="One row per lap; the running lap is provisional until it completes")
+    p = table_panel(
+        "Laps",
+        Cql(lap_table_query(catalog)),
+        height=9,
+        description="One row per lap; the running lap is provisional until it completes",
+    )
     for field, (unit, dec) in units.items():
         name, props = override(field, unit=unit, decimals=dec)
         p = p.override_by_name(name, props)
@@ -74,10 +89,20 @@ def _lap_table(catalog: Catalog) -> PanelBuilder:
 
 def _per_lap_bars(title: str, cql: str, unit: str) -> PanelBuilder:
     return (
-        barchart.Panel().title(title).datasource(cassandra_ref()).with_target(Cql(cql))
-        .x_field("lap").unit(unit).height(8).span(12)
-        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
-                .placement(mcommon.LegendPlacement.BOTTOM))
+        barchart.Panel()
+        .title(title)
+        .datasource(cassandra_ref())
+        .with_target(Cql(cql))
+        .x_field("lap")
+        .unit(unit)
+        .height(8)
+        .span(12)
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(mcommon.LegendDisplayMode.LIST)
+            .placement(mcommon.LegendPlacement.BOTTOM)
+        )
         .with_transformation(transformation("organize", {"excludeByName": {"session_id": True}}))
     )
 
@@ -89,44 +114,72 @@ def _sectors() -> PanelBuilder:
     # The plugin cannot return CQL lists: the list travels as JSON text and Grafana splits it.
     rename = {str(i): f"S{i + 1}" for i in range(10)}
     p = (
-        table_panel("Sector times", Cql(SECTORS_CQL), height=8,
-                    description="Sector times per lap (from the sector line markers), seconds")
+        table_panel(
+            "Sector times",
+            Cql(SECTORS_CQL),
+            height=8,
+            description="Sector times per lap (from the sector line markers), seconds",
+        )
         .with_transformation(transformation("extractFields", {"source": "sectors", "format": "json", "replace": False}))
-        .with_transformation(transformation("organize", {"excludeByName": {"session_id": True, "sectors": True},
-                                                         "renameByName": rename}))
-        .unit("s").decimals(3)
+        .with_transformation(
+            transformation("organize", {"excludeByName": {"session_id": True, "sectors": True}, "renameByName": rename})
+        )
+        .unit("s")
+        .decimals(3)
     )
     name, props = override("lap", unit="none", decimals=0)
     return p.override_by_name(name, props)
 
 
 def profile_query(lap_var: str, suffix: str) -> str:
-    return " ".join(f"""
+    return " ".join(
+        f"""
         SELECT lap, distance, elapsed AS elapsed_{suffix}, speed * {KMH!r} AS speed_{suffix},
                throttle * {PCT!r} AS throttle_{suffix}, brake_pressure AS brake_{suffix},
                power_electrical_total AS power_{suffix}
         FROM lap_distance_profile WHERE session_id = $session AND lap = ${lap_var}
-    """.split())
+    """.split()
+    )
 
 
 def _overlay(title: str, quantity: str, unit: str, *, delta: bool = False) -> PanelBuilder:
     fields = ["distance", "delta_s"] if delta else ["distance", f"{quantity}_a", f"{quantity}_b"]
     p = (
-        trend.Panel().title(title).datasource(cassandra_ref())
+        trend.Panel()
+        .title(title)
+        .datasource(cassandra_ref())
         .with_target(Cql(profile_query("lap_a", "a")).ref_id("A"))
         .with_target(Cql(profile_query("lap_b", "b")).ref_id("B"))
-        .x_field("distance").unit(unit).height(8).span(24 if delta else 12).fill_opacity(0 if not delta else 15)
-        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
-                .placement(mcommon.LegendPlacement.BOTTOM))
+        .x_field("distance")
+        .unit(unit)
+        .height(8)
+        .span(24 if delta else 12)
+        .fill_opacity(0 if not delta else 15)
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(mcommon.LegendDisplayMode.LIST)
+            .placement(mcommon.LegendPlacement.BOTTOM)
+        )
         .with_transformation(transformation("joinByField", {"byField": "distance", "mode": "outer"}))
     )
     if delta:
         p = p.description("Elapsed time of lap B minus lap A at the same distance: above zero, B is behind")
-        p = p.with_transformation(transformation("calculateField", {
-            "mode": "binary", "alias": "delta_s", "replaceFields": False,
-            "binary": {"left": {"matcher": {"id": "byName", "options": "elapsed_b"}}, "operator": "-",
-                       "right": {"matcher": {"id": "byName", "options": "elapsed_a"}}},
-        }))
+        p = p.with_transformation(
+            transformation(
+                "calculateField",
+                {
+                    "mode": "binary",
+                    "alias": "delta_s",
+                    "replaceFields": False,
+                    "binary": {
+                        "left": {"matcher": {"id": "byName", "options": "elapsed_b"}},
+                        "operator": "-",
+                        "right": {"matcher": {"id": "byName", "options": "elapsed_a"}},
+                    },
+                },
+            )
+        )
     p = p.with_transformation(transformation("filterFieldsByName", {"include": {"names": fields}}))
     for suffix, label in (("a", "lap A"), ("b", "lap B")):
         name, props = override(f"{quantity}_{suffix}", displayName=label)
@@ -141,38 +194,60 @@ SELECT model_name, completed_at, session_id, lap, model_version, windows, actual
        mae_energy_kwh, baseline_mae_energy_kwh
 FROM prediction_errors WHERE model_name = '${model}' AND month IN (${month:singlequote})
 """
-MONTHS_CQL = "SELECT DISTINCT month, month AS label, model_name FROM prediction_errors WHERE model_name = '${model}' " \
+MONTHS_CQL = (
+    "SELECT DISTINCT month, month AS label, model_name FROM prediction_errors WHERE model_name = '${model}' "
     "ALLOW FILTERING"
+)
 
 
 def prediction_trace_query(lap_var: str) -> str:
     km = CATALOG["lap_distance"].multiplier
-    return " ".join(f"""
+    return " ".join(
+        f"""
         SELECT lap, lap_distance * {km!r} AS lap_distance_km, predicted_lap_time, baseline_lap_time,
                predicted_energy_kwh, baseline_energy_kwh, energy_so_far_kwh
         FROM predictions WHERE session_id = $session AND lap = ${lap_var}
-    """.split())
+    """.split()
+    )
 
 
 def _prediction_trace(title: str, fields: list[str], unit: str) -> PanelBuilder:
     return (
-        trend.Panel().title(title).datasource(cassandra_ref())
+        trend.Panel()
+        .title(title)
+        .datasource(cassandra_ref())
         .description("What the serving model and the baseline predicted as lap A went on, by lap distance")
-        .with_target(Cql(prediction_trace_query("lap_a"))).x_field("lap_distance_km").unit(unit)
-        .height(8).span(12)
-        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
-                .placement(mcommon.LegendPlacement.BOTTOM))
-        .with_transformation(transformation("filterFieldsByName",
-                                            {"include": {"names": ["lap_distance_km", *fields]}}))
+        .with_target(Cql(prediction_trace_query("lap_a")))
+        .x_field("lap_distance_km")
+        .unit(unit)
+        .height(8)
+        .span(12)
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(mcommon.LegendDisplayMode.LIST)
+            .placement(mcommon.LegendPlacement.BOTTOM)
+        )
+        .with_transformation(transformation("filterFieldsByName", {"include": {"names": ["lap_distance_km", *fields]}}))
     )
 
 
 def _prediction_errors() -> PanelBuilder:
-    p = table_panel("Prediction errors per lap", Cql(PREDICTION_ERRORS_CQL), height=8,
-                    description="Per completed lap: mean absolute error of the live predictions (from 5 % of the "
-                                "lap on) against the baseline's, and the signed error at 25/50/75 % of the lap")
-    for field in ("actual_lap_time", "mae_lap_time", "baseline_mae_lap_time", "error_lap_time_at_25",
-                  "error_lap_time_at_50", "error_lap_time_at_75"):
+    p = table_panel(
+        "Prediction errors per lap",
+        Cql(PREDICTION_ERRORS_CQL),
+        height=8,
+        description="Per completed lap: mean absolute error of the live predictions (from 5 % of the "
+        "lap on) against the baseline's, and the signed error at 25/50/75 % of the lap",
+    )
+    for field in (
+        "actual_lap_time",
+        "mae_lap_time",
+        "baseline_mae_lap_time",
+        "error_lap_time_at_25",
+        "error_lap_time_at_50",
+        "error_lap_time_at_75",
+    ):
         name, props = override(field, unit="s", decimals=2)
         p = p.override_by_name(name, props)
     for field in ("actual_energy_kwh", "mae_energy_kwh", "baseline_mae_energy_kwh"):
@@ -183,25 +258,46 @@ def _prediction_errors() -> PanelBuilder:
 
 def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
     d = (
-        dash.Dashboard("PERRINN 424 · Lap analysis").uid(UID).tags([*TAGS, "laps"])
+        dash.Dashboard("PERRINN 424 · Lap analysis")
+        .uid(UID)
+        .tags([*TAGS, "laps"])
         .description("Lap table, lap times and energies, sector times, and two laps overlaid by distance.")
-        .time("now-24h", "now").refresh("30s").timezone("browser").tooltip(mdash.DashboardCursorSync.CROSSHAIR)
-        .with_variable(car_variable()).with_variable(session_variable())
-        .with_variable(lap_variable("lap_a", "Lap A")).with_variable(lap_variable("lap_b", "Lap B"))
-        .with_variable(dash.CustomVariable("model").label("Model").values(Config().model_name)
-                       .current(mdash.VariableOption(selected=True, text=Config().model_name,
-                                                    value=Config().model_name)))
-        .with_variable(cql_variable("month", "Months", MONTHS_CQL, sort=mdash.VariableSort.ALPHABETICAL_DESC)
-                       .multi(True).include_all(True))
+        .time("now-24h", "now")
+        .refresh("30s")
+        .timezone("browser")
+        .tooltip(mdash.DashboardCursorSync.CROSSHAIR)
+        .with_variable(car_variable())
+        .with_variable(session_variable())
+        .with_variable(lap_variable("lap_a", "Lap A"))
+        .with_variable(lap_variable("lap_b", "Lap B"))
+        .with_variable(
+            dash.CustomVariable("model")
+            .label("Model")
+            .values(Config().model_name)
+            .current(mdash.VariableOption(selected=True, text=Config().model_name, value=Config().model_name))
+        )
+        .with_variable(
+            cql_variable("month", "Months", MONTHS_CQL, sort=mdash.VariableSort.ALPHABETICAL_DESC)
+            .multi(True)
+            .include_all(True)
+        )
     )
     d = d.with_row(dash.Row("Laps")).with_panel(_lap_table(catalog))
-    d = d.with_panel(_per_lap_bars(
-        "Lap time per lap",
-        "SELECT session_id, CAST(lap AS text) AS lap, lap_time FROM laps WHERE session_id = $session", "s"))
-    d = d.with_panel(_per_lap_bars(
-        "Energy per lap",
-        "SELECT session_id, CAST(lap AS text) AS lap, energy_drawn_kwh AS drawn, energy_regen_kwh AS regenerated, "
-        "energy_net_kwh AS net FROM laps WHERE session_id = $session", "kwatth"))
+    d = d.with_panel(
+        _per_lap_bars(
+            "Lap time per lap",
+            "SELECT session_id, CAST(lap AS text) AS lap, lap_time FROM laps WHERE session_id = $session",
+            "s",
+        )
+    )
+    d = d.with_panel(
+        _per_lap_bars(
+            "Energy per lap",
+            "SELECT session_id, CAST(lap AS text) AS lap, energy_drawn_kwh AS drawn, energy_regen_kwh AS regenerated, "
+            "energy_net_kwh AS net FROM laps WHERE session_id = $session",
+            "kwatth",
+        )
+    )
     d = d.with_panel(_sectors())
     km = channel_unit(catalog["speed"])
     d = (
@@ -214,10 +310,16 @@ def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
     )
     d = (
         d.with_row(dash.Row("Live predictions"))
-        .with_panel(_prediction_trace("Predicted lap time along lap A", ["predicted_lap_time", "baseline_lap_time"],
-                                      "s"))
-        .with_panel(_prediction_trace("Predicted lap energy along lap A",
-                                      ["predicted_energy_kwh", "baseline_energy_kwh", "energy_so_far_kwh"], "kwatth"))
+        .with_panel(
+            _prediction_trace("Predicted lap time along lap A", ["predicted_lap_time", "baseline_lap_time"], "s")
+        )
+        .with_panel(
+            _prediction_trace(
+                "Predicted lap energy along lap A",
+                ["predicted_energy_kwh", "baseline_energy_kwh", "energy_so_far_kwh"],
+                "kwatth",
+            )
+        )
         .with_panel(_prediction_errors())
     )
     return number_panels(d.build())

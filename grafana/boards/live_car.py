@@ -34,6 +34,7 @@ from p424.catalog import CATALOG, Catalog, Channel
 
 UID = "p424-live-car"
 
+
 def measurement(kind: str) -> str:
     """The car's measurement names (grafana.live.lines.Layout) with the car as a variable."""
     return {"channels": "car_$car", "quality": "car_${car}_quality", "prediction": "car_${car}_prediction"}[kind]
@@ -54,8 +55,16 @@ FROM frames WHERE session_id = $session AND bucket = $bucket AND markers > 0 ALL
 BUCKET_CQL = "SELECT CAST(CAST(last_sim_time / 60 AS int) AS text) FROM sessions WHERE session_id = $session"
 
 
-def _live_stat(s: BoardSettings, title: str, field: str, unit: str, *, kind: str = "channels",
-               description: str = "", decimals: int | None = None) -> PanelBuilder:
+def _live_stat(
+    s: BoardSettings,
+    title: str,
+    field: str,
+    unit: str,
+    *,
+    kind: str = "channels",
+    description: str = "",
+    decimals: int | None = None,
+) -> PanelBuilder:
     target = live_target(s.live_stream, measurement(kind), [field])
     return stat_panel(title, target, unit, description=description, width=3, decimals_=decimals)
 
@@ -63,25 +72,58 @@ def _live_stat(s: BoardSettings, title: str, field: str, unit: str, *, kind: str
 def _now_row(s: BoardSettings, c: Catalog) -> list[PanelBuilder]:
     return [
         _live_stat(s, "Speed", "speed", channel_unit(c["speed"]), decimals=0),
-        _live_stat(s, "Power total", "power_electrical_total", channel_unit(c["power_electrical_total"]), decimals=0,
-                   description="Negative while regenerating"),
+        _live_stat(
+            s,
+            "Power total",
+            "power_electrical_total",
+            channel_unit(c["power_electrical_total"]),
+            decimals=0,
+            description="Negative while regenerating",
+        ),
         _live_stat(s, "Lap", "lap", "none", decimals=0),
         _live_stat(s, "Lap time", "lap_time", "s", decimals=1),
         _live_stat(s, "Lap distance", "lap_distance", channel_unit(c["lap_distance"]), decimals=2),
         _live_stat(s, "State of charge", "battery_soc", channel_unit(c["battery_soc"]), decimals=1),
         _live_stat(s, "Battery temperature", "battery_temperature", channel_unit(c["battery_temperature"]), decimals=1),
-        _live_stat(s, "Lap energy (net)", "lap_energy_net_kwh", "kwatth", decimals=3,
-                   description="Drawn minus regenerated since the lap started"),
+        _live_stat(
+            s,
+            "Lap energy (net)",
+            "lap_energy_net_kwh",
+            "kwatth",
+            decimals=3,
+            description="Drawn minus regenerated since the lap started",
+        ),
         _live_stat(s, "Predicted lap time", "predicted_lap_time", "s", kind="prediction", decimals=2),
-        _live_stat(s, "Predicted vs baseline", "predicted_delta_s", "s", kind="prediction", decimals=2,
-                   description="Predicted lap time minus the baseline lap time (negative: faster)"),
+        _live_stat(
+            s,
+            "Predicted vs baseline",
+            "predicted_delta_s",
+            "s",
+            kind="prediction",
+            decimals=2,
+            description="Predicted lap time minus the baseline lap time (negative: faster)",
+        ),
         _live_stat(s, "Predicted lap energy", "predicted_energy_kwh", "kwatth", kind="prediction", decimals=2),
         _live_stat(s, "Prediction latency", "latency_ms", "ms", kind="prediction", decimals=1),
-        _live_stat(s, "Frames lost", "frames_lost", "none", kind="quality", decimals=0,
-                   description="Sequence numbers never seen between the first and the last frame"),
+        _live_stat(
+            s,
+            "Frames lost",
+            "frames_lost",
+            "none",
+            kind="quality",
+            decimals=0,
+            description="Sequence numbers never seen between the first and the last frame",
+        ),
         _live_stat(s, "Loss", "loss_pct", "percent", kind="quality", decimals=2),
-        _live_stat(s, "Late frames", "frames_late", "none", kind="quality", decimals=0,
-                   description="Arrived after their window had closed (stored raw, not aggregated)"),
+        _live_stat(
+            s,
+            "Late frames",
+            "frames_late",
+            "none",
+            kind="quality",
+            decimals=0,
+            description="Arrived after their window had closed (stored raw, not aggregated)",
+        ),
         _live_stat(s, "Out of order", "frames_out_of_order", "none", kind="quality", decimals=0),
     ]
 
@@ -90,36 +132,66 @@ def _power_panel(s: BoardSettings, c: Catalog) -> timeseries.Panel:
     names = ["power_electrical_front", "power_electrical_rear", "power_electrical_total"]
     # Regeneration (negative power) is shaded by a threshold area below zero.
     return (
-        timeseries.Panel().title("Power front / rear / total (regeneration < 0)").datasource(grafana_ref())
+        timeseries.Panel()
+        .title("Power front / rear / total (regeneration < 0)")
+        .datasource(grafana_ref())
         .with_target(live_target(s.live_stream, measurement("channels"), names))
-        .unit(channel_unit(c["power_electrical_total"])).height(8).span(16).fill_opacity(0)
-        .thresholds(dash.ThresholdsConfig().mode(mdash.ThresholdsMode.ABSOLUTE).steps([
-            mdash.Threshold(value=None, color="green"), mdash.Threshold(value=0, color="transparent")]))
+        .unit(channel_unit(c["power_electrical_total"]))
+        .height(8)
+        .span(16)
+        .fill_opacity(0)
+        .thresholds(
+            dash.ThresholdsConfig()
+            .mode(mdash.ThresholdsMode.ABSOLUTE)
+            .steps([mdash.Threshold(value=None, color="green"), mdash.Threshold(value=0, color="transparent")])
+        )
         .thresholds_style(GraphThresholdsStyleConfig().mode(mcommon.GraphThresholdsStyleMode.AREA))
-        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
-                .placement(mcommon.LegendPlacement.BOTTOM))
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(mcommon.LegendDisplayMode.LIST)
+            .placement(mcommon.LegendPlacement.BOTTOM)
+        )
     )
 
 
 def _energy_panel(s: BoardSettings) -> timeseries.Panel:
     return (
-        timeseries.Panel().title("Lap energy drawn / regenerated").datasource(grafana_ref())
-        .with_target(live_target(s.live_stream, measurement("channels"),
-                                 ["lap_energy_drawn_kwh", "lap_energy_regen_kwh"]))
-        .unit("kwatth").decimals(3).height(8).span(8)
-        .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
-                .placement(mcommon.LegendPlacement.BOTTOM))
+        timeseries.Panel()
+        .title("Lap energy drawn / regenerated")
+        .datasource(grafana_ref())
+        .with_target(
+            live_target(s.live_stream, measurement("channels"), ["lap_energy_drawn_kwh", "lap_energy_regen_kwh"])
+        )
+        .unit("kwatth")
+        .decimals(3)
+        .height(8)
+        .span(8)
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(mcommon.LegendDisplayMode.LIST)
+            .placement(mcommon.LegendPlacement.BOTTOM)
+        )
     )
 
 
 def _prediction_panels(s: BoardSettings) -> list[PanelBuilder]:
     def pair(title: str, fields: list[str], unit: str) -> timeseries.Panel:
         return (
-            timeseries.Panel().title(title).datasource(grafana_ref())
+            timeseries.Panel()
+            .title(title)
+            .datasource(grafana_ref())
             .with_target(live_target(s.live_stream, measurement("prediction"), fields))
-            .unit(unit).height(7).span(12)
-            .legend(VizLegendOptions().show_legend(True).display_mode(mcommon.LegendDisplayMode.LIST)
-                    .placement(mcommon.LegendPlacement.BOTTOM))
+            .unit(unit)
+            .height(7)
+            .span(12)
+            .legend(
+                VizLegendOptions()
+                .show_legend(True)
+                .display_mode(mcommon.LegendDisplayMode.LIST)
+                .placement(mcommon.LegendPlacement.BOTTOM)
+            )
         )
 
     return [
@@ -130,23 +202,39 @@ def _prediction_panels(s: BoardSettings) -> list[PanelBuilder]:
 
 def _channel_panel(s: BoardSettings, ch: Channel) -> PanelBuilder:
     if ch.name == "markers":
-        return table_panel("markers (newest minute of frames)", Cql(MARKERS_CQL), width=8, height=6,
-                           description=ch.description)
+        return table_panel(
+            "markers (newest minute of frames)", Cql(MARKERS_CQL), width=8, height=6, description=ch.description
+        )
     return channel_panel(ch, live_target(s.live_stream, measurement("channels"), [ch.name]))
 
 
 def build(s: BoardSettings | None = None, catalog: Catalog = CATALOG) -> mdash.Dashboard:
     s = s or BoardSettings()
     d = (
-        dash.Dashboard("PERRINN 424 · Live car").uid(UID).tags([*TAGS, "live"])
-        .description("Every catalog channel of one car in real time (Grafana Live), with its session's laps, "
-                     "data quality and live predictions.")
-        .time("now-2m", "now").refresh("1s").live_now(True).timezone("browser")
+        dash.Dashboard("PERRINN 424 · Live car")
+        .uid(UID)
+        .tags([*TAGS, "live"])
+        .description(
+            "Every catalog channel of one car in real time (Grafana Live), with its session's laps, "
+            "data quality and live predictions."
+        )
+        .time("now-2m", "now")
+        .refresh("1s")
+        .live_now(True)
+        .timezone("browser")
         .tooltip(mdash.DashboardCursorSync.CROSSHAIR)
         .timepicker(dash.TimePicker().refresh_intervals(["1s", "5s", "10s", "30s", "1m"]))
-        .with_variable(car_variable()).with_variable(session_variable())
-        .with_variable(cql_variable("bucket", "Frame bucket", BUCKET_CQL, hide=mdash.VariableHide.HIDE_VARIABLE,
-                                    refresh=mdash.VariableRefresh.ON_TIME_RANGE_CHANGED))
+        .with_variable(car_variable())
+        .with_variable(session_variable())
+        .with_variable(
+            cql_variable(
+                "bucket",
+                "Frame bucket",
+                BUCKET_CQL,
+                hide=mdash.VariableHide.HIDE_VARIABLE,
+                refresh=mdash.VariableRefresh.ON_TIME_RANGE_CHANGED,
+            )
+        )
     )
     d = d.with_row(dash.Row("Now"))
     for p in _now_row(s, catalog):

@@ -66,8 +66,9 @@ def format_value(value: FieldValue) -> str | None:
     return quote_string(value)
 
 
-def line(measurement: str, fields: Mapping[str, FieldValue], ts_ns: int,
-         tags: Mapping[str, str] | None = None) -> str | None:
+def line(
+    measurement: str, fields: Mapping[str, FieldValue], ts_ns: int, tags: Mapping[str, str] | None = None
+) -> str | None:
     """One line; None when no field is representable (a line needs at least one field)."""
     parts = []
     for key in sorted(fields):
@@ -113,8 +114,11 @@ def channel_fields(msg: WindowMessage, catalog: Catalog = CATALOG) -> dict[str, 
             continue
         raw = stats.last if c.kind is Kind.DISCRETE else stats.mean
         fields[c.name] = raw * c.multiplier
-    header = {"sim_time": msg.window_start + msg.window_ms / 1000.0, "lap": float(msg.lap),
-              "lap_distance": msg.lap_distance}
+    header = {
+        "sim_time": msg.window_start + msg.window_ms / 1000.0,
+        "lap": float(msg.lap),
+        "lap_distance": msg.lap_distance,
+    }
     for name, raw in header.items():
         if name in catalog.by_name:
             fields[name] = raw * catalog[name].multiplier
@@ -134,13 +138,21 @@ def window_lines(msg: WindowMessage, catalog: Catalog = CATALOG) -> list[str]:
     q = msg.quality
     if q is not None:
         expected = q.frames_received + q.frames_lost
-        out.append(line(layout.quality, {
-            "frames_received": q.frames_received, "frames_lost": q.frames_lost,
-            "frames_duplicated": q.frames_duplicated, "frames_late": q.frames_late,
-            "frames_out_of_order": q.frames_out_of_order,
-            "loss_pct": 100.0 * q.frames_lost / expected if expected else 0.0,
-            "session": str(msg.session_id),
-        }, ts_ns))
+        out.append(
+            line(
+                layout.quality,
+                {
+                    "frames_received": q.frames_received,
+                    "frames_lost": q.frames_lost,
+                    "frames_duplicated": q.frames_duplicated,
+                    "frames_late": q.frames_late,
+                    "frames_out_of_order": q.frames_out_of_order,
+                    "loss_pct": 100.0 * q.frames_lost / expected if expected else 0.0,
+                    "session": str(msg.session_id),
+                },
+                ts_ns,
+            )
+        )
     return [x for x in out if x is not None]
 
 

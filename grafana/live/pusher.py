@@ -180,8 +180,9 @@ class Pusher:
         st.request_errors += 1
         backoff = min(s.backoff_max_s, max(s.backoff_initial_s, backoff * 2))
         if error != st.last_error:
-            log.warning("grafana live push failed (%s); dropping %d lines, retrying in %.1f s",
-                        error, len(batch), backoff)
+            log.warning(
+                "grafana live push failed (%s); dropping %d lines, retrying in %.1f s", error, len(batch), backoff
+            )
         st.last_error = error
         st.backoff_s = backoff
         return backoff

@@ -120,10 +120,18 @@ class LiveService:
         st = self.pusher.stats
         return {
             "status": "ok" if self.pusher.alive else "stopped",
-            "grafana_url": self.cfg.grafana_url, "stream": self.cfg.grafana_live_stream,
-            "kafka_connected": self.consume.connected, "records": self.consume.records, "lag": self.consume.lag,
-            "buffer_lines": len(self.pusher.buffer), "dropped": st.dropped, "pushed": st.pushed, "failed": st.failed,
-            "last_push_ok": st.last_ok, "last_error": st.last_error, "backoff_s": st.backoff_s,
+            "grafana_url": self.cfg.grafana_url,
+            "stream": self.cfg.grafana_live_stream,
+            "kafka_connected": self.consume.connected,
+            "records": self.consume.records,
+            "lag": self.consume.lag,
+            "buffer_lines": len(self.pusher.buffer),
+            "dropped": st.dropped,
+            "pushed": st.pushed,
+            "failed": st.failed,
+            "last_push_ok": st.last_ok,
+            "last_error": st.last_error,
+            "backoff_s": st.backoff_s,
         }
 
     def start_http(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
@@ -175,8 +183,11 @@ class LiveService:
         while not self._stop.is_set():
             try:
                 consumer = KafkaConsumer(
-                    bootstrap_servers=self.cfg.kafka_bootstrap, group_id=CONSUMER_GROUP,
-                    client_id="p424-grafana-live", auto_offset_reset="latest", enable_auto_commit=False,
+                    bootstrap_servers=self.cfg.kafka_bootstrap,
+                    group_id=CONSUMER_GROUP,
+                    client_id="p424-grafana-live",
+                    auto_offset_reset="latest",
+                    enable_auto_commit=False,
                 )
                 consumer.subscribe(topics, listener=_SeekToEnd(consumer))
             except KafkaError as err:

@@ -50,15 +50,16 @@ def channel_query(c: Channel) -> str | None:
         cols = _scaled(HEADER_COLUMNS[c.name], m, "mean")
     else:
         return None
-    return f"SELECT lap, ts, {cols} FROM channel_windows {_where()}"
+    # The first column splits the result into one series per lap; as text it is not plotted itself.
+    return f"SELECT CAST(lap AS text) AS lap, ts, {cols} FROM channel_windows {_where()}"
 
 
 def _panel(c: Channel, cql: str) -> PanelBuilder:
-    p = channel_panel(c, Cql(cql).alias("lap {{lap}}"), live=False)
+    p = channel_panel(c, Cql(cql), live=False)
     # min and max as a thin dashed envelope around the mean
     for stat in ("min", "max"):
         name, props = override(stat, custom__lineStyle={"fill": "dash", "dash": [4, 4]}, custom__fillOpacity=0)
-        p = p.override_by_name(name, props)
+        p = p.override_by_regexp(f"^{name}", props)  # "min 3": Grafana appends the lap (frame name)
     return p
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ FORGET_AFTER_MS = 3600_000  # state of a session idle this long is dropped
 class SessionState:
     processor: SessionProcessor
     pending: Outputs = field(default_factory=Outputs)
-    last_seen_ms: int = 0
+    last_seen_ms: int = 0  # processing time of the session's latest frame
+    last_received_ms: int = 0  # bridge receive time (Kafka timestamp) of the session's latest frame
     timer_ms: int = 0
     flushed: bool = False
 
@@ -35,20 +37,37 @@ def car_of(raw: bytes) -> int:
 
 
 class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
+    """Runs each session's processor and decides when a session has gone silent.
+
+    Silence is judged on the data's own clock, not on processing time: a session is idle when the
+    operator has seen frames received ``idle_ms`` later than the session's last one. While the job
+    catches up on a backlog, sessions waiting behind other partitions are therefore not cut short.
+    When the whole stream goes quiet, processing time takes over so the last laps still close.
+    """
+
     def __init__(self, settings: ProcessingSettings, idle_timeout_ms: int) -> None:
         self.settings = settings
         self.idle_ms = idle_timeout_ms
+        # Operator-wide clocks (not checkpointed: after a restore they are rebuilt from the data).
+        self.max_received_ms = 0
+        self.last_element_ms = 0
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(ValueStateDescriptor("session", Types.PICKLED_BYTE_ARRAY()))
+        # Restored timers fire at once: a restart must not count as the stream going quiet.
+        self.last_element_ms = int(time.time() * 1000)
 
     def process_element(self, raw: bytes, ctx: KeyedProcessFunction.Context) -> Iterator[Outputs]:
         st: SessionState | None = self.state.value()
         now = ctx.timer_service().current_processing_time()
         if st is None:
             st = SessionState(SessionProcessor(session_key(raw), car_of(raw), self.settings))
-        st.pending.extend(st.processor.on_frame(raw, ctx.timestamp() or now))
+        received = ctx.timestamp() or now
+        st.pending.extend(st.processor.on_frame(raw, received))
         st.last_seen_ms = now
+        st.last_received_ms = received
+        self.max_received_ms = max(self.max_received_ms, received)
+        self.last_element_ms = now
         st.flushed = False
         if st.timer_ms <= now:
             st.timer_ms = now + self.idle_ms
@@ -66,12 +85,14 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         if idle >= FORGET_AFTER_MS and st.flushed:
             self.state.clear()
             return
-        if idle >= self.idle_ms and not st.flushed:
+        behind_the_data = self.max_received_ms - st.last_received_ms >= self.idle_ms
+        stream_quiet = timestamp - self.last_element_ms >= self.idle_ms
+        if (behind_the_data or stream_quiet) and not st.flushed:
             st.pending.extend(st.processor.flush())
             st.flushed = True
         if len(st.pending):
             yield st.pending
             st.pending = Outputs()
-        st.timer_ms = (st.last_seen_ms + FORGET_AFTER_MS) if st.flushed else (st.last_seen_ms + self.idle_ms)
+        st.timer_ms = (st.last_seen_ms + FORGET_AFTER_MS) if st.flushed else (timestamp + self.idle_ms)
         ctx.timer_service().register_processing_time_timer(st.timer_ms)
         self.state.update(st)

@@ -131,3 +131,48 @@ def _sectors(row: object) -> list[timedelta]:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--laps", type=int, default=3, help="loops of the real lap file to replay (default 3)")
+    p.add_argument("--cars", type=int, default=2, help="simulated cars (default 2)")
+    p.add_argument("--sim-laps", type=int, default=2, help="laps per simulated car (default 2)")
+
+
+@command("demo", "bring the platform up and stream sessions through it (a real lap, simulated cars)", _demo_args)
+def cmd_demo(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    """What a new user runs first: everything up, data flowing, results printed."""
+    import time
+
+    from launcher.cli import _platform, print_status
+    from p424.config import REPO_ROOT
+    from p424.storage.reader import TelemetryStore
+    from unity_bridge.cli import describe_sessions
+    from unity_bridge.streams import replay_lap_file, simulate
+
+    platform = _platform(args, overrides)
+    platform.up()
+    print_status(platform)
+    cfg = load_config(overrides=overrides)
+    host, port, cap = cfg.host_of("bridge"), cfg.bridge_udp_port, float(cfg.sender_max_rate) or None
+    lap_file = REPO_ROOT / "tests" / "data" / "perrinn424_lap_start_mgu_50hz.csv"
+    console.info(f"replaying the first 22 s of a real Nordschleife lap ({lap_file.name}) as a {args.laps}-lap stint")
+    replayed = replay_lap_file(lap_file, host, port, None, args.laps, 1, None, cap)
+    describe_sessions(cfg, replayed.sessions, "replay", "Nordschleife", f"demo: replay of {lap_file.name} x{args.laps}")
+    console.info(f"simulating {args.cars} PERRINN 424 car(s) for {args.sim_laps} lap(s) of the Nordschleife at 50 Hz")
+    simulated = simulate(host, port, args.cars, 50.0, args.sim_laps, 0, None, cap)
+    describe_sessions(cfg, simulated.sessions, "simulate", "Nordschleife (simulated)", "demo: simulated at 50 Hz")
+    sessions = {**replayed.sessions, **simulated.sessions}
+    console.info(f"sent {replayed.frames_sent + simulated.frames_sent:,} frames; waiting for Flink to store them ...")
+    with TelemetryStore(cfg) as store:
+        # Each session's last lap is written once the session has been silent for SESSION_IDLE_TIMEOUT_S.
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if all(any(not lap["complete"] for lap in store.laps(sid)) for sid in sessions):
+                break
+            time.sleep(2)
+    for sid in sessions:
+        cmd_laps(argparse.Namespace(session=sid, json=False), overrides)
+        print()
+    console.info("next: ./launchcommand.sh sessions | laps --session ID | train --wait (URLs in the table above)")
+    return 0

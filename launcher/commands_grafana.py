@@ -4,7 +4,6 @@ dashboards, the Live pusher's service account and token), idempotently. The logi
 from __future__ import annotations
 
 import argparse
-import os
 
 from launcher import console
 from launcher.cli import command
@@ -22,8 +21,8 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--prometheus-url",
-        default=os.environ.get("PROMETHEUS_URL", ""),
-        help="Prometheus for the health dashboard (default $PROMETHEUS_URL; none: skipped)",
+        default=None,
+        help="Prometheus for the health dashboard (default PROMETHEUS_URL; none: skipped)",
     )
 
 
@@ -39,7 +38,7 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
     settings = SyncSettings(
         cassandra_url=args.cassandra_url or f"{cfg.cassandra_contact}:{cfg.cassandra_port}",
         keyspace=cfg.cassandra_keyspace,
-        prometheus_url=args.prometheus_url,
+        prometheus_url=cfg.prometheus_url if args.prometheus_url is None else args.prometheus_url,
         live_stream=cfg.grafana_live_stream,
         existing_token=cfg.grafana_token,
     )

@@ -7,6 +7,7 @@ and Kafka offsets carry over and nothing is processed twice or skipped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -29,6 +30,16 @@ class JobSpec:
     name: str
     script: Path  # a PyFlink program under flink_jobs/
     args: tuple[str, ...] = ()
+
+
+def code_digest() -> str:
+    """Hash of the Python code a job runs (the job wiring and the shared package)."""
+    h = hashlib.sha256()
+    for root in (REPO_ROOT / "flink_jobs", REPO_ROOT / "p424"):
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(REPO_ROOT)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def platform_jobs(cfg: Config) -> list[JobSpec]:
@@ -148,12 +159,19 @@ class FlinkJobs:
         )
 
     def ensure(self, job: JobSpec) -> tuple[JobInfo, str]:
+        """Submit the job unless it runs; redeploy it (through a savepoint) when its code changed."""
         running = self.active(job.name)
+        digest = code_digest()
         if running is not None:
-            self._remember(job.name, job_id=running.job_id)
-            return running, "already running"
+            deployed = self._registry().get(job.name, {}).get("code")
+            if deployed in (None, digest) or running.state != "RUNNING":
+                self._remember(job.name, job_id=running.job_id, code=deployed or digest)
+                return running, "already running"
+            console.info(f"  the code of {job.name} changed since it was submitted: redeploying through a savepoint")
+            self.stop_with_savepoint(job.name)
         restore = self.restore_point(job.name)
         info = self.submit(job, restore)
+        self._remember(job.name, code=digest)
         return info, f"submitted, restored from {restore}" if restore else "submitted (fresh state)"
 
     def stop_with_savepoint(self, name: str, timeout_s: float = 120) -> str | None:

@@ -27,6 +27,7 @@ from launcher.services.apps import Bridge
 from launcher.services.base import Context, NativeService, ServiceStatus
 from launcher.services.cassandra import Cassandra
 from launcher.services.flink import Flink
+from launcher.services.grafana_live import GrafanaLive
 from launcher.services.kafka import Kafka
 from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
@@ -53,11 +54,17 @@ class NativePlatform:
         self.mlflow = MLflow(self.ctx)
         self.airflow = Airflow(self.ctx)
         self.bridge = Bridge(self.ctx)
+        self.grafana_live = GrafanaLive(self.ctx)
 
     @property
     def services(self) -> list[NativeService]:
         """In start order; `down` stops in reverse."""
-        return [self.minio, self.kafka, self.cassandra, self.flink, self.mlflow, self.airflow, self.bridge]
+        services: list[NativeService] = [
+            self.minio, self.kafka, self.cassandra, self.flink, self.mlflow, self.airflow, self.bridge,
+        ]
+        if self.grafana_live.enabled:  # pushes to an existing Grafana (GRAFANA_URL)
+            services.append(self.grafana_live)
+        return services
 
     def service(self, name: str) -> NativeService:
         for s in self.services:

@@ -74,6 +74,7 @@ class Config:
     bridge_udp_port: int = 20424
     bridge_http_port: int = 9424
     predictor_http_port: int = 9425
+    grafana_live_http_port: int = 9426
     # --- memory ---
     kafka_heap: str = "512m"
     cassandra_heap: str = "1g"
@@ -125,6 +126,7 @@ class Config:
     grafana_url: str = ""
     grafana_admin_user: str = "admin"
     grafana_live_stream: str = "p424"
+    prometheus_url: str = ""  # a Prometheus for the health dashboard's datasource (compose runs one)
     # --- secrets (generated into <state>/credentials.env on first `up`) ---
     minio_root_password: str = ""
     airflow_admin_password: str = ""

@@ -29,12 +29,9 @@ from p424.kafka.messages import PredictionMessage, WindowMessage
 
 log = logging.getLogger("p424.grafana.live")
 CONSUMER_GROUP = "p424-grafana-live"
-DEFAULT_HTTP_PORT = 9426
-
 
 def http_port(cfg: Config) -> int:
-    # GRAFANA_LIVE_HTTP_PORT once the setting exists in p424.config; a fixed default until then.
-    return int(getattr(cfg, "grafana_live_http_port", DEFAULT_HTTP_PORT))
+    return cfg.grafana_live_http_port
 
 
 @dataclass

@@ -25,6 +25,9 @@ class Bridge(NativeService):
     def install(self) -> None:
         """Runs from the platform environment."""
 
+    def ports(self) -> list[int]:
+        return [self.cfg.bridge_http_port]  # the UDP port is bound by the bridge itself, which fails loudly
+
     def processes(self) -> list[ProcessSpec]:
         python = str(self.paths.venv_python("platform"))
         return [

@@ -10,7 +10,7 @@ from launcher import console
 from launcher.console import PlatformError
 from launcher.installers import Installer
 from launcher.paths import StatePaths
-from launcher.probes import wait_until
+from launcher.probes import tcp_open, wait_until
 from launcher.procs import ProcessSpec, Supervisor, rss_bytes
 from p424.config import Config
 
@@ -87,7 +87,19 @@ class NativeService(ABC):
     def running(self) -> bool:
         return all(self.ctx.supervisor.running(p.name) for p in self.processes())
 
+    def ports(self) -> list[int]:
+        """TCP ports the service listens on (checked for conflicts before it starts)."""
+        return [self.port]
+
     def start(self) -> None:
+        host = self.cfg.platform_bind_address
+        busy = [p for p in self.ports() if tcp_open(host, p, timeout=0.3)]
+        if busy:
+            raise PlatformError(
+                f"cannot start {self.name}: port {', '.join(map(str, busy))} on {host} is already in use by another "
+                "process. Stop that process, or move this service with --set/toolchain-config.env (e.g. "
+                f"{self.name.upper()}_PORT)."
+            )
         self.prepare()
         for spec in self.processes():
             self.ctx.supervisor.start(spec)

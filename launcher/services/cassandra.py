@@ -108,6 +108,9 @@ class Cassandra(NativeService):
     def install(self) -> None:
         _ = self.libs
 
+    def ports(self) -> list[int]:
+        return [self.cfg.cassandra_port, self.cfg.cassandra_storage_port, self.cfg.cassandra_jmx_port]
+
     def yaml(self) -> str:
         c, d, host = self.cfg, self.data, self.cfg.platform_bind_address
         return f"""cluster_name: p424

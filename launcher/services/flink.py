@@ -81,6 +81,9 @@ class Flink(NativeService):
     def port(self) -> int:
         return self.cfg.flink_rest_port
 
+    def ports(self) -> list[int]:
+        return [self.cfg.flink_rest_port, self.cfg.flink_rpc_port]
+
     def install(self) -> None:
         self.ctx.installer.venv("flink", REPO_ROOT / "requirements" / "flink.lock")
         _ = self.connector_jars

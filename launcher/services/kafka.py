@@ -52,6 +52,9 @@ class Kafka(NativeService):
     def install(self) -> None:
         _ = self.libs
 
+    def ports(self) -> list[int]:
+        return [self.cfg.kafka_port, self.cfg.kafka_controller_port]
+
     def server_properties(self) -> str:
         c = self.cfg
         host = c.platform_bind_address

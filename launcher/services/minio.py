@@ -26,6 +26,9 @@ class MinIO(NativeService):
     def port(self) -> int:
         return self.cfg.minio_port
 
+    def ports(self) -> list[int]:
+        return [self.cfg.minio_port, self.cfg.minio_console_port]
+
     def install(self) -> None:
         self.ctx.installer.go_binary("minio", "github.com/minio/minio", self.cfg.minio_go_version)
 

@@ -13,6 +13,7 @@ keyed state and restores it from checkpoints.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from dataclasses import dataclass
 
@@ -135,16 +136,39 @@ class SessionProcessor:
         return out
 
     def flush(self) -> Outputs:
-        """Session idle: release every held frame, close open windows, report the open lap as it stands.
+        """Session silent: release held frames and report the open window(s) and lap as they stand.
 
-        The lap stays open; if the session resumes, its row is overwritten when it completes.
+        This is a preview, not a close: the open windows and the lap keep accumulating, so if the
+        session resumes (or silence was misjudged while a backlog drains) the complete rows later
+        overwrite these provisional ones under the same keys.
         """
         out = Outputs()
         while self._heap:
             self._aggregate(heapq.heappop(self._heap), out)
-        self._close_block(out, final=True)
-        if self.lap is not None and self.lap.frames:
-            out.laps.append(self._lap_row(self.lap, self.lap.last_sim_time, complete=False))
+        lap = self.lap
+        if lap is None:
+            return out
+        preview = copy.deepcopy(lap)
+        if self._block:
+            block = self._block
+            t = np.array([p.sim_time for p in block])
+            d = np.array([p.lap_distance for p in block])
+            values = np.vstack([p.values for p in block])
+            markers = np.array([p.markers for p in block], dtype=np.int64)
+            self.laps.add_block(preview, t, d, markers, values)
+            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, values, t, lap.start_sim_time, d)
+            out.windows.append(self._window_row(child, preview))
+            for w in self.sizes[1:]:
+                parent = copy.deepcopy(self._parents[w])
+                out.windows.append(self._window_row(merge_into(parent, child, w), preview))
+        else:
+            for w in self.sizes[1:]:
+                parent = self._parents[w]
+                if parent is not None:
+                    out.windows.append(self._window_row(parent, preview))
+        if preview.frames:
+            out.laps.append(self._lap_row(preview, preview.last_sim_time, complete=False))
+        self._report(out)
         return out
 
     # ------------------------------------------------------------------ aggregation (in sim-time order)

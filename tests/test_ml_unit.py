@@ -52,9 +52,19 @@ class Processed:
         return out
 
     def lap_rows(self) -> list[dict[str, Any]]:
-        return [{"session_id": lap.session_id, "lap": lap.lap, "car_id": lap.car_id, "lap_time": lap.lap_time,
-                 "distance": lap.distance, "complete": lap.complete, "invalidated": lap.invalidated,
-                 "energy_net_kwh": lap.energy_net_kwh} for lap in self.laps]
+        return [
+            {
+                "session_id": lap.session_id,
+                "lap": lap.lap,
+                "car_id": lap.car_id,
+                "lap_time": lap.lap_time,
+                "distance": lap.distance,
+                "complete": lap.complete,
+                "invalidated": lap.invalidated,
+                "energy_net_kwh": lap.energy_net_kwh,
+            }
+            for lap in self.laps
+        ]
 
 
 def process(cars: int, laps: int, seed: int = 3) -> Processed:
@@ -98,8 +108,12 @@ def test_features_derive_from_the_catalog() -> None:
     # a channel appended to the catalog brings its features (and changes the fingerprint)
     extra = Catalog((*CHANNELS, Channel("coolant_temperature", "degC", "battery", 0, 120, "Coolant", key=True)))
     spec = FeatureSpec.from_catalog(extra)
-    assert {"coolant_temperature_mean", "coolant_temperature_last", "coolant_temperature_min",
-            "coolant_temperature_max"} <= set(spec.names)
+    assert {
+        "coolant_temperature_mean",
+        "coolant_temperature_last",
+        "coolant_temperature_min",
+        "coolant_temperature_max",
+    } <= set(spec.names)
     assert spec.fingerprint != SPEC.fingerprint and spec.catalog_hash != SPEC.catalog_hash
 
 
@@ -159,8 +173,9 @@ def test_lap_so_far_handles_absent_channels_and_stalled_clock() -> None:
 
 # ----------------------------------------------------------------------------------------- baseline
 def test_baseline_extrapolates_pace_and_energy_rate() -> None:
-    t, e = extrapolate(np.array([50.0, 300.0, 320.0]), np.array([5000.0, 20000.0, 21000.0]),
-                       np.array([8.0, 33.0, 35.0]), 20000.0)
+    t, e = extrapolate(
+        np.array([50.0, 300.0, 320.0]), np.array([5000.0, 20000.0, 21000.0]), np.array([8.0, 33.0, 35.0]), 20000.0
+    )
     assert t.tolist() == [200.0, 300.0, 320.0]  # past the reference length: what happened
     assert e.tolist() == [32.0, 33.0, 35.0]
     t0, _ = extrapolate(0.1, 0.0, 0.0, 20000.0)  # at the line: clamped, finite
@@ -171,10 +186,17 @@ def test_baseline_extrapolates_pace_and_energy_rate() -> None:
 
 # ----------------------------------------------------------------------------------------- dataset
 def test_select_laps_keeps_complete_valid_laps_on_the_main_track() -> None:
-    base: dict[str, Any] = {"car_id": 1, "lap_time": 315.0, "distance": 20700.0, "complete": True, "invalidated": False,
-            "energy_net_kwh": 34.0}
+    base: dict[str, Any] = {
+        "car_id": 1,
+        "lap_time": 315.0,
+        "distance": 20700.0,
+        "complete": True,
+        "invalidated": False,
+        "energy_net_kwh": 34.0,
+    }
     rows = [
-        {**base, "session_id": 1, "lap": 1}, {**base, "session_id": 1, "lap": 2},
+        {**base, "session_id": 1, "lap": 1},
+        {**base, "session_id": 1, "lap": 2},
         {**base, "session_id": 1, "lap": 3, "complete": False},
         {**base, "session_id": 2, "lap": 1, "invalidated": True},
         {**base, "session_id": 2, "lap": 2, "energy_net_kwh": None},
@@ -227,8 +249,9 @@ def test_model_beats_the_baseline_on_held_out_sessions(frame: pd.DataFrame) -> N
     bands = scores.lap_time.mae_by_band
     assert bands["p75_100"] < bands["p05_025"]
     # a crippled model is worse: what the promotion test in the platform suite relies on
-    weak = LapOutcomeModel(lap_length_m=length, max_iter=1, learning_rate=0.01).fit(ds.features_of(train),
-                                                                                    ds.targets_of(train))
+    weak = LapOutcomeModel(lap_length_m=length, max_iter=1, learning_rate=0.01).fit(
+        ds.features_of(train), ds.targets_of(train)
+    )
     weak_scores, _ = evaluate(weak, held, length)
     assert weak_scores.relative_error > scores.relative_error
 
@@ -293,8 +316,11 @@ def test_champion_moves_only_to_a_better_model() -> None:
 
 # ----------------------------------------------------------------------------------------- live state
 def live_messages(fleet: Processed, session: int) -> tuple[list[WindowMessage], list[LapMessage]]:
-    ws = [WindowMessage.from_json(window_message(w).to_json()) for w in fleet.windows
-          if w.session_id == session and w.window_ms == 100 and w.lap == 1]
+    ws = [
+        WindowMessage.from_json(window_message(w).to_json())
+        for w in fleet.windows
+        if w.session_id == session and w.window_ms == 100 and w.lap == 1
+    ]
     ls = [LapMessage.from_json(lap_message(lap).to_json()) for lap in fleet.laps if lap.session_id == session]
     return ws, ls
 
@@ -307,8 +333,12 @@ def test_live_state_predicts_from_the_same_features_and_scores_completed_laps(fl
         ctx, feats = state.observe(w, 0.0) or pytest.fail("window refused")
         # a perfect predictor and a baseline 5 s / 1 kWh off, to check the error arithmetic
         actual = next(lap for lap in laps if lap.lap == 1)
-        state.record(ctx, (actual.lap_time, actual.energy_net_kwh or 0.0),
-                     (actual.lap_time + 5, (actual.energy_net_kwh or 0.0) + 1), "7")
+        state.record(
+            ctx,
+            (actual.lap_time, actual.energy_net_kwh or 0.0),
+            (actual.lap_time + 5, (actual.energy_net_kwh or 0.0) + 1),
+            "7",
+        )
     np.testing.assert_allclose(feats, lap_features([WindowObs.from_message(w) for w in lap1])[-1], equal_nan=True)
     assert ctx.lap_distance == pytest.approx(lap1[-1].lap_distance)
     provisional = replace(next(lap for lap in laps if lap.lap == 1), complete=False)
@@ -346,20 +376,29 @@ def test_quality_thresholds() -> None:
     tiny = SessionQuality(5, 10, 10, 0, 10, 1, 0, "")
     found = violations([good, lossy, late, broken, tiny], Thresholds())
     assert [(v.session_id, v.check) for v in found] == [
-        (2, "frame loss ratio"), (3, "late frame ratio"), (4, "incomplete laps")]
+        (2, "frame loss ratio"),
+        (3, "late frame ratio"),
+        (4, "incomplete laps"),
+    ]
     assert lossy.loss_ratio == pytest.approx(0.1)
     rep = report([good, lossy], Thresholds())
     assert rep["checked_sessions"] == 2 and rep["worst"]["loss_ratio"] == pytest.approx(0.1)
     assert "session 2: frame loss ratio 0.1 exceeds 0.01" in failure_message(rep)
-    laps = [{"lap": 1, "complete": False}, {"lap": 2, "complete": True}, {"lap": 3, "complete": False},
-            {"lap": 4, "complete": True}, {"lap": 5, "complete": False}]
+    laps = [
+        {"lap": 1, "complete": False},
+        {"lap": 2, "complete": True},
+        {"lap": 3, "complete": False},
+        {"lap": 4, "complete": True},
+        {"lap": 5, "complete": False},
+    ]
     assert incomplete_inner_laps(laps) == 1  # lap 3 only: the first and the last may be partial
 
 
 # ----------------------------------------------------------------------------------------- settings
 def test_settings_round_trip_through_json() -> None:
-    s = TrainingSettings("h", 9042, "ks", "http://m", "model", session_ids=(5, 6),
-                         hyperparameters=Hyperparameters(max_iter=3))
+    s = TrainingSettings(
+        "h", 9042, "ks", "http://m", "model", session_ids=(5, 6), hyperparameters=Hyperparameters(max_iter=3)
+    )
     back = TrainingSettings.from_dict(json.loads(json.dumps(s.to_dict())))
     assert back == s
     with pytest.raises(ValueError, match="unknown training settings"):

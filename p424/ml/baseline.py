@@ -16,8 +16,9 @@ from p424.ml.features import MIN_DISTANCE_M
 F64 = npt.NDArray[np.float64]
 
 
-def extrapolate(elapsed_s: F64 | float, distance_m: F64 | float, energy_kwh: F64 | float,
-                lap_length_m: float) -> tuple[F64, F64]:
+def extrapolate(
+    elapsed_s: F64 | float, distance_m: F64 | float, energy_kwh: F64 | float, lap_length_m: float
+) -> tuple[F64, F64]:
     """(lap time s, net energy kWh) extrapolated from the lap so far; vectorised."""
     if lap_length_m <= 0:
         raise ValueError(f"lap length must be positive, got {lap_length_m}")

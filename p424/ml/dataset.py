@@ -47,16 +47,20 @@ class LapSelection:
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> laps left out
 
 
-def select_laps(rows: Iterable[Mapping[str, Any]]) -> LapSelection:
-    """Complete, non-invalidated laps with a lap time and a net energy, on the fleet's main track."""
+def select_laps(rows: Iterable[Mapping[str, Any]], exclude: Iterable[int] = ()) -> LapSelection:
+    """Complete, non-invalidated laps with a lap time and a net energy, on the fleet's main track,
+    leaving out the sessions in ``exclude`` (too many frames lost: their laps have gaps)."""
     out = LapSelection([])
     candidates: list[LapLabel] = []
 
     def reject(why: str) -> None:
         out.rejected[why] = out.rejected.get(why, 0) + 1
 
+    excluded = set(exclude)
     for r in rows:
-        if not r.get("complete"):
+        if int(r["session_id"]) in excluded:
+            reject("lossy session")
+        elif not r.get("complete"):
             reject("incomplete")
         elif r.get("invalidated"):
             reject("invalidated")
@@ -65,8 +69,16 @@ def select_laps(rows: Iterable[Mapping[str, Any]]) -> LapSelection:
         elif not _finite(r.get("energy_net_kwh")):
             reject("no energy")
         else:
-            candidates.append(LapLabel(int(r["session_id"]), int(r["lap"]), int(r.get("car_id") or 0),
-                                       float(r["lap_time"]), float(r["energy_net_kwh"]), float(r["distance"])))
+            candidates.append(
+                LapLabel(
+                    int(r["session_id"]),
+                    int(r["lap"]),
+                    int(r.get("car_id") or 0),
+                    float(r["lap_time"]),
+                    float(r["energy_net_kwh"]),
+                    float(r["distance"]),
+                )
+            )
     if candidates:
         median = float(np.median([c.distance for c in candidates]))
         for c in candidates:
@@ -119,11 +131,15 @@ def lap_rows(label: LapLabel, windows: Sequence[Mapping[str, Any]], spec: Featur
     return df
 
 
-def assemble(laps: Sequence[LapLabel], windows: Mapping[tuple[int, int], Sequence[Mapping[str, Any]]],
-             spec: FeatureSpec = SPEC) -> pd.DataFrame:
+def assemble(
+    laps: Sequence[LapLabel], windows: Mapping[tuple[int, int], Sequence[Mapping[str, Any]]], spec: FeatureSpec = SPEC
+) -> pd.DataFrame:
     """All laps' feature rows; laps without windows are left out."""
-    frames = [lap_rows(lap, windows[(lap.session_id, lap.lap)], spec) for lap in laps
-              if windows.get((lap.session_id, lap.lap))]
+    frames = [
+        lap_rows(lap, windows[(lap.session_id, lap.lap)], spec)
+        for lap in laps
+        if windows.get((lap.session_id, lap.lap))
+    ]
     if not frames:
         return pd.DataFrame(columns=[*META_COLUMNS, *spec.names, *TARGET_COLUMNS])
     return pd.concat(frames, ignore_index=True)
@@ -140,27 +156,48 @@ def targets_of(df: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
 
 # ------------------------------------------------------------------------------------------- Cassandra
 def session_ids(session: Session, keyspace: str) -> list[int]:
-    return sorted(int(r["session_id"]) for r in session.execute(f"SELECT session_id FROM {keyspace}.sessions",
-                                                                 timeout=60))
+    return sorted(
+        int(r["session_id"]) for r in session.execute(f"SELECT session_id FROM {keyspace}.sessions", timeout=60)
+    )
+
+
+def lossy_sessions(session: Session, keyspace: str, sessions: Sequence[int], max_loss_ratio: float) -> set[int]:
+    """Sessions whose frame loss (lost / (received + lost)) exceeds ``max_loss_ratio``."""
+    ps = session.prepare(
+        f"SELECT session_id, frames_received, frames_lost FROM {keyspace}.session_quality WHERE session_id = ?"
+    )
+    out: set[int] = set()
+    for _ok, result in execute_concurrent_with_args(
+        session, ps, [(s,) for s in sessions], concurrency=16, raise_on_first_error=True
+    ):
+        for r in result:
+            received, lost = int(r["frames_received"] or 0), int(r["frames_lost"] or 0)
+            if received + lost and lost / (received + lost) > max_loss_ratio:
+                out.add(int(r["session_id"]))
+    return out
 
 
 def read_laps(session: Session, keyspace: str, sessions: Sequence[int]) -> list[dict[str, Any]]:
     ps = session.prepare(
         f"SELECT session_id, lap, car_id, lap_time, distance, complete, invalidated, energy_net_kwh "
-        f"FROM {keyspace}.laps WHERE session_id = ?")
+        f"FROM {keyspace}.laps WHERE session_id = ?"
+    )
     rows: list[dict[str, Any]] = []
-    for _ok, result in execute_concurrent_with_args(session, ps, [(s,) for s in sessions], concurrency=16,
-                                                   raise_on_first_error=True):
+    for _ok, result in execute_concurrent_with_args(
+        session, ps, [(s,) for s in sessions], concurrency=16, raise_on_first_error=True
+    ):
         rows.extend(result)
     return rows
 
 
-def read_windows(session: Session, keyspace: str, laps: Sequence[LapLabel], window_ms: int,
-                 spec: FeatureSpec = SPEC) -> dict[tuple[int, int], list[dict[str, Any]]]:
+def read_windows(
+    session: Session, keyspace: str, laps: Sequence[LapLabel], window_ms: int, spec: FeatureSpec = SPEC
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """Every window of each lap, in time order (a lap's windows span parts 0, 1, ... of its partition)."""
     cols = ", ".join(["ts", "lap_time", "lap_distance", "frame_count", *spec.window_columns()])
-    ps = session.prepare(f"SELECT {cols} FROM {keyspace}.channel_windows "
-                         f"WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?")
+    ps = session.prepare(
+        f"SELECT {cols} FROM {keyspace}.channel_windows WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
+    )
     out: dict[tuple[int, int], list[dict[str, Any]]] = {(lap.session_id, lap.lap): [] for lap in laps}
     pending = [(lap.session_id, lap.lap, 0) for lap in laps]
     while pending:

@@ -1,4 +1,4 @@
-"""Scoring predictions against the baseline on the same held-out windows (pure numpy and pandas).
+"""Scoring predictions against the baseline on the same held-out windows (pure numpy).
 
 Every window of a held-out lap is one prediction (what the pit wall would have seen at that point of
 the lap). The headline metrics cover windows from ``EVAL_FROM_PROGRESS`` of the lap on: in the first
@@ -8,12 +8,10 @@ look good. Errors over the whole lap and per band of lap progress are logged too
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from p424.ml.model import TARGETS
 
@@ -98,39 +96,22 @@ def _target(y: F64, p: F64, b: F64, progress: F64) -> TargetScores:
             by_band[_band_name(lo, hi)] = float(err[m].mean())
             base_by_band[_band_name(lo, hi)] = float(berr[m].mean())
     return TargetScores(
-        mae=float(err[main].mean()), r2=r2_score(y[main], p[main]), baseline_mae=float(berr[main].mean()),
-        mae_all=float(err.mean()), baseline_mae_all=float(berr.mean()), mae_by_band=by_band,
+        mae=float(err[main].mean()),
+        r2=r2_score(y[main], p[main]),
+        baseline_mae=float(berr[main].mean()),
+        mae_all=float(err.mean()),
+        baseline_mae_all=float(berr.mean()),
+        mae_by_band=by_band,
         baseline_mae_by_band=base_by_band,
     )
 
 
-def score(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, y_base: npt.ArrayLike, progress: npt.ArrayLike,
-          laps: int) -> Scores:
+def score(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, y_base: npt.ArrayLike, progress: npt.ArrayLike, laps: int
+) -> Scores:
     """Scores of predictions ``y_pred`` and baseline ``y_base`` (both (n, 2), ``TARGETS`` order)."""
     y, p, b = (np.asarray(a, dtype=np.float64).reshape(-1, len(TARGETS)) for a in (y_true, y_pred, y_base))
     prog = np.asarray(progress, dtype=np.float64)
     if not (len(y) == len(p) == len(b) == len(prog)):
         raise ValueError("targets, predictions, baseline and progress must have one row per window")
     return Scores(_target(y[:, 0], p[:, 0], b[:, 0], prog), _target(y[:, 1], p[:, 1], b[:, 1], prog), len(y), laps)
-
-
-def permutation_importance(predict: Callable[[pd.DataFrame], F64], features: pd.DataFrame, y: F64,
-                           baseline_mae: F64, *, repeats: int = 2, seed: int = 0) -> F64:
-    """Per feature: how much the relative error (mean of the MAE-to-baseline ratios) grows when the
-    feature's values are shuffled across held-out windows. Honest for correlated features only in
-    aggregate: a feature whose twin stays intact scores low."""
-    rng = np.random.default_rng(seed)
-
-    def rel(p: F64) -> float:
-        return float(np.mean(np.abs(p - y).mean(axis=0) / baseline_mae))
-
-    reference = rel(predict(features))
-    out = np.zeros(features.shape[1])
-    shuffled = features.copy()
-    for j, col in enumerate(features.columns):
-        original = shuffled[col].to_numpy(copy=True)
-        for _ in range(repeats):
-            shuffled[col] = rng.permutation(original)
-            out[j] += rel(predict(shuffled)) - reference
-        shuffled[col] = original
-    return out / repeats

@@ -106,8 +106,9 @@ class WindowObs:
         def stat(s: str) -> F64:
             return np.array([_num(row.get(f"{c}_{s}")) for c in spec.channels], dtype=np.float64)
 
-        return cls(float(row["lap_time"]), float(row["lap_distance"]), stat("mean"), stat("last"), stat("min"),
-                   stat("max"))
+        return cls(
+            float(row["lap_time"]), float(row["lap_distance"]), stat("mean"), stat("last"), stat("min"), stat("max")
+        )
 
     @classmethod
     def from_message(cls, msg: WindowMessage, spec: FeatureSpec = SPEC) -> WindowObs:
@@ -176,10 +177,15 @@ class LapSoFar:
             means = np.where(self._weight > 0, self._wsum / np.where(self._weight > 0, self._weight, 1.0), np.nan)
         mins = np.where(np.isinf(self._mins), np.nan, self._mins)
         maxs = np.where(np.isinf(self._maxs), np.nan, self._maxs)
-        return np.concatenate((
-            [self.elapsed, self.distance, pace, self.energy_kwh, rate],
-            means[self._cont], self._lasts, mins[self._key], maxs[self._key],
-        ))
+        return np.concatenate(
+            (
+                [self.elapsed, self.distance, pace, self.energy_kwh, rate],
+                means[self._cont],
+                self._lasts,
+                mins[self._key],
+                maxs[self._key],
+            )
+        )
 
 
 def lap_features(windows: Sequence[WindowObs], spec: FeatureSpec = SPEC) -> F64:

@@ -38,9 +38,17 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     training laps); the other parameters go to each target's HistGradientBoostingRegressor.
     """
 
-    def __init__(self, *, lap_length_m: float = 0.0, max_iter: int = 150, learning_rate: float = 0.08,
-                 max_leaf_nodes: int = 31, min_samples_leaf: int = 40, l2_regularization: float = 1.0,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        lap_length_m: float = 0.0,
+        max_iter: int = 100,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 1.0,
+        random_state: int = 0,
+    ) -> None:
         self.lap_length_m = lap_length_m
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -51,8 +59,12 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
 
     def baseline(self, X: pd.DataFrame) -> F64:  # noqa: N803 (scikit-learn's name for the feature matrix)
         """The extrapolation baseline for these rows, shape (n, 2) in ``TARGETS`` order."""
-        t, e = extrapolate(X["elapsed_s"].to_numpy(dtype=np.float64), X["distance_m"].to_numpy(dtype=np.float64),
-                           X["energy_kwh"].to_numpy(dtype=np.float64), self.lap_length_m)
+        t, e = extrapolate(
+            X["elapsed_s"].to_numpy(dtype=np.float64),
+            X["distance_m"].to_numpy(dtype=np.float64),
+            X["energy_kwh"].to_numpy(dtype=np.float64),
+            self.lap_length_m,
+        )
         return np.column_stack((t, e))
 
     def prior(self, X: pd.DataFrame) -> F64:  # noqa: N803
@@ -63,18 +75,25 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         ref_at = np.interp(d, ref_d, ref_elapsed)
         with np.errstate(invalid="ignore", divide="ignore"):
             pace_ratio = np.where(ref_at > MIN_REFERENCE_S, elapsed / ref_at, 1.0)
-        return np.column_stack((elapsed + np.interp(d, ref_d, to_go_t) * pace_ratio,
-                                X["energy_kwh"].to_numpy(dtype=np.float64) + np.interp(d, ref_d, to_go_e)))
+        return np.column_stack(
+            (
+                elapsed + np.interp(d, ref_d, to_go_t) * pace_ratio,
+                X["energy_kwh"].to_numpy(dtype=np.float64) + np.interp(d, ref_d, to_go_e),
+            )
+        )
 
     @staticmethod
     def reference_lap(X: pd.DataFrame, targets: F64) -> F64:  # noqa: N803
         """Per ``PROFILE_STEP_M`` bin: median distance, elapsed time, time to go, energy to go."""
-        frame = pd.DataFrame({
-            "bin": np.floor(X["distance_m"].to_numpy(dtype=np.float64) / PROFILE_STEP_M),
-            "d": X["distance_m"].to_numpy(dtype=np.float64), "elapsed": X["elapsed_s"].to_numpy(dtype=np.float64),
-            "to_go_t": targets[:, 0] - X["elapsed_s"].to_numpy(dtype=np.float64),
-            "to_go_e": targets[:, 1] - X["energy_kwh"].to_numpy(dtype=np.float64),
-        })
+        frame = pd.DataFrame(
+            {
+                "bin": np.floor(X["distance_m"].to_numpy(dtype=np.float64) / PROFILE_STEP_M),
+                "d": X["distance_m"].to_numpy(dtype=np.float64),
+                "elapsed": X["elapsed_s"].to_numpy(dtype=np.float64),
+                "to_go_t": targets[:, 0] - X["elapsed_s"].to_numpy(dtype=np.float64),
+                "to_go_e": targets[:, 1] - X["energy_kwh"].to_numpy(dtype=np.float64),
+            }
+        )
         ref = frame.groupby("bin").median().sort_values("d")
         out: F64 = ref[["d", "elapsed", "to_go_t", "to_go_e"]].to_numpy(dtype=np.float64)
         return out
@@ -92,9 +111,13 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         trees_in = X[self.used_features_]
         self.estimators_ = [
             HistGradientBoostingRegressor(
-                max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
-                min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
+                max_iter=self.max_iter,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                l2_regularization=self.l2_regularization,
                 random_state=self.random_state,
+                early_stopping=False,
             ).fit(trees_in, residual[:, k])
             for k in range(len(TARGETS))
         ]
@@ -104,6 +127,25 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         trees_in = X[self.used_features_]
         correction = np.column_stack([m.predict(trees_in) for m in self.estimators_])
         out: F64 = self.prior(X) + correction
+        return out
+
+    @property
+    def feature_importances_(self) -> F64:
+        """Split-gain importance per input feature: each target's total gain over its trees, normalised
+        to sum to 1, averaged over the targets (features the trees never saw score 0)."""
+        index = {name: i for i, name in enumerate(self.used_features_)}
+        out = np.zeros(len(self.feature_names_in_))
+        for est in self.estimators_:
+            gain = np.zeros(len(self.used_features_))
+            # _predictors is scikit-learn's list of fitted trees (one per iteration); nodes carry their split gain.
+            for (tree,) in est._predictors:
+                split = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+                np.add.at(gain, split["feature_idx"], split["gain"])
+            if gain.sum() > 0:
+                gain /= gain.sum()
+            for j, name in enumerate(self.feature_names_in_):
+                if name in index:
+                    out[j] += gain[index[name]] / len(self.estimators_)
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from p424.catalog import CATALOG
 from p424.config import load_config
 from p424.ml import dataset as ds
 from p424.ml import tracking
-from p424.ml.evaluate import EVAL_FROM_PROGRESS, Scores, permutation_importance, score
+from p424.ml.evaluate import EVAL_FROM_PROGRESS, Scores, score
 from p424.ml.features import SPEC
 from p424.ml.model import LapOutcomeModel
 from p424.ml.promotion import CHAMPION, decide
@@ -30,7 +30,7 @@ from p424.ml.settings import TrainingSettings
 from p424.storage.reader import TelemetryStore
 
 KEEP_DATASETS = 10  # older datasets in the work directory are pruned
-IMPORTANCE_ROWS = 1500
+MAX_TRAIN_ROWS = 8000  # beyond this, every k-th window of each lap (neighbours 1 s apart add little)
 
 
 class SkipTrainingError(Exception):
@@ -45,8 +45,11 @@ class Split:
 
 
 def _store(settings: TrainingSettings) -> TelemetryStore:
-    cfg = load_config().replace(cassandra_host=settings.cassandra_host, cassandra_port=settings.cassandra_port,
-                                cassandra_keyspace=settings.keyspace)
+    cfg = load_config().replace(
+        cassandra_host=settings.cassandra_host,
+        cassandra_port=settings.cassandra_port,
+        cassandra_keyspace=settings.keyspace,
+    )
     return TelemetryStore(cfg)
 
 
@@ -56,19 +59,25 @@ def extract(settings: TrainingSettings) -> dict[str, Any]:
     started = time.monotonic()
     with _store(settings) as store:
         sessions = list(settings.session_ids) or ds.session_ids(store.session, settings.keyspace)
-        selection = ds.select_laps(ds.read_laps(store.session, settings.keyspace, sessions))
+        lossy = ds.lossy_sessions(store.session, settings.keyspace, sessions, settings.max_loss_ratio)
+        selection = ds.select_laps(ds.read_laps(store.session, settings.keyspace, sessions), exclude=lossy)
         laps = selection.laps
-        hint = ("stream more sessions, e.g. `./launchcommand.sh simulate --cars 4 --laps 3 --max` "
-                "(each session's last lap stays open, so 3 laps give 2 complete ones)")
+        hint = (
+            "stream more sessions, e.g. `./launchcommand.sh simulate --cars 4 --laps 3 --max` "
+            "(each session's last lap stays open, so 3 laps give 2 complete ones)"
+        )
         if len(laps) < settings.min_laps:
             raise SkipTrainingError(
                 f"too little data: {len(laps)} complete, valid laps in {len(sessions)} session(s) "
                 f"(left out: {selection.rejected or 'none'}); training needs MIN_TRAINING_LAPS={settings.min_laps}. "
-                f"{hint}")
+                f"{hint}"
+            )
         lap_sessions = sorted({lap.session_id for lap in laps})
         if len(lap_sessions) < 2:
-            raise SkipTrainingError(f"all {len(laps)} usable laps come from one session; validation holds laps out by "
-                               f"session, so at least two sessions are needed. {hint}")
+            raise SkipTrainingError(
+                f"all {len(laps)} usable laps come from one session; validation holds laps out by "
+                f"session, so at least two sessions are needed. {hint}"
+            )
         _, val_s = ds.holdout(lap_sessions, settings.validation_fraction)
         windows = ds.read_windows(store.session, settings.keyspace, laps, settings.window_ms)
     frame = ds.assemble(laps, windows)
@@ -78,11 +87,15 @@ def extract(settings: TrainingSettings) -> dict[str, Any]:
         selection.rejected["no windows"] = len(missing)
         laps = [lap for lap in laps if (lap.session_id, lap.lap) in with_windows]
     val_set = set(val_s)
-    folds = {"train": [lap for lap in laps if lap.session_id not in val_set],
-             "validation": [lap for lap in laps if lap.session_id in val_set]}
+    folds = {
+        "train": [lap for lap in laps if lap.session_id not in val_set],
+        "validation": [lap for lap in laps if lap.session_id in val_set],
+    }
     if not folds["train"] or not folds["validation"]:
-        raise SkipTrainingError(f"after holding out sessions {val_s}, a fold has no laps with windows "
-                           f"(train {len(folds['train'])}, validation {len(folds['validation'])}). {hint}")
+        raise SkipTrainingError(
+            f"after holding out sessions {val_s}, a fold has no laps with windows "
+            f"(train {len(folds['train'])}, validation {len(folds['validation'])}). {hint}"
+        )
     train_sessions = sorted({lap.session_id for lap in folds["train"]})
     validation_sessions = sorted({lap.session_id for lap in folds["validation"]})
     settings.dataset_dir.mkdir(parents=True, exist_ok=True)
@@ -90,22 +103,43 @@ def extract(settings: TrainingSettings) -> dict[str, Any]:
     path = settings.dataset_dir / f"{stem}.parquet"
     frame.to_parquet(path, index=False)
     lineage = {
-        "catalog_version": CATALOG.version, "catalog_hash": CATALOG.hash_hex, "feature_fingerprint": SPEC.fingerprint,
-        "features": list(SPEC.names), "window_ms": settings.window_ms, "keyspace": settings.keyspace,
-        "train_sessions": train_sessions, "validation_sessions": validation_sessions,
-        "laps": [{"session_id": lap.session_id, "lap": lap.lap, "car_id": lap.car_id, "lap_time": lap.lap_time,
-                  "energy_net_kwh": lap.energy_net_kwh, "distance": lap.distance,
-                  "fold": "validation" if lap.session_id in val_set else "train"} for lap in laps],
-        "rejected": selection.rejected, "sessions_scanned": len(sessions),
+        "catalog_version": CATALOG.version,
+        "catalog_hash": CATALOG.hash_hex,
+        "feature_fingerprint": SPEC.fingerprint,
+        "features": list(SPEC.names),
+        "window_ms": settings.window_ms,
+        "keyspace": settings.keyspace,
+        "train_sessions": train_sessions,
+        "validation_sessions": validation_sessions,
+        "laps": [
+            {
+                "session_id": lap.session_id,
+                "lap": lap.lap,
+                "car_id": lap.car_id,
+                "lap_time": lap.lap_time,
+                "energy_net_kwh": lap.energy_net_kwh,
+                "distance": lap.distance,
+                "fold": "validation" if lap.session_id in val_set else "train",
+            }
+            for lap in laps
+        ],
+        "rejected": selection.rejected,
+        "sessions_scanned": len(sessions),
     }
     lineage_path = path.with_suffix(".lineage.json")
     lineage_path.write_text(json.dumps(lineage, indent=1))
     _prune(settings.dataset_dir)
     return {
-        "dataset": str(path), "lineage": str(lineage_path), "laps": len(laps), "windows": len(frame),
-        "train_laps": len(folds["train"]), "validation_laps": len(folds["validation"]),
-        "train_sessions": len(train_sessions), "validation_sessions": len(validation_sessions),
-        "rejected": selection.rejected, "catalog_hash": CATALOG.hash_hex,
+        "dataset": str(path),
+        "lineage": str(lineage_path),
+        "laps": len(laps),
+        "windows": len(frame),
+        "train_laps": len(folds["train"]),
+        "validation_laps": len(folds["validation"]),
+        "train_sessions": len(train_sessions),
+        "validation_sessions": len(validation_sessions),
+        "rejected": selection.rejected,
+        "catalog_hash": CATALOG.hash_hex,
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -134,6 +168,12 @@ def lap_length(frame: pd.DataFrame) -> float:
     return float(per_lap.median())
 
 
+def thin(frame: pd.DataFrame, max_rows: int = MAX_TRAIN_ROWS) -> pd.DataFrame:
+    """Every k-th window of each lap so that at most ``max_rows`` remain (all of them if fewer)."""
+    stride = -(-len(frame) // max_rows)
+    return frame if stride <= 1 else frame[frame["window"] % stride == 0]
+
+
 def evaluate(model: Any, frame: pd.DataFrame, lap_length_m: float) -> tuple[Scores, np.ndarray[Any, Any]]:
     """Scores of ``model`` and of the extrapolation baseline on the same windows."""
     x = ds.features_of(frame)
@@ -149,40 +189,66 @@ def train(settings: TrainingSettings, extracted: dict[str, Any]) -> dict[str, An
     split = load_split(extracted)
     length = lap_length(split.train)
     hp = settings.hyperparameters
-    model = LapOutcomeModel(lap_length_m=length, max_iter=hp.max_iter, learning_rate=hp.learning_rate,
-                            max_leaf_nodes=hp.max_leaf_nodes, min_samples_leaf=hp.min_samples_leaf)
-    model.fit(ds.features_of(split.train), ds.targets_of(split.train))
+    model = LapOutcomeModel(
+        lap_length_m=length,
+        max_iter=hp.max_iter,
+        learning_rate=hp.learning_rate,
+        max_leaf_nodes=hp.max_leaf_nodes,
+        min_samples_leaf=hp.min_samples_leaf,
+    )
+    rows = thin(split.train)
+    model.fit(ds.features_of(rows), ds.targets_of(rows))
     fitted = time.monotonic()
     scores, pred = evaluate(model, split.validation, length)
     x_val = ds.features_of(split.validation)
     y_val = ds.targets_of(split.validation)
     progress = x_val["distance_m"].to_numpy() / length
-    # Importance on a sample of scored windows (beyond the lap start), to bound the cost.
-    scored = np.flatnonzero(progress >= EVAL_FROM_PROGRESS)
-    sample = np.random.default_rng(0).choice(scored, size=min(IMPORTANCE_ROWS, len(scored)), replace=False)
-    base_mae = np.array([scores.lap_time.baseline_mae, scores.energy.baseline_mae])
-    importances = permutation_importance(model.predict, x_val.iloc[np.sort(sample)], y_val[np.sort(sample)], base_mae)
     lineage = {**split.lineage, "lap_length_m": length}
     params = {
-        **model.get_params(), "train_laps": extracted["train_laps"], "validation_laps": extracted["validation_laps"],
+        **model.get_params(),
+        "train_laps": extracted["train_laps"],
+        "validation_laps": extracted["validation_laps"],
         "train_sessions": len(split.lineage["train_sessions"]),
-        "validation_sessions": len(split.lineage["validation_sessions"]), "train_windows": len(split.train),
-        "window_ms": settings.window_ms, "validation_fraction": settings.validation_fraction,
-        "catalog_hash": split.lineage["catalog_hash"], "feature_fingerprint": split.lineage["feature_fingerprint"],
-        "n_features": len(x_val.columns), "eval_from_progress": EVAL_FROM_PROGRESS,
+        "validation_sessions": len(split.lineage["validation_sessions"]),
+        "train_windows": len(split.train),
+        "train_rows_used": len(rows),
+        "window_ms": settings.window_ms,
+        "validation_fraction": settings.validation_fraction,
+        "max_loss_ratio": settings.max_loss_ratio,
+        "catalog_hash": split.lineage["catalog_hash"],
+        "feature_fingerprint": split.lineage["feature_fingerprint"],
+        "n_features": len(x_val.columns),
+        "eval_from_progress": EVAL_FROM_PROGRESS,
     }
-    tags = {"p424.catalog_hash": str(split.lineage["catalog_hash"]), "p424.run_label": settings.run_label,
-            "p424.dataset": Path(extracted["dataset"]).name}
+    tags = {
+        "p424.catalog_hash": str(split.lineage["catalog_hash"]),
+        "p424.run_label": settings.run_label,
+        "p424.dataset": Path(extracted["dataset"]).name,
+    }
     logged = tracking.log_training_run(
-        tracking_uri=settings.mlflow_uri, experiment=settings.experiment,
-        run_name=settings.run_label or time.strftime("train-%Y%m%dT%H%M%S"), model=model, params=params,
-        scores=scores, lineage=lineage, x_val=x_val, y_val=y_val, pred_val=pred, progress_val=progress,
-        importances=importances, tags=tags,
+        tracking_uri=settings.mlflow_uri,
+        experiment=settings.experiment,
+        run_name=settings.run_label or time.strftime("train-%Y%m%dT%H%M%S"),
+        model=model,
+        params=params,
+        scores=scores,
+        lineage=lineage,
+        x_val=x_val,
+        y_val=y_val,
+        pred_val=pred,
+        progress_val=progress,
+        importances=model.feature_importances_,
+        tags=tags,
     )
     return {
-        "run_id": logged.run_id, "experiment_id": logged.experiment_id, "model_uri": logged.model_uri,
-        "artifact_uri": logged.artifact_uri, "metrics": _headline(scores), "beats_baseline": scores.beats_baseline,
-        "lap_length_m": length, "fit_seconds": round(fitted - started, 1),
+        "run_id": logged.run_id,
+        "experiment_id": logged.experiment_id,
+        "model_uri": logged.model_uri,
+        "artifact_uri": logged.artifact_uri,
+        "metrics": _headline(scores),
+        "beats_baseline": scores.beats_baseline,
+        "lap_length_m": length,
+        "fit_seconds": round(fitted - started, 1),
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -198,7 +264,7 @@ def register(settings: TrainingSettings, extracted: dict[str, Any], trained: dic
     client = tracking.connect(settings.mlflow_uri)
     name = settings.model_name
     previous = tracking.version_by_alias(client, name, CHAMPION)
-    mv = tracking.register(client, name, trained["model_uri"], trained["run_id"])
+    mv = tracking.register(client, name, trained["model_uri"])
     split = load_split(extracted)
     length = float(trained["lap_length_m"])
     candidate = tracking.load_version(name, str(mv.version))
@@ -214,8 +280,10 @@ def register(settings: TrainingSettings, extracted: dict[str, Any], trained: dic
             seen = tracking.training_sessions(str(previous.run_id)) if previous.run_id else set()
             unseen = frame[~frame["session_id"].isin(seen)]
             if unseen.empty:
-                note = (f"champion v{previous.version} trained on every validation session; compared on them anyway "
-                        "(this favours the champion)")
+                note = (
+                    f"champion v{previous.version} trained on every validation session; compared on them anyway "
+                    "(this favours the champion)"
+                )
             else:
                 if len(unseen) < len(frame):
                     note = f"compared on {unseen.groupby(['session_id', 'lap']).ngroups} laps the champion never saw"
@@ -223,19 +291,28 @@ def register(settings: TrainingSettings, extracted: dict[str, Any], trained: dic
             champion_scores, _ = evaluate(champion, frame, length)
     candidate_scores, _ = evaluate(candidate, frame, length)
     decision = decide(candidate_scores, champion_scores, str(previous.version) if previous else None, note=note)
-    tags = {"p424.decision": decision.alias, "p424.relative_error": f"{candidate_scores.relative_error:.6f}",
-            "p424.beats_baseline": str(candidate_scores.beats_baseline).lower(),
-            "p424.compared_with": f"v{previous.version}" if previous else "none",
-            "p424.lap_length_m": f"{length:.1f}", "p424.catalog_hash": str(split.lineage["catalog_hash"])}
+    tags = {
+        "p424.decision": decision.alias,
+        "p424.relative_error": f"{candidate_scores.relative_error:.6f}",
+        "p424.beats_baseline": str(candidate_scores.beats_baseline).lower(),
+        "p424.compared_with": f"v{previous.version}" if previous else "none",
+        "p424.lap_length_m": f"{length:.1f}",
+        "p424.catalog_hash": str(split.lineage["catalog_hash"]),
+    }
     tracking.set_alias(client, name, decision.alias, str(mv.version), tags=tags, description=decision.reason)
     client.set_tag(trained["run_id"], "p424.registered_version", str(mv.version))
     client.set_tag(trained["run_id"], "p424.alias", decision.alias)
     champion_now = tracking.version_by_alias(client, name, CHAMPION)
     return {
-        "model_name": name, "version": str(mv.version), "alias": decision.alias, "reason": decision.reason,
+        "model_name": name,
+        "version": str(mv.version),
+        "alias": decision.alias,
+        "reason": decision.reason,
         "previous_champion": str(previous.version) if previous else None,
-        "champion": str(champion_now.version) if champion_now else None, "run_id": trained["run_id"],
-        "metrics": trained["metrics"], "candidate_relative_error": candidate_scores.relative_error,
+        "champion": str(champion_now.version) if champion_now else None,
+        "run_id": trained["run_id"],
+        "metrics": trained["metrics"],
+        "candidate_relative_error": candidate_scores.relative_error,
         "champion_relative_error": champion_scores.relative_error if champion_scores else None,
         "seconds": round(time.monotonic() - started, 1),
     }

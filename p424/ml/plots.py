@@ -37,8 +37,9 @@ def predicted_vs_actual(y: F64, pred: F64, progress: F64, scores: Scores) -> Fig
 def error_by_progress(scores: Scores) -> Figure:
     """MAE per band of lap progress, model against baseline (log scale)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for ax, (name, unit, s) in zip(axes, (("lap time", "s", scores.lap_time), ("net energy", "kWh", scores.energy)),
-                                   strict=True):
+    for ax, (name, unit, s) in zip(
+        axes, (("lap time", "s", scores.lap_time), ("net energy", "kWh", scores.energy)), strict=True
+    ):
         bands = list(s.mae_by_band)
         x = np.arange(len(bands))
         ax.bar(x - 0.2, [s.mae_by_band[b] for b in bands], 0.4, label="model")
@@ -55,7 +56,7 @@ def importances(names: Sequence[str], values: F64, top: int = 20) -> Figure:
     order = np.argsort(values)[::-1][:top][::-1]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(order) + 1.2), layout="constrained")
     ax.barh([names[i] for i in order], values[order])
-    ax.set_xlabel("permutation importance (relative error increase on held-out windows)")
+    ax.set_xlabel("split-gain importance (share of the trees' total gain, mean over both targets)")
     return fig
 
 

@@ -30,12 +30,19 @@ class Decision:
 
 
 def _fmt(s: Scores) -> str:
-    return (f"lap time MAE {s.lap_time.mae:.3f} s (baseline {s.lap_time.baseline_mae:.3f}), "
-            f"energy MAE {s.energy.mae:.4f} kWh (baseline {s.energy.baseline_mae:.4f})")
+    return (
+        f"lap time MAE {s.lap_time.mae:.3f} s (baseline {s.lap_time.baseline_mae:.3f}), "
+        f"energy MAE {s.energy.mae:.4f} kWh (baseline {s.energy.baseline_mae:.4f})"
+    )
 
 
-def decide(candidate: Scores, champion: Scores | None, champion_version: str | None = None,
-           min_improvement: float = 1e-6, note: str = "") -> Decision:
+def decide(
+    candidate: Scores,
+    champion: Scores | None,
+    champion_version: str | None = None,
+    min_improvement: float = 1e-6,
+    note: str = "",
+) -> Decision:
     """The alias for ``candidate``; ``champion`` is the current champion scored on the same windows
     (None when there is none or it cannot be scored; ``note`` says why, and is appended to the reason)."""
     suffix = f"; {note}" if note else ""
@@ -47,7 +54,17 @@ def decide(candidate: Scores, champion: Scores | None, champion_version: str | N
         raise ValueError("candidate and champion must be scored on the same validation windows")
     label = f"champion v{champion_version}" if champion_version else "the champion"
     if candidate.relative_error < champion.relative_error - min_improvement:
-        return Decision(CHAMPION, (f"beats {label} on the same {candidate.laps} validation laps: relative error "
-                                   f"{candidate.relative_error:.4f} vs {champion.relative_error:.4f}{suffix}"))
-    return Decision(CHALLENGER, (f"does not beat {label} on the same {candidate.laps} validation laps: relative error "
-                                 f"{candidate.relative_error:.4f} vs {champion.relative_error:.4f}{suffix}"))
+        return Decision(
+            CHAMPION,
+            (
+                f"beats {label} on the same {candidate.laps} validation laps: relative error "
+                f"{candidate.relative_error:.4f} vs {champion.relative_error:.4f}{suffix}"
+            ),
+        )
+    return Decision(
+        CHALLENGER,
+        (
+            f"does not beat {label} on the same {candidate.laps} validation laps: relative error "
+            f"{candidate.relative_error:.4f} vs {champion.relative_error:.4f}{suffix}"
+        ),
+    )

@@ -80,7 +80,8 @@ def report(sessions: Sequence[SessionQuality], t: Thresholds) -> dict[str, Any]:
     """JSON-able summary: what was checked, against what, and every violation."""
     found = violations(sessions, t)
     return {
-        "checked_sessions": len(sessions), "thresholds": asdict(t),
+        "checked_sessions": len(sessions),
+        "thresholds": asdict(t),
         "violations": [{**asdict(v), "message": v.message()} for v in found],
         "worst": {
             "loss_ratio": max((s.loss_ratio for s in sessions), default=0.0),
@@ -96,13 +97,15 @@ def failure_message(rep: Mapping[str, Any], limit: int = 20) -> str:
     lines += [f"  - {x['message']}" for x in v[:limit]]
     if len(v) > limit:
         lines.append(f"  ... and {len(v) - limit} more")
-    lines.append("Look at the bridge (/metrics drops), Kafka lag and the Flink job: ./launchcommand.sh status "
-                 "shows them.")
+    lines.append(
+        "Look at the bridge (/metrics drops), Kafka lag and the Flink job: ./launchcommand.sh status shows them."
+    )
     return "\n".join(lines)
 
 
-def collect(host: str, port: int, keyspace: str, lookback_hours: float,
-            session_ids: Sequence[int] = ()) -> list[SessionQuality]:
+def collect(
+    host: str, port: int, keyspace: str, lookback_hours: float, session_ids: Sequence[int] = ()
+) -> list[SessionQuality]:
     """Quality rows of sessions updated in the last ``lookback_hours`` (0: all), with their laps."""
     from p424.config import load_config
     from p424.storage.reader import TelemetryStore
@@ -119,9 +122,16 @@ def collect(host: str, port: int, keyspace: str, lookback_hours: float,
             if since is not None and updated is not None and updated.replace(tzinfo=UTC) < since:
                 continue
             laps = store.laps(int(q["session_id"]))
-            out.append(SessionQuality(
-                int(q["session_id"]), int(q.get("frames_received") or 0), int(q.get("frames_lost") or 0),
-                int(q.get("frames_duplicated") or 0), int(q.get("frames_late") or 0), len(laps),
-                incomplete_inner_laps(laps), updated.isoformat() if updated is not None else "",
-            ))
+            out.append(
+                SessionQuality(
+                    int(q["session_id"]),
+                    int(q.get("frames_received") or 0),
+                    int(q.get("frames_lost") or 0),
+                    int(q.get("frames_duplicated") or 0),
+                    int(q.get("frames_late") or 0),
+                    len(laps),
+                    incomplete_inner_laps(laps),
+                    updated.isoformat() if updated is not None else "",
+                )
+            )
     return out

@@ -16,10 +16,10 @@ from p424.config import Config
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    max_iter: int = 150
-    learning_rate: float = 0.08
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
+    max_iter: int = 100
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 20
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class TrainingSettings:
     min_laps: int = 6
     window_ms: int = 1000  # stored window size the features are built from
     validation_fraction: float = 0.25
+    max_loss_ratio: float = 0.01  # sessions that lost more frames than this are left out (gaps distort laps)
     session_ids: tuple[int, ...] = ()  # empty: every stored session
     work_dir: str = ""  # where a run's dataset is kept between tasks
     run_label: str = ""  # e.g. the Airflow run id, recorded as a tag
@@ -68,8 +69,13 @@ class TrainingSettings:
         values["session_ids"] = tuple(int(s) for s in values.get("session_ids") or ())
         hp = values.get("hyperparameters") or {}
         values["hyperparameters"] = hp if isinstance(hp, Hyperparameters) else Hyperparameters(**hp)
-        for name, kind in (("cassandra_port", int), ("min_laps", int), ("window_ms", int),
-                           ("validation_fraction", float)):
+        for name, kind in (
+            ("cassandra_port", int),
+            ("min_laps", int),
+            ("window_ms", int),
+            ("validation_fraction", float),
+            ("max_loss_ratio", float),
+        ):
             if name in values:
                 values[name] = kind(values[name])
         return cls(**values)
@@ -77,9 +83,13 @@ class TrainingSettings:
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> TrainingSettings:
         base: dict[str, Any] = {
-            "cassandra_host": cfg.cassandra_contact, "cassandra_port": cfg.cassandra_port,
-            "keyspace": cfg.cassandra_keyspace, "mlflow_uri": cfg.mlflow_url, "model_name": cfg.model_name,
-            "min_laps": cfg.min_training_laps, "window_ms": max(cfg.window_sizes),
+            "cassandra_host": cfg.cassandra_contact,
+            "cassandra_port": cfg.cassandra_port,
+            "keyspace": cfg.cassandra_keyspace,
+            "mlflow_uri": cfg.mlflow_url,
+            "model_name": cfg.model_name,
+            "min_laps": cfg.min_training_laps,
+            "window_ms": max(cfg.window_sizes),
             "work_dir": str(cfg.state_dir / "data" / "ml"),
         }
         base.update(overrides)

@@ -32,6 +32,10 @@ from p424.ml.model import LapOutcomeModel
 
 MODEL_ARTIFACT = "model"
 LINEAGE_ARTIFACT = "lineage.json"
+SKOPS_TRUSTED_TYPES = [
+    f"{LapOutcomeModel.__module__}.{LapOutcomeModel.__qualname__}",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
 REGISTRY_DESCRIPTION = (
     "PERRINN 424 lap outcome: from the lap so far (p424.ml.features), predicts the lap's final time (s) and "
     "net electrical energy (kWh), output columns in that order. Alias 'champion' serves live predictions; "
@@ -40,6 +44,8 @@ REGISTRY_DESCRIPTION = (
 
 # MLflow logs at INFO on every run (URLs, "registered model" notes); our steps print their own summary.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
+# Our environments are made by uv and have no pip, so MLflow warns that conda.yaml's pip is unpinned: not news.
+logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 
 
 def connect(tracking_uri: str) -> MlflowClient:
@@ -57,9 +63,19 @@ class LoggedRun:
 
 
 def log_training_run(
-    *, tracking_uri: str, experiment: str, run_name: str, model: LapOutcomeModel, params: Mapping[str, Any],
-    scores: Scores, lineage: Mapping[str, Any], x_val: pd.DataFrame, y_val: np.ndarray[Any, Any],
-    pred_val: np.ndarray[Any, Any], progress_val: np.ndarray[Any, Any], importances: np.ndarray[Any, Any],
+    *,
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    model: LapOutcomeModel,
+    params: Mapping[str, Any],
+    scores: Scores,
+    lineage: Mapping[str, Any],
+    x_val: pd.DataFrame,
+    y_val: np.ndarray[Any, Any],
+    pred_val: np.ndarray[Any, Any],
+    progress_val: np.ndarray[Any, Any],
+    importances: np.ndarray[Any, Any],
     tags: Mapping[str, str],
 ) -> LoggedRun:
     """One MLflow run: params, metrics, plots, importances, lineage, and the model with its signature."""
@@ -71,21 +87,34 @@ def log_training_run(
         mlflow.log_metrics(scores.metrics())
         mlflow.log_dict(dict(lineage), LINEAGE_ARTIFACT)
         mlflow.log_dict(scores.as_dict(), "evaluation/scores.json")
-        for fig, name in ((plots.predicted_vs_actual(y_val, pred_val, progress_val, scores), "predicted_vs_actual.png"),
-                          (plots.error_by_progress(scores), "error_by_progress.png"),
-                          (plots.importances(list(x_val.columns), importances), "feature_importances.png")):
+        for fig, name in (
+            (plots.predicted_vs_actual(y_val, pred_val, progress_val, scores), "predicted_vs_actual.png"),
+            (plots.error_by_progress(scores), "error_by_progress.png"),
+            (plots.importances(list(x_val.columns), importances), "feature_importances.png"),
+        ):
             mlflow.log_figure(fig, f"evaluation/{name}")
             plots.close(fig)
-        table = pd.DataFrame({"feature": x_val.columns, "importance": importances}).sort_values("importance",
-                                                                                               ascending=False)
+        table = pd.DataFrame({"feature": x_val.columns, "importance": importances}).sort_values(
+            "importance", ascending=False
+        )
         mlflow.log_text(table.to_csv(index=False), "evaluation/feature_importances.csv")
         example = _input_example(x_val, progress_val)
         signature = infer_signature(example, model.predict(example))
         info = mlflow.sklearn.log_model(
-            model, name=MODEL_ARTIFACT, signature=signature, input_example=example,
+            model,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            input_example=example,
             # Pinned explicitly: inferring them loads the model in a subprocess (~10 s on our machine).
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}",
-                              f"pandas=={pd.__version__}", f"perrinn424-telemetry=={p424.__version__}"],
+            pip_requirements=[
+                f"scikit-learn=={sklearn.__version__}",
+                f"numpy=={np.__version__}",
+                f"pandas=={pd.__version__}",
+                f"perrinn424-telemetry=={p424.__version__}",
+            ],
+            # MLflow stores scikit-learn models with skops, which loads only types it is told to trust: our
+            # estimator and the boosted trees it holds (both written by this code, never from outside).
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
         return LoggedRun(run.info.run_id, run.info.experiment_id, info.model_uri, run.info.artifact_uri)
 
@@ -101,12 +130,14 @@ def _input_example(features: pd.DataFrame, progress: np.ndarray[Any, Any]) -> pd
 
 
 # --------------------------------------------------------------------------------------- registry
-def register(client: MlflowClient, name: str, model_uri: str, run_id: str) -> ModelVersion:
+def register(client: MlflowClient, name: str, model_uri: str) -> ModelVersion:
+    """A new version of ``name`` from a logged model (``models:/m-...``), once it is READY."""
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description=REGISTRY_DESCRIPTION)
-    mv = client.create_model_version(name, model_uri, run_id=run_id)
+    # register_model resolves the logged model's id and run (MLflow 3 needs both for a models:/ source).
+    mv = mlflow.register_model(model_uri, name, await_registration_for=0)
     return wait_ready(client, name, str(mv.version))
 
 
@@ -119,8 +150,9 @@ def wait_ready(client: MlflowClient, name: str, version: str, timeout_s: float =
         if mv.status == "READY":
             return mv
         if mv.status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
-            raise RuntimeError(f"model {name} v{version} did not become READY (status {mv.status}): "
-                               f"{mv.status_message}")
+            raise RuntimeError(
+                f"model {name} v{version} did not become READY (status {mv.status}): {mv.status_message}"
+            )
         time.sleep(0.5)
 
 
@@ -148,10 +180,10 @@ def training_sessions(run_id: str) -> set[int]:
         return {int(s) for s in lineage.get("train_sessions", [])}
 
 
-def set_alias(client: MlflowClient, name: str, alias: str, version: str, *, tags: Mapping[str, str],
-              description: str) -> None:
+def set_alias(
+    client: MlflowClient, name: str, alias: str, version: str, *, tags: Mapping[str, str], description: str
+) -> None:
     client.set_registered_model_alias(name, alias, version)
     for k, v in tags.items():
         client.set_model_version_tag(name, version, k, v)
     client.update_model_version(name, version, description=description)
-

@@ -10,14 +10,24 @@ from p424.config import load_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m p424.ml.live",
-                                description="Predict lap time and energy for every live window with the champion model")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a setting (e.g. MODEL_NAME=..., PREDICTOR_HTTP_PORT=...)")
+    p = argparse.ArgumentParser(
+        prog="python -m p424.ml.live",
+        description="Predict lap time and energy for every live window with the champion model",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting (e.g. MODEL_NAME=..., PREDICTOR_HTTP_PORT=...)",
+    )
     p.add_argument("--group", default="p424-predictor", help="Kafka consumer group")
     p.add_argument("--model-poll", type=float, default=10.0, help="seconds between checks of the champion alias")
-    p.add_argument("--from-beginning", action="store_true",
-                   help="a new consumer group starts at the oldest retained window instead of the newest")
+    p.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="a new consumer group starts at the oldest retained window instead of the newest",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     overrides = {}

@@ -72,16 +72,19 @@ class ModelWatcher(threading.Thread):
         client = tracking.connect(self.tracking_uri)
         mv = tracking.version_by_alias(client, self.model_name, self.alias)
         if mv is None:
-            self.last_error = (f"no model version has alias '{self.alias}' in {self.model_name}; "
-                               "run ./launchcommand.sh train")
+            self.last_error = (
+                f"no model version has alias '{self.alias}' in {self.model_name}; run ./launchcommand.sh train"
+            )
             return
         if self.current is not None and self.current.version == str(mv.version):
             return
         model = tracking.load_version(self.model_name, str(mv.version))
         missing = [str(f) for f in getattr(model, "feature_names_in_", []) if str(f) not in SPEC.names]
         if missing:
-            self.last_error = (f"{self.model_name} v{mv.version} expects features this catalog does not produce "
-                               f"({missing[:3]}...); retrain it")
+            self.last_error = (
+                f"{self.model_name} v{mv.version} expects features this catalog does not produce "
+                f"({missing[:3]}...); retrain it"
+            )
             return
         self.current = ServingModel(self.model_name, str(mv.version), model, time.time())
         self.last_error = ""
@@ -115,8 +118,13 @@ class Metrics:
         if not values:
             return {}
         a = np.fromiter(values, dtype=np.float64)
-        return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-                "p99": float(np.percentile(a, 99)), "max": float(a.max()), "samples": float(len(a))}
+        return {
+            "p50": float(np.percentile(a, 50)),
+            "p95": float(np.percentile(a, 95)),
+            "p99": float(np.percentile(a, 99)),
+            "max": float(a.max()),
+            "samples": float(len(a)),
+        }
 
 
 class PrometheusView(Collector):
@@ -140,8 +148,9 @@ class PrometheusView(Collector):
             if q.startswith("p"):
                 g.add_metric([q], v)
         yield g
-        g = GaugeMetricFamily("p424_predictor_model_version", "Registry version being served (0: none)",
-                              labels=["model"])
+        g = GaugeMetricFamily(
+            "p424_predictor_model_version", "Registry version being served (0: none)", labels=["model"]
+        )
         cur = self.p.watcher.current
         g.add_metric([self.p.model_name], float(cur.version) if cur else 0.0)
         yield g
@@ -151,8 +160,9 @@ class PrometheusView(Collector):
 
 
 class Predictor:
-    def __init__(self, cfg: Config, group_id: str = "p424-predictor", model_poll_s: float = 10.0,
-                 from_beginning: bool = False) -> None:
+    def __init__(
+        self, cfg: Config, group_id: str = "p424-predictor", model_poll_s: float = 10.0, from_beginning: bool = False
+    ) -> None:
         self.cfg = cfg
         self.model_name = cfg.model_name
         self.group_id = group_id
@@ -163,12 +173,23 @@ class Predictor:
         self.store = TelemetryStore(cfg)
         self._prepare_statements()
         self.consumer = KafkaConsumer(
-            cfg.kafka_topic_windows, cfg.kafka_topic_laps, bootstrap_servers=cfg.kafka_bootstrap, group_id=group_id,
-            client_id="p424-predictor", auto_offset_reset="earliest" if from_beginning else "latest",
-            enable_auto_commit=True, max_poll_records=2000, fetch_max_wait_ms=20,
+            cfg.kafka_topic_windows,
+            cfg.kafka_topic_laps,
+            bootstrap_servers=cfg.kafka_bootstrap,
+            group_id=group_id,
+            client_id="p424-predictor",
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            enable_auto_commit=True,
+            max_poll_records=2000,
+            fetch_max_wait_ms=20,
         )
-        self.producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, client_id="p424-predictor", linger_ms=5,
-                                      acks=1, compression_type="lz4")
+        self.producer = KafkaProducer(
+            bootstrap_servers=cfg.kafka_bootstrap,
+            client_id="p424-predictor",
+            linger_ms=5,
+            acks=1,
+            compression_type="lz4",
+        )
         self.http: ThreadingHTTPServer | None = None
 
     def _prepare_statements(self) -> None:
@@ -176,18 +197,22 @@ class Predictor:
         session = self.store.session
         tables = session.cluster.metadata.keyspaces.get(ks)
         if tables is None or "predictions" not in tables.tables or "prediction_errors" not in tables.tables:
-            raise RuntimeError(f"tables {ks}.predictions / {ks}.prediction_errors are missing: apply the schema with "
-                               "`./launchcommand.sh provision` (migration 0002_predictions.cql)")
+            raise RuntimeError(
+                f"tables {ks}.predictions / {ks}.prediction_errors are missing: apply the schema with "
+                "`./launchcommand.sh provision` (migration 0002_predictions.cql)"
+            )
         self.ps_prediction = session.prepare(
             f"INSERT INTO {ks}.predictions (session_id, lap, ts, car_id, window_start, lap_distance, lap_time_so_far, "
             "energy_so_far_kwh, predicted_lap_time, predicted_energy_kwh, baseline_lap_time, baseline_energy_kwh, "
-            "model_name, model_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            "model_name, model_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         self.ps_error = session.prepare(
             f"INSERT INTO {ks}.prediction_errors (model_name, month, completed_at, session_id, lap, car_id, "
             "model_version, windows, actual_lap_time, actual_energy_kwh, mae_lap_time, mae_energy_kwh, "
             "baseline_mae_lap_time, baseline_mae_energy_kwh, error_lap_time_at_25, error_lap_time_at_50, "
             "error_lap_time_at_75, error_energy_at_25, error_energy_at_50, error_energy_at_75) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
 
     # ------------------------------------------------------------------ health
     def health(self) -> dict[str, Any]:
@@ -196,12 +221,24 @@ class Predictor:
         status = "waiting for a champion model" if cur is None else ("ok" if assigned else "joining")
         m = self.metrics
         return {
-            "status": status, "model": {"name": self.model_name, "version": cur.version if cur else None,
-                                        "alias": CHAMPION, "note": self.watcher.last_error},
-            "assigned_partitions": assigned, "group_id": self.group_id, "windows": m.windows,
-            "predictions": m.predictions, "laps_scored": m.laps_scored, "backfills": m.backfills,
-            "write_errors": m.write_errors, "open_laps": self.state.open_laps, "sessions": len(self.state.sessions),
-            "latency_ms": Metrics.percentiles(m.latency), "compute_ms_per_window": Metrics.percentiles(m.compute),
+            "status": status,
+            "model": {
+                "name": self.model_name,
+                "version": cur.version if cur else None,
+                "alias": CHAMPION,
+                "note": self.watcher.last_error,
+            },
+            "assigned_partitions": assigned,
+            "group_id": self.group_id,
+            "windows": m.windows,
+            "predictions": m.predictions,
+            "laps_scored": m.laps_scored,
+            "backfills": m.backfills,
+            "write_errors": m.write_errors,
+            "open_laps": self.state.open_laps,
+            "sessions": len(self.state.sessions),
+            "latency_ms": Metrics.percentiles(m.latency),
+            "compute_ms_per_window": Metrics.percentiles(m.compute),
             "uptime_s": time.time() - m.started,
         }
 
@@ -239,8 +276,10 @@ class Predictor:
         earlier = [WindowObs.from_row(r) for r in rows if r["frame_count"] and r["ts"] < cutoff]
         self.state.seed(msg.session_id, msg.lap, msg.car_id, earlier)
         self.metrics.backfills += 1
-        log.info("lap joined mid-way, rebuilt from Cassandra",
-                 extra={"session_id": msg.session_id, "lap": msg.lap, "windows": len(earlier)})
+        log.info(
+            "lap joined mid-way, rebuilt from Cassandra",
+            extra={"session_id": msg.session_id, "lap": msg.lap, "windows": len(earlier)},
+        )
 
     def handle(self, records: list[ConsumerRecord]) -> None:
         """One poll's records: windows first (predicted in one batch), then lap summaries."""
@@ -282,15 +321,45 @@ class Predictor:
         for (ctx, _, kafka_ts), p, b in zip(batch, pred, base, strict=True):
             latency = time.time() * 1000 - kafka_ts
             self.state.record(ctx, (float(p[0]), float(p[1])), (float(b[0]), float(b[1])), serving.version)
-            self._execute(self.ps_prediction, (
-                ctx.session_id, ctx.lap, ctx.ts_ms, ctx.car_id, ctx.window_start, ctx.lap_distance, ctx.lap_time_so_far,
-                ctx.energy_so_far_kwh, float(p[0]), float(p[1]), float(b[0]), float(b[1]), serving.name,
-                serving.version, latency))
+            self._execute(
+                self.ps_prediction,
+                (
+                    ctx.session_id,
+                    ctx.lap,
+                    ctx.ts_ms,
+                    ctx.car_id,
+                    ctx.window_start,
+                    ctx.lap_distance,
+                    ctx.lap_time_so_far,
+                    ctx.energy_so_far_kwh,
+                    float(p[0]),
+                    float(p[1]),
+                    float(b[0]),
+                    float(b[1]),
+                    serving.name,
+                    serving.version,
+                    latency,
+                ),
+            )
             out = PredictionMessage(
-                ctx.session_id, ctx.car_id, ctx.lap, ctx.ts_ms, ctx.window_start, ctx.lap_distance, ctx.lap_time_so_far,
-                float(p[0]), float(p[1]), float(b[0]), float(b[1]), serving.name, serving.version, round(latency, 3))
-            fut = self.producer.send(self.cfg.kafka_topic_predictions, key=str(ctx.session_id).encode(),
-                                     value=out.to_json())
+                ctx.session_id,
+                ctx.car_id,
+                ctx.lap,
+                ctx.ts_ms,
+                ctx.window_start,
+                ctx.lap_distance,
+                ctx.lap_time_so_far,
+                float(p[0]),
+                float(p[1]),
+                float(b[0]),
+                float(b[1]),
+                serving.name,
+                serving.version,
+                round(latency, 3),
+            )
+            fut = self.producer.send(
+                self.cfg.kafka_topic_predictions, key=str(ctx.session_id).encode(), value=out.to_json()
+            )
             fut.add_errback(self._write_failed)
             self.metrics.latency.append(latency)
             self.metrics.predictions += 1
@@ -301,8 +370,15 @@ class Predictor:
             return
         self._execute(self.ps_error, _error_params(err))
         self.metrics.laps_scored += 1
-        log.info("lap scored", extra={"session_id": err.session_id, "lap": err.lap, "mae_lap_time": err.mae_lap_time,
-                                      "mae_energy_kwh": err.mae_energy_kwh})
+        log.info(
+            "lap scored",
+            extra={
+                "session_id": err.session_id,
+                "lap": err.lap,
+                "mae_lap_time": err.mae_lap_time,
+                "mae_energy_kwh": err.mae_energy_kwh,
+            },
+        )
 
     def _execute(self, ps: Any, params: tuple[object, ...]) -> None:
         fut: ResponseFuture = self.store.session.execute_async(ps, params, timeout=20)
@@ -317,8 +393,15 @@ class Predictor:
     def run(self, http_port: int | None = None) -> None:
         self.watcher.start()
         self.start_http(self.cfg.predictor_http_port if http_port is None else http_port)
-        log.info("predictor running", extra={"model": self.model_name, "group": self.group_id,
-                                             "windows": self.cfg.kafka_topic_windows, "http_port": http_port})
+        log.info(
+            "predictor running",
+            extra={
+                "model": self.model_name,
+                "group": self.group_id,
+                "windows": self.cfg.kafka_topic_windows,
+                "http_port": http_port,
+            },
+        )
         last_sweep = time.monotonic()
         try:
             while not self.stopping.is_set():
@@ -355,6 +438,21 @@ class Predictor:
 
 
 def _error_params(e: LapError) -> tuple[object, ...]:
-    return (e.model_name, e.month, e.completed_at_ms, e.session_id, e.lap, e.car_id, e.model_version, e.windows,
-            e.actual_lap_time, e.actual_energy_kwh, e.mae_lap_time, e.mae_energy_kwh, e.baseline_mae_lap_time,
-            e.baseline_mae_energy_kwh, *e.error_lap_time_at, *e.error_energy_at)
+    return (
+        e.model_name,
+        e.month,
+        e.completed_at_ms,
+        e.session_id,
+        e.lap,
+        e.car_id,
+        e.model_version,
+        e.windows,
+        e.actual_lap_time,
+        e.actual_energy_kwh,
+        e.mae_lap_time,
+        e.mae_energy_kwh,
+        e.baseline_mae_lap_time,
+        e.baseline_mae_energy_kwh,
+        *e.error_lap_time_at,
+        *e.error_energy_at,
+    )

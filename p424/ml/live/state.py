@@ -90,11 +90,20 @@ def lap_error(track: LapTrack, msg: LapMessage, model_name: str) -> LapError | N
     done_ms = msg.start_ts_ms + round(msg.lap_time * 1000)
     done = datetime.fromtimestamp(done_ms / 1000, tz=UTC)
     return LapError(
-        model_name=model_name, month=done.strftime("%Y-%m"), completed_at_ms=done_ms, session_id=msg.session_id,
-        lap=msg.lap, car_id=msg.car_id, model_version=track.versions.most_common(1)[0][0], windows=len(pred),
-        actual_lap_time=float(msg.lap_time), actual_energy_kwh=float(msg.energy_net_kwh),
-        mae_lap_time=float(np.abs(err[scored, 0]).mean()), mae_energy_kwh=float(np.abs(err[scored, 1]).mean()),
-        baseline_mae_lap_time=float(berr[scored, 0].mean()), baseline_mae_energy_kwh=float(berr[scored, 1].mean()),
+        model_name=model_name,
+        month=done.strftime("%Y-%m"),
+        completed_at_ms=done_ms,
+        session_id=msg.session_id,
+        lap=msg.lap,
+        car_id=msg.car_id,
+        model_version=track.versions.most_common(1)[0][0],
+        windows=len(pred),
+        actual_lap_time=float(msg.lap_time),
+        actual_energy_kwh=float(msg.energy_net_kwh),
+        mae_lap_time=float(np.abs(err[scored, 0]).mean()),
+        mae_energy_kwh=float(np.abs(err[scored, 1]).mean()),
+        baseline_mae_lap_time=float(berr[scored, 0].mean()),
+        baseline_mae_energy_kwh=float(berr[scored, 1].mean()),
         error_lap_time_at=(at(0.25, 0), at(0.5, 0), at(0.75, 0)),
         error_energy_at=(at(0.25, 1), at(0.5, 1), at(0.75, 1)),
     )
@@ -140,12 +149,21 @@ class LiveState:
         self.last_seen[msg.session_id] = now
         track = self._track(msg.session_id, msg.lap, msg.car_id)
         features = track.acc.update(WindowObs.from_message(msg, self.spec))
-        ctx = WindowContext(msg.session_id, msg.car_id, msg.lap, msg.ts_ms, msg.window_start, track.acc.distance,
-                            track.acc.elapsed, track.acc.energy_kwh)
+        ctx = WindowContext(
+            msg.session_id,
+            msg.car_id,
+            msg.lap,
+            msg.ts_ms,
+            msg.window_start,
+            track.acc.distance,
+            track.acc.elapsed,
+            track.acc.energy_kwh,
+        )
         return ctx, features
 
-    def record(self, ctx: WindowContext, predicted: tuple[float, float], baseline: tuple[float, float],
-               version: str) -> None:
+    def record(
+        self, ctx: WindowContext, predicted: tuple[float, float], baseline: tuple[float, float], version: str
+    ) -> None:
         track = self.sessions.get(ctx.session_id, OrderedDict()).get(ctx.lap)
         if track is None:
             return

@@ -5,7 +5,8 @@ Same interface as NativePlatform. Every command runs
 --env-file <state>/credentials.env --env-file <state>/compose-overrides.env ...``: the settings
 file native mode reads, the generated secrets, and the settings that differ from the file (from
 the environment or ``--set``), which the containers also receive. ``up`` waits until every service
-is healthy and every one-shot step (provisioning, Airflow migrations, Flink job submission) is done.
+is healthy and every one-shot step (provisioning, Airflow migrations, Flink job submission, Grafana
+provisioning) is done.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, load_c
 COMPOSE_FILE = Path("compose") / "docker-compose.yml"
 OVERRIDES_FILE = "compose-overrides.env"
 # Containers that do one job and exit 0; everything else is long-running and has a healthcheck.
-ONE_SHOT = frozenset({"platform-init", "airflow-init", "flink-job-submit"})
+ONE_SHOT = frozenset({"platform-init", "airflow-init", "flink-job-submit", "grafana-init"})
 # `env_file` entries with `required: false` need Compose 2.24.
 MIN_COMPOSE = (2, 24)
 
@@ -97,6 +98,7 @@ def service_urls(cfg: Config) -> dict[str, str]:
         "mlflow": cfg.mlflow_url,
         "airflow-api-server": cfg.airflow_url,
         "grafana": f"http://{cfg.host_of('grafana')}:{cfg.grafana_port}",
+        "grafana-live": f"http://{cfg.host}:{cfg.grafana_live_http_port}/health (metrics /metrics)",
         "bridge": f"udp://{cfg.host_of('bridge')}:{cfg.bridge_udp_port} (metrics {cfg.bridge_http_url}/metrics)",
     }
 

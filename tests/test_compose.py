@@ -26,9 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
+from grafana.live.service import http_port as live_http_port
 from launcher import compose as lc
+from launcher.cli import COMMANDS
+from launcher.commands_grafana import cmd_grafana_sync
 from launcher.console import PlatformError
-from launcher.credentials import GENERATED
+from launcher.credentials import GENERATED, set_credential
 from launcher.installers import Installer
 from launcher.paths import StatePaths
 from launcher.procs import Supervisor
@@ -37,6 +40,7 @@ from launcher.services.apps import Bridge
 from launcher.services.base import Context
 from launcher.services.cassandra import Cassandra
 from launcher.services.flink import Flink
+from launcher.services.grafana_live import GrafanaLive
 from launcher.services.kafka import Kafka
 from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
@@ -48,7 +52,11 @@ PINS = parse_env_file(DEFAULT_ENV_FILE)
 # Distinctive values, so a leak into a committed file or a wrong destination is unmistakable.
 FAKE_SECRETS = {key: f"fake-{key.lower().replace('_', '-')}-7Qz" for key in GENERATED}
 
-ONE_SHOT = {"platform-init", "airflow-init", "flink-job-submit"}
+ONE_SHOT = {"platform-init", "airflow-init", "flink-job-submit", "grafana-init"}
+# Images that toolchain-config.env does not pin (no setting): pinned here to an exact release.
+PINNED_ELSEWHERE = {"prometheus": r"prom/prometheus:v\d+\.\d+\.\d+", "kafka-exporter": r"danielqsj/kafka-exporter:v\d+\.\d+\.\d+"}
+PROMETHEUS_CONFIG = REPO_ROOT / "grafana" / "prometheus" / "prometheus.yml"
+GRAFANA_DATASOURCES = REPO_ROOT / "grafana" / "provisioning" / "datasources" / "p424.yaml"
 STATEFUL_VOLUMES = {
     "kafka": "/var/lib/kafka/data",
     "cassandra": "/var/lib/cassandra",
@@ -60,6 +68,9 @@ STATEFUL_VOLUMES = {
     "airflow-dag-processor": "/opt/airflow/logs",
     "airflow-triggerer": "/opt/airflow/logs",
     "bridge": "/var/lib/p424",  # the bridge's spool
+    "prometheus": "/prometheus",  # the TSDB
+    "grafana-init": "/var/lib/p424",  # writes the Live pusher's token here...
+    "grafana-live": "/var/lib/p424",  # ...which reads it
 }
 
 
@@ -184,7 +195,8 @@ def test_compose_file_loads_and_validates_like_docker_compose(project: dict[str,
     assert set(project["services"]) == {
         "kafka", "cassandra", "minio", "postgres", "platform-init", "flink-jobmanager", "flink-taskmanager",
         "flink-job-submit", "mlflow", "airflow-init", "airflow-api-server", "airflow-scheduler",
-        "airflow-dag-processor", "airflow-triggerer", "grafana", "bridge",
+        "airflow-dag-processor", "airflow-triggerer", "grafana", "bridge", "grafana-init", "grafana-live",
+        "prometheus", "kafka-exporter",
     }
     # Interpolation happened everywhere: no ${...} is left in the normalized project.
     assert "${" not in json.dumps(project["services"]).replace("$${", "")
@@ -212,18 +224,19 @@ def test_no_secret_value_is_in_the_committed_compose_files(services: dict[str, d
                 assert value not in text, f"{path} contains a secret value"
     # ...while each secret reaches the services that need it, through the credentials env file.
     expected = {
-        "MINIO_ROOT_PASSWORD": ("minio", "MINIO_ROOT_PASSWORD"),
-        "POSTGRES_PASSWORD": ("postgres", "POSTGRES_PASSWORD"),
-        "GRAFANA_ADMIN_PASSWORD": ("grafana", "GF_SECURITY_ADMIN_PASSWORD"),
-        "AIRFLOW_ADMIN_PASSWORD": ("airflow-api-server", "AIRFLOW_ADMIN_PASSWORD"),
-        "AIRFLOW_JWT_SECRET": ("airflow-scheduler", "AIRFLOW__API_AUTH__JWT_SECRET"),
+        "MINIO_ROOT_PASSWORD": [("minio", "MINIO_ROOT_PASSWORD")],
+        "POSTGRES_PASSWORD": [("postgres", "POSTGRES_PASSWORD")],
+        "GRAFANA_ADMIN_PASSWORD": [("grafana", "GF_SECURITY_ADMIN_PASSWORD"), ("grafana-init", "GRAFANA_ADMIN_PASSWORD")],
+        "AIRFLOW_ADMIN_PASSWORD": [("airflow-api-server", "AIRFLOW_ADMIN_PASSWORD")],
+        "AIRFLOW_JWT_SECRET": [("airflow-scheduler", "AIRFLOW__API_AUTH__JWT_SECRET")],
     }
     assert set(expected) == set(GENERATED)
-    for secret, (service, variable) in expected.items():
-        assert env_of(services, service)[variable] == FAKE_SECRETS[secret]
-    # Services that need no secret get none (Kafka, Cassandra, the bridge).
-    for service in ("kafka", "cassandra", "bridge"):
-        assert not set(env_of(services, service).values()) & set(FAKE_SECRETS.values())
+    for secret, destinations in expected.items():
+        for service, variable in destinations:
+            assert env_of(services, service)[variable] == FAKE_SECRETS[secret], (service, variable)
+    # Services that need no secret get none (the Live pusher gets a token from grafana-init instead).
+    for service in ("kafka", "cassandra", "bridge", "grafana-live", "prometheus", "kafka-exporter"):
+        assert not [v for v in FAKE_SECRETS.values() if v in json.dumps(services[service])], service
 
 
 def test_image_build_contexts_leave_out_state_and_git(services: dict[str, dict[str, Any]]) -> None:
@@ -241,6 +254,11 @@ def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dic
     for name, svc in services.items():
         image = svc["image"]
         assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), f"{name}: {image}"
+    for name, pattern in PINNED_ELSEWHERE.items():
+        assert re.fullmatch(pattern, services[name]["image"]), f"{name}: pin an exact release, not {services[name]['image']}"
+    platform_image = services["bridge"]["image"]
+    for name in ("platform-init", "grafana-init", "grafana-live"):
+        assert services[name]["image"] == platform_image and services[name]["build"] == services["bridge"]["build"], name
     assert services["kafka"]["image"] == f"apache/kafka:{PINS['KAFKA_VERSION']}"
     assert services["cassandra"]["image"] == f"cassandra:{PINS['CASSANDRA_VERSION']}"
     assert services["minio"]["image"] == PINS["MINIO_IMAGE"]
@@ -354,6 +372,7 @@ def test_published_ports_bind_loopback_with_the_native_numbers(services: dict[st
         "mlflow": {(MLflow(native).port, "tcp")},
         "airflow-api-server": {(Airflow(native).port, "tcp")},
         "grafana": {(c.grafana_port, "tcp")},
+        "grafana-live": {(GrafanaLive(native).port, "tcp")},
         "bridge": {(Bridge(native).port, "udp"), (c.bridge_http_port, "tcp")},
     }
     published = {
@@ -385,6 +404,15 @@ def test_dependencies_wait_on_health_or_completion(services: dict[str, dict[str,
     assert services["bridge"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["platform-init"]["depends_on"].keys() == {"kafka", "cassandra", "minio"}
 
+    def deps(name: str) -> dict[str, str]:
+        return {k: v["condition"] for k, v in services[name].get("depends_on", {}).items()}
+
+    # Grafana is provisioned once healthy; the pusher starts with its token and a healthy broker.
+    assert deps("grafana-init") == {"grafana": "service_healthy"}
+    assert deps("grafana-live") == {"kafka": "service_healthy", "grafana-init": "service_completed_successfully"}
+    assert deps("kafka-exporter") == {"kafka": "service_healthy"}
+    assert deps("prometheus") == {}, "scrapes tolerate targets that are not up yet"
+
 
 # ---------------------------------------------------------------- same settings as native
 def test_kafka_listens_for_containers_and_for_host_processes(services: dict[str, dict[str, Any]],
@@ -415,7 +443,8 @@ def test_kafka_listens_for_containers_and_for_host_processes(services: dict[str,
 
 
 def test_containers_reach_services_by_name_through_the_host_settings(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("bridge", "platform-init", "flink-taskmanager", "flink-job-submit", "airflow-scheduler", "grafana"):
+    for name in ("bridge", "platform-init", "flink-taskmanager", "flink-job-submit", "airflow-scheduler", "grafana",
+                 "grafana-init", "grafana-live"):
         cfg = container_cfg(services, name)
         assert cfg.kafka_bootstrap == f"kafka:{PINS['KAFKA_PORT']}", name
         assert cfg.cassandra_contact == "cassandra", name
@@ -464,9 +493,15 @@ def test_flink_runs_the_native_configuration_with_checkpoints_in_minio(services:
         assert props["python.executable"] == props["python.client.executable"] == "/opt/pyflink/bin/python"
         assert props["jobmanager.rpc.address"] == props["rest.address"] == "flink-jobmanager"
         assert "volumes" not in services[name], "Flink keeps no local state in compose mode"
+        # Prometheus metrics from the JobManager and the TaskManager, with the job's state as a gauge.
+        assert props["metrics.reporter.prom.factory.class"] == "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+        assert props["metrics.reporter.prom.port"] == "9249"
+        assert props["metrics.job.status.enable"] == "STATE"
     dockerfile = (COMPOSE_DIR / "images" / "flink" / "Dockerfile").read_text()
     assert "/opt/flink/plugins/s3-fs-presto" in dockerfile and "uv venv --python" in dockerfile
     assert "/opt/pyflink" in dockerfile and "/opt/flink/connectors" in dockerfile
+    # The reporter is a plugin of the distribution; the image build checks it is where Flink loads plugins.
+    assert "RUN test -f /opt/flink/plugins/metrics-prometheus/flink-metrics-prometheus-${FLINK_VERSION}.jar" in dockerfile
 
 
 def test_the_job_submitter_uses_the_native_submission_code(services: dict[str, dict[str, Any]]) -> None:
@@ -552,11 +587,131 @@ def test_grafana_is_provisioned_from_the_repository(services: dict[str, dict[str
     assert env["GF_SECURITY_ADMIN_USER"] == PINS["GRAFANA_ADMIN_USER"]
     assert env["GF_SECURITY_ADMIN_PASSWORD"] == FAKE_SECRETS["GRAFANA_ADMIN_PASSWORD"]
     assert env["GF_UNIFIED_ALERTING_ENABLED"] == env["GF_ANALYTICS_REPORTING_ENABLED"] == "false"
-    assert "hadesarchitect-cassandra-datasource" in env["GF_PLUGINS_PREINSTALL_SYNC"].split(",")
+    plugins = dict(p.partition("@")[::2] for p in env["GF_PLUGINS_PREINSTALL_SYNC"].split(","))
+    assert re.fullmatch(r"\d+\.\d+\.\d+", plugins["hadesarchitect-cassandra-datasource"]), "pin the plugin's version"
     assert env["GF_SERVER_HTTP_PORT"] == PINS["GRAFANA_PORT"]
+    # The Live car dashboard refreshes every second, below Grafana's default minimum of 5 s: every
+    # dashboard's refresh must be allowed by the minimum, or Grafana silently slows it down.
+    def seconds(duration: str) -> int:
+        m = re.fullmatch(r"(\d+)([smh])", duration)
+        assert m, duration
+        return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+    minimum = seconds(env["GF_DASHBOARDS_MIN_REFRESH_INTERVAL"])
+    refreshes = {
+        path.name: json.loads(path.read_text()).get("refresh")
+        for path in (REPO_ROOT / "grafana" / "dashboards").glob("*.json")
+    }
+    assert refreshes["live-car.json"] == "1s"
+    assert all(seconds(r) >= minimum for r in refreshes.values() if r), refreshes
     # Provisioning files may use $CASSANDRA_HOST, $CASSANDRA_PORT and $CASSANDRA_KEYSPACE.
     assert (env["CASSANDRA_HOST"], env["CASSANDRA_PORT"], env["CASSANDRA_KEYSPACE"]) == (
         "cassandra", PINS["CASSANDRA_PORT"], PINS["CASSANDRA_KEYSPACE"])
+
+
+def flag(argv: list[str], name: str) -> str:
+    """The value of `--name=value` in a command line."""
+    [value] = [a.split("=", 1)[1] for a in argv if a.startswith(f"{name}=")]
+    return value
+
+
+def metrics_ports(services: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The port each service serves Prometheus metrics on, from that service's own configuration."""
+    listens = {
+        "bridge": container_cfg(services, "bridge").bridge_http_port,
+        "grafana-live": live_http_port(container_cfg(services, "grafana-live")),
+        "kafka-exporter": int(flag(services["kafka-exporter"]["command"], "--web.listen-address").rpartition(":")[2]),
+        "prometheus": int(flag(services["prometheus"]["command"], "--web.listen-address").rpartition(":")[2]),
+    }
+    for name in ("flink-jobmanager", "flink-taskmanager"):
+        listens[name] = int(flink_properties(env_of(services, name))["metrics.reporter.prom.port"])
+    return listens
+
+
+def test_prometheus_scrapes_every_metrics_endpoint_by_service_name(services: dict[str, dict[str, Any]]) -> None:
+    prom = services["prometheus"]
+    config_file = flag(prom["command"], "--config.file")
+    binds = {v["target"]: v for v in prom["volumes"] if v["type"] == "bind"}
+    assert binds[config_file]["source"] == str(PROMETHEUS_CONFIG) and binds[config_file]["read_only"]
+    assert flag(prom["command"], "--storage.tsdb.path") == STATEFUL_VOLUMES["prometheus"]
+    listens = metrics_ports(services)
+    assert f"http://127.0.0.1:{listens['prometheus']}/-/healthy" in prom["healthcheck"]["test"]
+    # Every target in the repository's prometheus.yml is a compose service on its metrics port...
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    targets = [
+        (job, target) for job in config["scrape_configs"] for static in job.get("static_configs", [])
+        for target in static.get("targets") or []
+    ]
+    assert targets and all(job.get("scheme", "http") == "http" for job, _ in targets)
+    scraped = set()
+    for job, target in targets:
+        host, _, port = target.rpartition(":")
+        assert host in services, f"job {job['job_name']!r}: {target} names no compose service"
+        assert host in listens and int(port) == listens[host], (
+            f"job {job['job_name']!r}: {host} serves metrics on {listens.get(host)}, not {port}")
+        scraped.add(host)
+    # ...and every service that serves metrics is scraped.
+    assert scraped == set(listens) - {"prometheus"}
+
+
+def test_grafana_reads_the_compose_prometheus(services: dict[str, dict[str, Any]]) -> None:
+    provisioned = yaml.safe_load(GRAFANA_DATASOURCES.read_text())["datasources"]
+    [prometheus] = [ds for ds in provisioned if ds["type"] == "prometheus"]
+    url = prometheus["url"]
+    assert url == f"http://prometheus:{metrics_ports(services)['prometheus']}"
+    # grafana-sync gets the same URL (it leaves provisioned datasources alone, but names the same one).
+    assert env_of(services, "grafana-init")["PROMETHEUS_URL"] == container_cfg(services, "grafana-init").prometheus_url == url
+
+
+def test_kafka_exporter_reads_the_broker_through_the_container_listener(services: dict[str, dict[str, Any]]) -> None:
+    command = services["kafka-exporter"]["command"]
+    advertised = dict(item.split("://") for item in env_of(services, "kafka")["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    assert flag(command, "--kafka.server") == advertised["DOCKER"] == f"kafka:{PINS['KAFKA_PORT']}"
+    # Kafka 4 serves no request version older than Kafka 2.1's (KIP-896): the protocol pin must be newer.
+    major, minor, _ = (int(x) for x in flag(command, "--kafka.version").split("."))
+    assert (major, minor) >= (2, 1)
+    assert f"127.0.0.1:{metrics_ports(services)['kafka-exporter']}/metrics" in services["kafka-exporter"]["healthcheck"]["test"][1]
+
+
+def test_grafana_init_runs_native_grafana_sync_and_hands_the_token_to_the_pusher(
+        services: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    init = services["grafana-init"]
+    # The command `./launchcommand.sh grafana-sync` runs natively, from the same registry.
+    assert init["command"] == ["python", "-m", "launcher", "grafana-sync"]
+    assert COMMANDS["grafana-sync"][2] is cmd_grafana_sync
+    cfg = container_cfg(services, "grafana-init")
+    grafana_env = env_of(services, "grafana")
+    assert cfg.grafana_url == f"http://grafana:{grafana_env['GF_SERVER_HTTP_PORT']}"
+    assert (cfg.grafana_admin_user, cfg.grafana_admin_password) == (
+        grafana_env["GF_SECURITY_ADMIN_USER"], grafana_env["GF_SECURITY_ADMIN_PASSWORD"])
+    # It stores the token in <state>/credentials.env; the pusher's state dir is the same named volume.
+    written = StatePaths.of(cfg).credentials
+    assert written.parent == cfg.state_dir == Path(STATEFUL_VOLUMES["grafana-init"])
+    volumes = {
+        name: {v["target"]: v["source"] for v in services[name]["volumes"] if v["type"] == "volume"}
+        for name in ("grafana-init", "grafana-live")
+    }
+    live_state = container_cfg(services, "grafana-live").state_dir
+    assert volumes["grafana-live"].get(str(live_state)) == volumes["grafana-init"][str(cfg.state_dir)], (
+        "grafana-live must read its state dir from the volume grafana-init writes the token to")
+    # For real: what grafana-sync writes there is the pusher's GRAFANA_TOKEN (tmp_path plays the volume).
+    set_credential(tmp_path / written.name, "GRAFANA_TOKEN", "glsa_fake-token")
+    live = load_config(env_file=DEFAULT_ENV_FILE, environ={**env_of(services, "grafana-live"), "PLATFORM_STATE_DIR": str(tmp_path)})
+    assert live.grafana_token == "glsa_fake-token"
+    assert live.grafana_url == cfg.grafana_url and live.grafana_live_stream == cfg.grafana_live_stream
+
+
+def test_grafana_live_serves_health_on_the_configured_port(services: dict[str, dict[str, Any]]) -> None:
+    live = services["grafana-live"]
+    assert live["command"] == ["python", "-m", "grafana.live"]
+    cfg = container_cfg(services, "grafana-live")
+    port = live_http_port(cfg)
+    assert port == int(PINS["GRAFANA_LIVE_HTTP_PORT"]) and cfg.platform_bind_address == "0.0.0.0"
+    [url] = re.findall(r"http://127\.0\.0\.1:(\d+)(/health)", " ".join(live["healthcheck"]["test"]))
+    assert url == (str(port), "/health")
+    [published] = live["ports"]
+    assert int(published["target"]) == int(published["published"]) == port
+    assert cfg.kafka_bootstrap == f"kafka:{PINS['KAFKA_PORT']}"
 
 
 def test_launcher_overrides_reach_interpolation_and_containers(validator: Path, tmp_path: Path) -> None:

@@ -46,11 +46,11 @@ JOB_CODE = (
 
 
 def code_digest() -> str:
-    """Hash of the Python code the job runs."""
+    """Hash of the Python code the job runs and of the environment it runs in."""
     h = hashlib.sha256()
     for entry in JOB_CODE:
         root = REPO_ROOT / entry
-        for path in sorted(root.rglob("*.py") if root.is_dir() else [root]):
+        for path in sorted(root.rglob("*.py") if root.is_dir() else [root]):  # the job's code and its environment
             h.update(str(path.relative_to(REPO_ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -29,6 +29,7 @@ from unity_bridge.spool import KIND_FRAME, Spool, SpoolRecord, unpack_deadletter
 
 log = logging.getLogger("unity_bridge.forwarder")
 MAX_IN_FLIGHT = 50_000
+COMMIT_EVERY_S = 0.05  # the committed offset is persisted at most this often (a crash resends <= 50 ms)
 
 
 @dataclass
@@ -51,6 +52,12 @@ class Forwarder(threading.Thread):
         self.producer: KafkaProducer | None = None
         self._batches: deque[_Batch] = deque()
         self._commit_lock = threading.Lock()
+        self._acked_offset = spool.committed()
+        self._last_commit = 0.0
+        # Records handed to the producer and records it finished (acknowledged or failed). Each has
+        # one writer thread, so their difference is a race-free in-flight count.
+        self._sent = 0
+        self._finished = 0
         self._partitions: dict[str, int] = {}
         self._partition_of: dict[bytes, int] = {}
         self.connected = False
@@ -94,20 +101,22 @@ class Forwarder(threading.Thread):
         self.metrics.observe_latency(time.time_ns() - received_ns)
         with batch.lock:
             batch.pending -= 1
+        self._finished += 1
 
     def _failed(self, batch: _Batch, err: Exception) -> None:
+        self._finished += 1
         with batch.lock:
             batch.pending -= 1
             if not batch.failed:
                 batch.failed = True
                 log.warning("kafka delivery failed, will rewind and resend", extra={"error": repr(err)})
 
-    def _commit_done(self) -> bool:
+    def _commit_done(self, force: bool = False) -> bool:
         """Advance the committed offset over completed batches; False if one failed."""
         with self._commit_lock:
-            return self._advance_commit()
+            return self._advance_commit(force)
 
-    def _advance_commit(self) -> bool:
+    def _advance_commit(self, force: bool) -> bool:
         advanced = None
         while self._batches:
             b = self._batches[0]
@@ -119,8 +128,12 @@ class Forwarder(threading.Thread):
             self._batches.popleft()
             advanced = b.end
         if advanced is not None:
-            self.spool.commit(advanced)
-            self.metrics.committed_offset = advanced
+            self._acked_offset = advanced
+        now = time.monotonic()
+        if self._acked_offset > self.metrics.committed_offset and (force or now - self._last_commit >= COMMIT_EVERY_S):
+            self.spool.commit(self._acked_offset)
+            self.metrics.committed_offset = self._acked_offset
+            self._last_commit = now
         return True
 
     def _send(self, producer: KafkaProducer, rec: SpoolRecord, batch: _Batch) -> None:
@@ -169,8 +182,7 @@ class Forwarder(threading.Thread):
             return False
         if not self.spool.wait_for_data(self.next_offset, timeout=0.05):
             return True
-        outstanding = sum(b.pending for b in self._batches)
-        if outstanding > MAX_IN_FLIGHT:
+        if self._sent - self._finished > MAX_IN_FLIGHT:
             time.sleep(0.002)
             return True
         records = list(self.spool.read(self.next_offset, max_bytes=1 * 2**20))
@@ -178,6 +190,7 @@ class Forwarder(threading.Thread):
             return True
         batch = _Batch(end=records[-1].end, pending=len(records))
         self._batches.append(batch)
+        self._sent += len(records)
         for rec in records:
             self._send(producer, rec, batch)
         self.next_offset = batch.end
@@ -193,7 +206,9 @@ class Forwarder(threading.Thread):
             self._commit_done()
             self.producer.close(timeout=5)
             self.producer = None
+        self._commit_done(force=True)
         self._batches.clear()
+        self._sent = self._finished = 0
         self.next_offset = self.spool.committed()
         self.metrics.rewinds += 1
 
@@ -216,7 +231,7 @@ class Forwarder(threading.Thread):
             # Closing aborts whatever is still queued, which also releases a flush blocked in _rewind.
             producer.close(timeout=1)
         self.join(timeout=10)
-        self._commit_done()
+        self._commit_done(force=True)
 
 
 def latency_percentiles(samples_ns: np.ndarray) -> dict[str, float]:

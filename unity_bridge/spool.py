@@ -12,12 +12,14 @@ across segments. Record: ``u32 body length | u8 kind | u64 receive time (ns) | b
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 RECORD_HEAD = struct.Struct("<IBQ")
 KIND_FRAME = 0
@@ -56,7 +58,8 @@ class Spool:
         self._commit_file = self.dir / "committed"
         self._pending = bytearray()
         self._cond = threading.Condition()
-        segments = self._segments()
+        self._reader: tuple[int, BinaryIO] | None = None  # (segment base, open file) of the forwarder
+        segments = self._scan_segments()
         if segments:
             last = segments[-1]
             self._write_base = last
@@ -65,10 +68,14 @@ class Spool:
             self._write_base = self.committed()
             self._write_size = 0
         self._file = self._segment_path(self._write_base).open("ab")
+        self._segment_list = sorted({*segments, self._write_base})
 
     # ---------- segments ----------
-    def _segments(self) -> list[int]:
+    def _scan_segments(self) -> list[int]:
         return sorted(int(p.stem) for p in self.dir.glob("*.log"))
+
+    def _segments(self) -> list[int]:
+        return list(self._segment_list)
 
     def _segment_path(self, base: int) -> Path:
         return self.dir / f"{base:020d}.log"
@@ -110,6 +117,7 @@ class Spool:
                 self._write_base += self._write_size
                 self._write_size = 0
                 self._file = self._segment_path(self._write_base).open("ab")
+                self._segment_list.append(self._write_base)
             self._file.write(data)
             self._file.flush()
             self._write_size += len(data)
@@ -138,9 +146,9 @@ class Spool:
             if seg_end <= offset:
                 continue
             start = max(offset, base)
-            with self._segment_path(base).open("rb") as f:
-                f.seek(start - base)
-                data = f.read(min(seg_end - start, max_bytes))
+            f = self._reader_file(base)
+            f.seek(start - base)
+            data = f.read(min(seg_end - start, max_bytes))
             pos = 0
             while pos + RECORD_HEAD.size <= len(data):
                 length, kind, received = RECORD_HEAD.unpack_from(data, pos)
@@ -151,12 +159,19 @@ class Spool:
                 pos = stop
             return  # one segment (or one chunk of it) per call; the caller continues from the last end
 
+    def _reader_file(self, base: int) -> BinaryIO:
+        if self._reader is None or self._reader[0] != base:
+            if self._reader is not None:
+                self._reader[1].close()
+            self._reader = (base, self._segment_path(base).open("rb"))
+        return self._reader[1]
+
     # ---------- commit ----------
     def committed(self) -> int:
         try:
             return int(self._commit_file.read_text())
         except (OSError, ValueError):
-            segments = self._segments()
+            segments = self._scan_segments()
             return segments[0] if segments else 0
 
     def commit(self, offset: int) -> None:
@@ -164,10 +179,15 @@ class Spool:
         tmp.write_text(str(offset))
         os.replace(tmp, self._commit_file)
         # Whole segments before the committed offset are no longer needed.
-        segments = self._segments()
-        for i, base in enumerate(segments[:-1]):
-            if segments[i + 1] <= offset:
-                self._segment_path(base).unlink(missing_ok=True)
+        with self._cond:
+            done = [b for b, nxt in itertools.pairwise(self._segment_list) if nxt <= offset]
+            for base in done:
+                self._segment_list.remove(base)
+        for base in done:
+            if self._reader is not None and self._reader[0] == base:
+                self._reader[1].close()
+                self._reader = None
+            self._segment_path(base).unlink(missing_ok=True)
 
     def backlog_bytes(self) -> int:
         return self.end_offset - self.committed()
@@ -178,3 +198,6 @@ class Spool:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+        if self._reader is not None:
+            self._reader[1].close()
+            self._reader = None

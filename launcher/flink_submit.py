@@ -42,6 +42,7 @@ JOB_CODE = (
     "p424/catalog.py",
     "p424/config.py",
     "p424/sequence.py",
+    "requirements/flink.lock",  # the environment it runs in
 )
 
 

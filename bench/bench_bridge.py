@@ -151,6 +151,7 @@ def bench_bridge(
                     "p50_ms": lat.get("p50", float("nan")),
                     "p99_ms": lat.get("p99", float("nan")),
                     "bridge_cpu_pct": 100 * (_cpu_seconds(proc.pid) - cpu0) / elapsed,
+                    "cpu_us_per_frame": 1e6 * (_cpu_seconds(proc.pid) - cpu0) / max(accepted, 1),
                 }
             )
             print(_row(results[-1]), flush=True)
@@ -169,8 +170,8 @@ def _cpu_seconds(pid: int) -> float:
 def _row(r: dict[str, float]) -> str:
     return (
         f"  target {r['target_fps']:>7,.0f}/s  accepted {r['accepted_fps']:>8,.0f}/s  drops {r['socket_drops']:>6.0f}  "
-        f"ack p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  bridge CPU {r['bridge_cpu_pct']:5.1f} %  "
-        f"drain {r['drain_s']:.1f} s"
+        f"ack p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  bridge CPU {r['bridge_cpu_pct']:5.1f} % "
+        f"({r['cpu_us_per_frame']:.0f} us/frame)  drain {r['drain_s']:.1f} s"
     )
 
 
@@ -249,6 +250,8 @@ def main() -> None:
             f"(p50 {best['p50_ms']:.1f} ms, p99 {best['p99_ms']:.1f} ms), "
             f"{100 * best['accepted_fps'] / bare['received_fps']:.0f} % of the bare receive rate"
         )
+    per_frame = min(r["cpu_us_per_frame"] for r in bridge)
+    print(f"bridge CPU per frame (all threads): {per_frame:.0f} us, i.e. {1e6 / per_frame:,.0f} frames/s for one core")
     if a.json:
         a.json.write_text(json.dumps({"bridge": bridge, "bare_receive": bare}, indent=2))
 

@@ -122,6 +122,31 @@ def unpack_presence(raw: bytes, n_channels: int) -> npt.NDArray[np.bool_]:
     return bits[:n_channels].astype(np.bool_)
 
 
+def pack_header(header: FrameHeader, n_channels: int) -> bytes:
+    """The 48-byte header, refusing what a decoder would reject (so no sender emits it)."""
+    if not (math.isfinite(header.sim_time) and math.isfinite(header.lap_distance)):
+        raise FrameError(RejectReason.NON_FINITE, "sim_time and lap_distance must be finite")
+    if header.session_id <= 0:
+        raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
+    try:
+        return HEADER.pack(
+            MAGIC,
+            header.version,
+            header.flags,
+            n_channels,
+            header.catalog_hash,
+            header.car_id,
+            header.lap,
+            header.session_id,
+            header.sequence % SEQUENCE_MODULO,
+            header.markers,
+            header.sim_time,
+            header.lap_distance,
+        )
+    except struct.error as err:
+        raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
+
+
 def encode_frame(
     header: FrameHeader,
     values: Mapping[str, float] | Sequence[float] | FloatArray,
@@ -148,29 +173,7 @@ def encode_frame(
     if not np.isfinite(vec).all():
         bad = [catalog.payload_names[i] for i in np.flatnonzero(~np.isfinite(vec))]
         raise FrameError(RejectReason.NON_FINITE, f"present channels must be finite: {', '.join(bad[:5])}")
-    if not (math.isfinite(header.sim_time) and math.isfinite(header.lap_distance)):
-        raise FrameError(RejectReason.NON_FINITE, "sim_time and lap_distance must be finite")
-    if header.session_id <= 0:
-        # The decoder refuses these, so the encoder must not produce them.
-        raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
-    try:
-        head = HEADER.pack(
-            MAGIC,
-            header.version,
-            header.flags,
-            n,
-            header.catalog_hash,
-            header.car_id,
-            header.lap,
-            header.session_id,
-            header.sequence % SEQUENCE_MODULO,
-            header.markers,
-            header.sim_time,
-            header.lap_distance,
-        )
-    except struct.error as err:
-        raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
-    return head + pack_presence(present) + vec.astype("<f4").tobytes()
+    return pack_header(header, n) + pack_presence(present) + vec.astype("<f4").tobytes()
 
 
 class FrameEncoder:
@@ -197,26 +200,7 @@ class FrameEncoder:
             vec[self._absent] = 0.0
         if not np.isfinite(vec).all():
             raise FrameError(RejectReason.NON_FINITE, "present channels must be finite")
-        if header.session_id <= 0:
-            raise FrameError(RejectReason.BAD_HEADER, f"session_id {header.session_id} must be positive")
-        try:
-            head = HEADER.pack(
-                MAGIC,
-                header.version,
-                header.flags,
-                self._n,
-                header.catalog_hash,
-                header.car_id,
-                header.lap,
-                header.session_id,
-                header.sequence % SEQUENCE_MODULO,
-                header.markers,
-                header.sim_time,
-                header.lap_distance,
-            )
-        except struct.error as err:
-            raise FrameError(RejectReason.BAD_HEADER, f"a header field is out of range: {err}") from err
-        return head + self._presence + vec.tobytes()
+        return pack_header(header, self._n) + self._presence + vec.tobytes()
 
 
 def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:

@@ -49,12 +49,14 @@ class AirflowClient:
         self._token = api_token(cfg)
 
     def _request(self, method: str, path: str, **kw: Any) -> Any:
-        r = requests.request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {self._token}"},
-                             timeout=30, **kw)
+        r = requests.request(
+            method, f"{self.base}{path}", headers={"Authorization": f"Bearer {self._token}"}, timeout=30, **kw
+        )
         if r.status_code == 401:  # token expired during a long wait
             self._token = api_token(self.cfg)
-            r = requests.request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {self._token}"},
-                                 timeout=30, **kw)
+            r = requests.request(
+                method, f"{self.base}{path}", headers={"Authorization": f"Bearer {self._token}"}, timeout=30, **kw
+            )
         if not r.ok:
             raise PlatformError(f"Airflow API {method} {path} answered {r.status_code}: {r.text[:300]}")
         return r.json() if r.content else None
@@ -72,7 +74,8 @@ class AirflowClient:
                     mine = [e for e in errors if dag_id in e.get("filename", "") or dag_id in e.get("stack_trace", "")]
                     detail = f"; import errors: {mine[0]['stack_trace'][-800:]}" if mine else ""
                     raise PlatformError(
-                        f"Airflow does not know DAG {dag_id} (is airflow/dags/ its DAG folder?){detail}") from err
+                        f"Airflow does not know DAG {dag_id} (is airflow/dags/ its DAG folder?){detail}"
+                    ) from err
             time.sleep(2)
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, note: str = "") -> str:
@@ -98,8 +101,9 @@ class AirflowClient:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
         try:
-            entry = self._request("GET", f"{self._ti(dag_id, run_id, task_id)}/xcomEntries/return_value",
-                                  params={"deserialize": "true"})
+            entry = self._request(
+                "GET", f"{self._ti(dag_id, run_id, task_id)}/xcomEntries/return_value", params={"deserialize": "true"}
+            )
         except PlatformError:
             return None
         value = entry.get("value")
@@ -113,8 +117,9 @@ class AirflowClient:
     def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
         """The task's last try's log as plain text."""
         tries = int(self._request("GET", self._ti(dag_id, run_id, task_id)).get("try_number") or 1)
-        log = self._request("GET", f"{self._ti(dag_id, run_id, task_id)}/logs/{max(tries, 1)}",
-                            params={"full_content": "true"})
+        log = self._request(
+            "GET", f"{self._ti(dag_id, run_id, task_id)}/logs/{max(tries, 1)}", params={"full_content": "true"}
+        )
         content = log.get("content") if isinstance(log, dict) else log
         if isinstance(content, list):
             return "\n".join(_log_line(e) for e in content)
@@ -134,13 +139,16 @@ class AirflowClient:
             if state in FINAL_STATES:
                 return state
             if time.monotonic() > deadline:
-                raise PlatformError(f"DAG run {run_id} still {state} after {timeout_s:.0f} s; follow it in the "
-                                    f"Airflow UI ({self.cfg.airflow_url}/dags/{dag_id}/runs/{run_id})")
+                raise PlatformError(
+                    f"DAG run {run_id} still {state} after {timeout_s:.0f} s; follow it in the "
+                    f"Airflow UI ({self.cfg.airflow_url}/dags/{dag_id}/runs/{run_id})"
+                )
             time.sleep(1.0)
 
     def outcome(self, dag_id: str, run_id: str, seconds: float = 0.0) -> RunOutcome:
-        out = RunOutcome(dag_id, run_id, self.run_state(dag_id, run_id), self.task_states(dag_id, run_id),
-                         seconds=seconds)
+        out = RunOutcome(
+            dag_id, run_id, self.run_state(dag_id, run_id), self.task_states(dag_id, run_id), seconds=seconds
+        )
         out.extracted = self.xcom(dag_id, run_id, "extract")
         out.trained = self.xcom(dag_id, run_id, "train")
         out.registered = self.xcom(dag_id, run_id, "register")
@@ -165,7 +173,7 @@ def _log_line(event: Any) -> str:
 def _line_with(text: str, marker: str) -> str | None:
     for line in text.splitlines():
         if marker in line:
-            return line[line.index(marker) + len(marker):].strip()
+            return line[line.index(marker) + len(marker) :].strip()
     return None
 
 
@@ -186,8 +194,9 @@ def train_conf(args: argparse.Namespace) -> dict[str, Any]:
     return conf
 
 
-def trigger_training(cfg: Config, conf: dict[str, Any], wait: bool, timeout_s: float = 900.0,
-                     quiet: bool = False) -> RunOutcome:
+def trigger_training(
+    cfg: Config, conf: dict[str, Any], wait: bool, timeout_s: float = 900.0, quiet: bool = False
+) -> RunOutcome:
     client = AirflowClient(cfg)
     started = time.monotonic()
     run_id = client.trigger(TRAINING_DAG, conf, note="./launchcommand.sh train")
@@ -211,13 +220,17 @@ def print_outcome(out: RunOutcome, cfg: Config) -> None:
         print(f"skipped: {out.skip_reason}")
     if out.extracted:
         e = out.extracted
-        print(f"data:    {e['laps']} laps ({e['train_laps']} train / {e['validation_laps']} validation, "
-              f"{e['train_sessions']} / {e['validation_sessions']} sessions), {e['windows']} windows")
+        print(
+            f"data:    {e['laps']} laps ({e['train_laps']} train / {e['validation_laps']} validation, "
+            f"{e['train_sessions']} / {e['validation_sessions']} sessions), {e['windows']} windows"
+        )
     if out.trained:
         m = out.trained["metrics"]
-        print(f"metrics: lap time MAE {m['mae_lap_time_s']:.3f} s (baseline {m['baseline_mae_lap_time_s']:.3f}), "
-              f"R² {m['r2_lap_time_s']:.3f}; energy MAE {m['mae_energy_net_kwh']:.4f} kWh "
-              f"(baseline {m['baseline_mae_energy_net_kwh']:.4f}), R² {m['r2_energy_net_kwh']:.3f}")
+        print(
+            f"metrics: lap time MAE {m['mae_lap_time_s']:.3f} s (baseline {m['baseline_mae_lap_time_s']:.3f}), "
+            f"R² {m['r2_lap_time_s']:.3f}; energy MAE {m['mae_energy_net_kwh']:.4f} kWh "
+            f"(baseline {m['baseline_mae_energy_net_kwh']:.4f}), R² {m['r2_energy_net_kwh']:.3f}"
+        )
         print(f"mlflow:  {cfg.mlflow_url}/#/experiments/{out.trained['experiment_id']}/runs/{out.trained['run_id']}")
     if out.registered:
         r = out.registered
@@ -230,16 +243,18 @@ def print_outcome(out: RunOutcome, cfg: Config) -> None:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="follow the run to the end and print its outcome")
     p.add_argument("--model-name", default="", help="registered model name (default: MODEL_NAME)")
-    p.add_argument("--session", action="append", default=[], metavar="ID",
-                   help="train on this session only (repeatable)")
+    p.add_argument(
+        "--session", action="append", default=[], metavar="ID", help="train on this session only (repeatable)"
+    )
     p.add_argument("--min-laps", type=int, default=None, help="minimum complete laps (default: MIN_TRAINING_LAPS)")
     p.add_argument("--max-iter", type=int, default=None, help="boosting iterations per target")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait with --wait")
     p.add_argument("--json", action="store_true", help="with --wait: print the outcome as JSON")
 
 
-@command("train", "trigger the lap-model training DAG in Airflow (--wait follows it and prints the outcome)",
-         _train_args)
+@command(
+    "train", "trigger the lap-model training DAG in Airflow (--wait follows it and prints the outcome)", _train_args
+)
 def cmd_train(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     cfg = load_config(overrides=overrides)
     out = trigger_training(cfg, train_conf(args), args.wait, args.timeout, quiet=args.json)

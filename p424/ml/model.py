@@ -22,12 +22,16 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from p424.ml.baseline import extrapolate
 
 F64 = npt.NDArray[np.float64]
 TARGETS = ("lap_time_s", "energy_net_kwh")
 PROFILE_STEP_M = 100.0
+# One OpenMP thread: on our two cores, shared with the whole stack, HistGradientBoosting's thread pool
+# spin-waits behind other processes (a 1-row predict took 300 ms with two threads, 8 ms with one).
+THREADS = 1
 MIN_REFERENCE_S = 5.0  # compare paces only once the reference lap has run this long
 
 
@@ -109,7 +113,12 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         # Channels no training lap carried (all NaN) cannot be binned; the trees go without them.
         self.used_features_ = [str(c) for c in X.columns if X[c].notna().any()]
         trees_in = X[self.used_features_]
-        self.estimators_ = [
+        with threadpool_limits(THREADS):
+            self.estimators_ = self._fit_trees(trees_in, residual)
+        return self
+
+    def _fit_trees(self, trees_in: pd.DataFrame, residual: F64) -> list[HistGradientBoostingRegressor]:
+        return [
             HistGradientBoostingRegressor(
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
@@ -121,9 +130,9 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             ).fit(trees_in, residual[:, k])
             for k in range(len(TARGETS))
         ]
-        return self
 
     def predict(self, X: pd.DataFrame) -> F64:  # noqa: N803
+        # No thread limit here (entering one costs ~4 ms): the live service and the pipeline set it once.
         trees_in = X[self.used_features_]
         correction = np.column_stack([m.predict(trees_in) for m in self.estimators_])
         out: F64 = self.prior(X) + correction

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from p424.catalog import CATALOG
 from p424.config import load_config
 from p424.ml import dataset as ds
-from p424.ml import tracking
 from p424.ml.evaluate import EVAL_FROM_PROGRESS, Scores, score
 from p424.ml.features import SPEC
-from p424.ml.model import LapOutcomeModel
+from p424.ml.model import THREADS, LapOutcomeModel
 from p424.ml.promotion import CHAMPION, decide
 from p424.ml.settings import TrainingSettings
 from p424.storage.reader import TelemetryStore
@@ -185,6 +185,11 @@ def evaluate(model: Any, frame: pd.DataFrame, lap_length_m: float) -> tuple[Scor
 
 def train(settings: TrainingSettings, extracted: dict[str, Any]) -> dict[str, Any]:
     """Fit on the training sessions, score on the held-out ones, log everything to MLflow."""
+    with threadpool_limits(THREADS):
+        return _train(settings, extracted)
+
+
+def _train(settings: TrainingSettings, extracted: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     split = load_split(extracted)
     length = lap_length(split.train)
@@ -196,6 +201,8 @@ def train(settings: TrainingSettings, extracted: dict[str, Any]) -> dict[str, An
         max_leaf_nodes=hp.max_leaf_nodes,
         min_samples_leaf=hp.min_samples_leaf,
     )
+    from p424.ml import tracking  # MLflow takes seconds to import: only the steps that log pay for it
+
     rows = thin(split.train)
     model.fit(ds.features_of(rows), ds.targets_of(rows))
     fitted = time.monotonic()
@@ -260,6 +267,13 @@ def _headline(s: Scores) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------- register
 def register(settings: TrainingSettings, extracted: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
     """Register the run's model; ``champion`` moves only if it beats the baseline and the champion."""
+    with threadpool_limits(THREADS):
+        return _register(settings, extracted, trained)
+
+
+def _register(settings: TrainingSettings, extracted: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+    from p424.ml import tracking
+
     started = time.monotonic()
     client = tracking.connect(settings.mlflow_uri)
     name = settings.model_name

@@ -34,11 +34,13 @@ from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from threadpoolctl import threadpool_limits
 
 from p424.config import Config
 from p424.kafka.messages import LapMessage, PredictionMessage, WindowMessage
 from p424.ml.features import SPEC, WindowObs
 from p424.ml.live.state import LapError, LiveState, WindowContext
+from p424.ml.model import THREADS
 from p424.ml.promotion import CHAMPION
 from p424.storage.reader import TelemetryStore
 
@@ -391,15 +393,18 @@ class Predictor:
 
     # ------------------------------------------------------------------ lifecycle
     def run(self, http_port: int | None = None) -> None:
+        # For the process's lifetime: small batches every 100 ms must not wait on a busy OpenMP pool.
+        self._thread_limit = threadpool_limits(THREADS)
         self.watcher.start()
-        self.start_http(self.cfg.predictor_http_port if http_port is None else http_port)
+        port = self.cfg.predictor_http_port if http_port is None else http_port
+        self.start_http(port)
         log.info(
             "predictor running",
             extra={
                 "model": self.model_name,
                 "group": self.group_id,
                 "windows": self.cfg.kafka_topic_windows,
-                "http_port": http_port,
+                "http_port": port,
             },
         )
         last_sweep = time.monotonic()

@@ -1,0 +1,168 @@
+"""
+### PERRINN 424: train the lap-outcome model
+
+Trains the model that, at any point of a lap, predicts the lap's final time and net energy (kWh)
+from the lap so far, on the laps and 1 s windows stored in Cassandra; scores it on laps held out by
+session against the extrapolation baseline; logs the run to MLflow (artifacts in MinIO); registers
+the model and moves the `champion` alias only if the new version beats both the baseline and the
+current champion on the same validation laps (otherwise it gets `challenger`).
+
+Tasks: `resolve_settings` (Airflow: connections, variables, params) -> `extract` -> `train` ->
+`register`, the last three in the platform's Python environment (`P424_PLATFORM_PYTHON`) through
+`@task.external_python`, because Airflow's environment has no scikit-learn, MLflow or Cassandra
+driver. The logic lives in `p424.ml.pipeline`; this file only orchestrates.
+
+`extract` is **skipped** (and so are the later tasks) when there are fewer complete, valid laps
+than `MIN_TRAINING_LAPS` or fewer than two sessions; its log says what is missing.
+
+Schedule: `TRAINING_SCHEDULE` in `toolchain-config.env` (Airflow variable `p424_training_schedule`),
+hourly by default. Trigger by hand with `./launchcommand.sh train --wait`, or here with params:
+`model_name`, `session_ids` (train on these sessions only), `min_laps`, `validation_fraction` and
+the model's hyperparameters.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Connection, Param, Variable, dag, get_current_context, task
+
+from p424.config import load_config
+
+SKIP_EXIT_CODE = 99  # extract exits with this when there is too little data: the task is skipped
+
+
+def _platform_python() -> str:
+    """The platform environment's interpreter: set by the launcher, else derived from the state dir."""
+    default = load_config().state_dir / "venvs" / "platform" / "bin" / "python"
+    return os.environ.get("P424_PLATFORM_PYTHON") or str(default)
+
+
+def _schedule() -> str | None:
+    """TRAINING_SCHEDULE, read at parse time (a schedule is static): the launcher exports it as the
+    variable's environment form; ``none`` or ``off`` leaves only manual runs."""
+    value = os.environ.get("AIRFLOW_VAR_P424_TRAINING_SCHEDULE") or load_config().training_schedule or "@hourly"
+    return None if value.strip().lower() in ("none", "off", "manual") else value.strip()
+
+
+PLATFORM_PYTHON = _platform_python()
+
+
+@dag(  # type: ignore[untyped-decorator]  # Airflow is not installed where mypy runs
+    dag_id="p424_train_lap_model",
+    schedule=_schedule(),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=45),
+    doc_md=__doc__,
+    tags=["p424", "ml", "training"],
+    default_args={
+        "owner": "p424-ml",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=20),
+        "execution_timeout": timedelta(minutes=20),
+    },
+    params={
+        "model_name": Param("", type="string", description="registered model; empty: MODEL_NAME of the platform"),
+        "session_ids": Param(
+            [],
+            type="array",
+            items={"type": ["integer", "string"]},
+            description="train on these sessions only; empty: every stored session",
+        ),
+        "min_laps": Param(
+            None,
+            type=["null", "integer"],
+            minimum=2,
+            description="minimum complete laps; empty: MIN_TRAINING_LAPS of the platform",
+        ),
+        "validation_fraction": Param(
+            0.25,
+            type="number",
+            exclusiveMinimum=0,
+            exclusiveMaximum=1,
+            description="share of sessions held out for validation (stable by session id)",
+        ),
+        "max_iter": Param(150, type="integer", minimum=1, description="boosting iterations per target"),
+        "learning_rate": Param(0.08, type="number", exclusiveMinimum=0, maximum=1),
+        "max_leaf_nodes": Param(31, type="integer", minimum=2),
+        "min_samples_leaf": Param(40, type="integer", minimum=1),
+    },
+)
+def p424_train_lap_model() -> None:
+    @task  # type: ignore[untyped-decorator]
+    def resolve_settings() -> dict[str, Any]:
+        """Connections, variables and params -> the JSON settings every later task receives."""
+        from p424.ml.settings import Hyperparameters, TrainingSettings
+
+        ctx = get_current_context()
+        params = ctx["params"]
+        cassandra = Connection.get("p424_cassandra")
+        mlflow = Connection.get("p424_mlflow")
+        settings = TrainingSettings(
+            cassandra_host=str(cassandra.host),
+            cassandra_port=int(cassandra.port or 9042),
+            keyspace=str(cassandra.schema or "telemetry"),
+            mlflow_uri=f"{mlflow.schema or 'http'}://{mlflow.host}:{mlflow.port}",
+            model_name=str(params.get("model_name") or Variable.get("p424_model_name")),
+            min_laps=int(params.get("min_laps") or Variable.get("p424_min_training_laps", default=6)),
+            validation_fraction=float(params.get("validation_fraction") or 0.25),
+            session_ids=tuple(int(s) for s in params.get("session_ids") or ()),
+            work_dir=str(load_config().state_dir / "data" / "ml"),
+            run_label=str(ctx["run_id"]),
+            hyperparameters=Hyperparameters(
+                max_iter=int(params["max_iter"]),
+                learning_rate=float(params["learning_rate"]),
+                max_leaf_nodes=int(params["max_leaf_nodes"]),
+                min_samples_leaf=int(params["min_samples_leaf"]),
+            ),
+        )
+        return settings.to_dict()
+
+    @task.external_python(python=PLATFORM_PYTHON, expect_airflow=False, skip_on_exit_code=SKIP_EXIT_CODE)  # type: ignore[untyped-decorator]
+    def extract(settings: dict[str, Any]) -> dict[str, Any]:
+        """Complete, valid laps and their windows from Cassandra -> feature rows (a parquet file)."""
+        import sys
+
+        from p424.ml.pipeline import SkipTrainingError
+        from p424.ml.pipeline import extract as run_extract
+        from p424.ml.settings import TrainingSettings
+
+        try:
+            summary = run_extract(TrainingSettings.from_dict(settings))
+        except SkipTrainingError as why:
+            print(f"SKIPPED: {why}", flush=True)
+            sys.exit(99)  # SKIP_EXIT_CODE (this function runs as a standalone script)
+        print(f"extracted {summary}", flush=True)
+        return summary
+
+    @task.external_python(python=PLATFORM_PYTHON, expect_airflow=False)  # type: ignore[untyped-decorator]
+    def train(settings: dict[str, Any], extracted: dict[str, Any]) -> dict[str, Any]:
+        """Fit, score against the baseline on held-out sessions, log the MLflow run and model."""
+        from p424.ml.pipeline import train as run_train
+        from p424.ml.settings import TrainingSettings
+
+        trained = run_train(TrainingSettings.from_dict(settings), extracted)
+        print(f"trained {trained}", flush=True)
+        return trained
+
+    @task.external_python(python=PLATFORM_PYTHON, expect_airflow=False)  # type: ignore[untyped-decorator]
+    def register(settings: dict[str, Any], extracted: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+        """Register the model version; move `champion` only if it wins, else `challenger`."""
+        from p424.ml.pipeline import register as run_register
+        from p424.ml.settings import TrainingSettings
+
+        outcome = run_register(TrainingSettings.from_dict(settings), extracted, trained)
+        print(f"registered {outcome}", flush=True)
+        return outcome
+
+    settings = resolve_settings()
+    extracted = extract(settings)
+    trained = train(settings, extracted)
+    register(settings, extracted, trained)
+
+
+p424_train_lap_model()

@@ -1,0 +1,369 @@
+"""The ML loop on the real stack: Airflow trains on what Flink stored, MLflow registers, MinIO keeps the
+artifacts, the live predictor serves the champion.
+
+One module-wide story, to stay within a few minutes on two cores: four simulated cars stream three
+laps each (two complete laps per car), the training DAG runs on those sessions under a model name of
+its own, a deliberately weak second run must not take `champion`, a third run on one session must be
+skipped with its reason, and a live session gets predictions from the champion meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import requests
+
+import launcher.commands_ml  # noqa: F401  (registers `train` with the CLI until launcher/cli.py imports it)
+from launcher.cli import main as launch
+from launcher.commands_ml import TRAINING_DAG, AirflowClient, RunOutcome
+from launcher.provision import ensure_schema, minio_client
+from p424.catalog import CATALOG
+from p424.config import REPO_ROOT
+from p424.ml import pipeline, tracking
+from p424.ml.promotion import CHALLENGER, CHAMPION
+from p424.ml.settings import TrainingSettings
+from tests.helpers import Stack, wait_for
+from unity_bridge.streams import simulate
+
+pytestmark = pytest.mark.platform
+
+# Each session's last lap never closes: 2 complete laps per car. 5 Hz keeps the load small (~19,000
+# frames, 313 s of session time per lap) while every 1 s window still holds five frames.
+CARS, LAPS, RATE_HZ = 4, 3, 5.0
+LIVE_WINDOWS_LAP1 = 1400  # 100 ms windows with a frame in lap 1 at 5 Hz: ~1,565
+DAG_TIMEOUT_S = 420.0
+
+
+@pytest.fixture(scope="module")
+def model_name() -> str:
+    return f"p424_lap_outcome_test_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def sessions(stack: Stack) -> list[int]:
+    """Simulated sessions streamed through the bridge, once their complete laps are in Cassandra."""
+    ensure_schema(stack.cfg)  # applies 0002_predictions.cql if this stack predates it (idempotent)
+    cfg = stack.cfg
+    result = simulate(
+        cfg.host_of("bridge"), cfg.bridge_udp_port, CARS, RATE_HZ, LAPS, seed=424, speed=None, max_rate=4000, quiet=True
+    )
+    ids = sorted(result.sessions)
+
+    def complete_laps() -> int:
+        return sum(1 for s in ids for lap in stack.store.laps(s) if lap["complete"])
+
+    wait_for(lambda: complete_laps() >= CARS * (LAPS - 1), 300, "every streamed lap to be summarised in Cassandra", 2)
+    return ids
+
+
+def run_train_command(*args: str) -> RunOutcome:
+    """`./launchcommand.sh train --wait --json ...` through the real CLI parser, outcome parsed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = launch(["train", "--wait", "--json", "--timeout", str(DAG_TIMEOUT_S), *args])
+    doc = json.loads(out.getvalue())
+    outcome = RunOutcome(**doc)
+    assert code == (0 if outcome.state == "success" else 1)
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def first_run(sessions: list[int], model_name: str) -> RunOutcome:
+    args = ["--model-name", model_name]
+    for s in sessions:
+        args += ["--session", str(s)]
+    return run_train_command(*args)
+
+
+@pytest.fixture(scope="module")
+def queued_runs(stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str) -> dict[str, str]:
+    """Queued behind each other (max_active_runs=1) while the live test streams: a weak model, then too little data."""
+    client = AirflowClient(stack.cfg)
+    weak = client.trigger(
+        TRAINING_DAG,
+        {"model_name": model_name, "session_ids": sessions, "max_iter": 1, "learning_rate": 0.01},
+        note="test: weak model",
+    )
+    tiny = client.trigger(
+        TRAINING_DAG, {"model_name": model_name, "session_ids": sessions[:1], "min_laps": 2}, note="test: one session"
+    )
+    return {"weak": weak, "tiny": tiny}
+
+
+def finished(stack: Stack, run_id: str) -> RunOutcome:
+    client = AirflowClient(stack.cfg)
+    started = time.monotonic()
+    client.wait(TRAINING_DAG, run_id, DAG_TIMEOUT_S)
+    return client.outcome(TRAINING_DAG, run_id, time.monotonic() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def predictor(stack: Stack, first_run: RunOutcome, model_name: str) -> Iterator[str]:
+    """`python -m p424.ml.live` for this module's model, on a port and consumer group of its own."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False)  # noqa: SIM115 (kept for failures)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "p424.ml.live",
+            "--set",
+            f"MODEL_NAME={model_name}",
+            "--set",
+            f"PREDICTOR_HTTP_PORT={port}",
+            "--group",
+            f"p424-test-{uuid.uuid4().hex[:8]}",
+            "--model-poll",
+            "2",
+        ],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> dict[str, Any] | None:
+        assert proc.poll() is None, f"predictor exited: {Path(log.name).read_text()[-2000:]}"
+        try:
+            h: dict[str, Any] = requests.get(f"{url}/health", timeout=2).json()
+        except requests.RequestException:
+            return None
+        return h if h["status"] == "ok" else None
+
+    try:
+        wait_for(ready, 90, "the predictor to load the champion and join its consumer group", 1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        os.unlink(log.name)
+
+
+# ------------------------------------------------------------------------------------------- DAGs
+DAGBAG_SCRIPT = r"""
+import json, os, sys
+from airflow.dag_processing.dagbag import DagBag
+
+def describe(bag):
+    return {d.dag_id: {"schedule": str(d.schedule), "tags": sorted(d.tags), "max_active_runs": d.max_active_runs,
+                       "retries": sorted({t.retries for t in d.tasks}), "tasks": sorted(t.task_id for t in d.tasks),
+                       "doc": bool(d.doc_md), "params": sorted(d.params.keys()), "catchup": d.catchup}
+            for d in bag.dags.values()}
+
+folder = sys.argv[1]
+files = [os.path.join(folder, f) for f in ("p424_train_lap_model.py", "p424_data_quality.py")]
+out = {"errors": {}, "dags": {}}
+for f in files:
+    bag = DagBag(dag_folder=f)
+    out["errors"].update({k: str(v) for k, v in bag.import_errors.items()})
+    out["dags"].update(describe(bag))
+os.environ["AIRFLOW_VAR_P424_TRAINING_SCHEDULE"] = "*/30 * * * *"
+out["overridden"] = describe(DagBag(dag_folder=files[0]))
+print("DAGBAG" + json.dumps(out))
+"""
+
+
+def test_dags_import_with_intended_schedules_tags_and_retries(stack: Stack) -> None:
+    cfg = stack.cfg
+    airflow_python = cfg.state_dir / "venvs" / "airflow" / "bin" / "python"
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": home,
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW_VAR_P424_TRAINING_SCHEDULE": cfg.training_schedule,
+            "P424_PLATFORM_PYTHON": str(cfg.state_dir / "venvs" / "platform" / "bin" / "python"),
+            "P424_CONFIG_FILE": str(REPO_ROOT / "toolchain-config.env"),
+            "PLATFORM_STATE_DIR": str(cfg.state_dir),
+        }
+        done = subprocess.run(
+            [str(airflow_python), "-c", DAGBAG_SCRIPT, str(REPO_ROOT / "airflow" / "dags")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout.split("DAGBAG", 1)[1])
+    assert doc["errors"] == {}
+    train, quality = doc["dags"]["p424_train_lap_model"], doc["dags"]["p424_data_quality"]
+    assert train["schedule"] == cfg.training_schedule
+    assert doc["overridden"]["p424_train_lap_model"]["schedule"] == "*/30 * * * *"
+    assert quality["schedule"] == "@hourly"
+    for dag, tags in ((train, ["ml", "p424", "training"]), (quality, ["data-quality", "p424"])):
+        assert dag["tags"] == tags
+        assert dag["max_active_runs"] == 1 and not dag["catchup"] and dag["doc"]
+        assert dag["retries"] == [2]
+    assert train["tasks"] == ["extract", "register", "resolve_settings", "train"]
+    assert {"model_name", "session_ids", "min_laps", "max_iter"} <= set(train["params"])
+    assert {"max_loss_ratio", "max_late_ratio", "max_incomplete_laps", "lookback_hours"} <= set(quality["params"])
+
+
+# ------------------------------------------------------------------------------------------- training
+def test_training_dag_trains_registers_and_promotes(
+    first_run: RunOutcome, sessions: list[int], model_name: str
+) -> None:
+    assert first_run.state == "success", first_run.failure
+    assert first_run.tasks == dict.fromkeys(("resolve_settings", "extract", "train", "register"), "success")
+    e = first_run.extracted or {}
+    assert e["laps"] == CARS * (LAPS - 1) and set(e["rejected"]) <= {"incomplete"}
+    assert e["train_sessions"] >= 1 and e["validation_sessions"] >= 1
+    assert e["train_sessions"] + e["validation_sessions"] == CARS
+    r = first_run.registered or {}
+    assert r["model_name"] == model_name
+    assert (r["version"], r["alias"], r["champion"], r["previous_champion"]) == ("1", CHAMPION, "1", None)
+
+
+def test_model_beats_the_baseline_on_held_out_laps(first_run: RunOutcome) -> None:
+    m = (first_run.trained or {})["metrics"]
+    assert first_run.trained and first_run.trained["beats_baseline"]
+    assert m["mae_lap_time_s"] < 0.2 * m["baseline_mae_lap_time_s"]
+    assert m["mae_energy_net_kwh"] < 0.2 * m["baseline_mae_energy_net_kwh"]
+    assert m["mae_lap_time_s"] < 2.0 and m["r2_lap_time_s"] > 0
+    assert m["validation_laps"] >= 2
+
+
+def test_run_lineage_in_mlflow_and_artifacts_in_minio(
+    stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str
+) -> None:
+    trained = first_run.trained or {}
+    client = tracking.connect(stack.cfg.mlflow_url)
+    run = client.get_run(trained["run_id"])
+    assert run.data.params["catalog_hash"] == CATALOG.hash_hex
+    assert int(run.data.params["train_laps"]) + int(run.data.params["validation_laps"]) == CARS * (LAPS - 1)
+    assert run.data.metrics["mae_lap_time_s"] == pytest.approx(trained["metrics"]["mae_lap_time_s"], abs=1e-4)
+    assert run.data.tags["p424.registered_version"] == "1" and run.data.tags["p424.alias"] == CHAMPION
+    champion = client.get_model_version_by_alias(model_name, CHAMPION)
+    assert champion.version == "1" and champion.run_id == trained["run_id"]
+    assert champion.tags["p424.decision"] == CHAMPION
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=trained["run_id"], artifact_path="lineage.json", dst_path=tmp)
+        lineage = json.loads(Path(path).read_text())
+    assert sorted(lineage["train_sessions"] + lineage["validation_sessions"]) == sessions
+    assert not set(lineage["train_sessions"]) & set(lineage["validation_sessions"])
+    assert lineage["catalog_hash"] == CATALOG.hash_hex and len(lineage["laps"]) == CARS * (LAPS - 1)
+    info = mlflow.models.get_model_info(trained["model_uri"])
+    assert info.signature is not None and len(info.signature.inputs.input_names()) > 100
+    # the objects themselves, in the MinIO bucket behind the tracking server
+    bucket = stack.cfg.minio_bucket_mlflow
+    minio = minio_client(stack.cfg)
+    run_prefix = f"artifacts/{trained['experiment_id']}/{trained['run_id']}/artifacts/"
+    run_objects = {
+        o.object_name.removeprefix(run_prefix) for o in minio.list_objects(bucket, run_prefix, recursive=True)
+    }
+    assert {
+        "lineage.json",
+        "evaluation/predicted_vs_actual.png",
+        "evaluation/error_by_progress.png",
+        "evaluation/feature_importances.csv",
+        "evaluation/feature_importances.png",
+    } <= run_objects
+    model_prefix = f"artifacts/{trained['experiment_id']}/models/{info.model_id}/artifacts/"
+    model_objects = {
+        o.object_name.removeprefix(model_prefix): o.size
+        for o in minio.list_objects(bucket, model_prefix, recursive=True)
+    }
+    assert {"MLmodel", "input_example.json", "requirements.txt"} <= set(model_objects)
+    assert any(name.startswith("model.") and size > 10_000 for name, size in model_objects.items())
+    png = minio.get_object(bucket, run_prefix + "evaluation/predicted_vs_actual.png")
+    try:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+    finally:
+        png.close()
+        png.release_conn()
+
+
+# ------------------------------------------------------------------------------------------- live
+def test_live_predictions_for_a_streaming_session(
+    stack: Stack, predictor: str, queued_runs: dict[str, str], model_name: str
+) -> None:
+    cfg = stack.cfg
+    start = stack.end_offsets(cfg.kafka_topic_predictions)
+    result = simulate(
+        cfg.host_of("bridge"), cfg.bridge_udp_port, 1, RATE_HZ, 2, seed=7, speed=None, max_rate=2000, quiet=True
+    )
+    (sid,) = result.sessions
+    ks = cfg.cassandra_keyspace
+
+    def lap1_predictions() -> int:
+        rows = stack.store.session.execute(
+            f"SELECT count(*) AS n FROM {ks}.predictions WHERE session_id = %s AND lap = 1", (sid,)
+        )
+        return int(rows.one()["n"])
+
+    # lap 1 is ~313 s: every 100 ms window that holds a frame is predicted once
+    wait_for(lambda: lap1_predictions() >= LIVE_WINDOWS_LAP1, 240, "live predictions of lap 1 in Cassandra", 2)
+    month = time.strftime("%Y-%m", time.gmtime())
+
+    def lap1_error() -> dict[str, Any] | None:
+        rows = stack.store.session.execute(
+            f"SELECT * FROM {ks}.prediction_errors WHERE model_name = %s AND month = %s", (model_name, month)
+        )
+        return next((r for r in rows if r["session_id"] == sid and r["lap"] == 1), None)
+
+    err = wait_for(lap1_error, 120, "the prediction error of completed lap 1 (drift record)", 2)
+    assert err["model_version"] == "1" and err["windows"] >= LIVE_WINDOWS_LAP1
+    assert err["mae_lap_time"] < err["baseline_mae_lap_time"] and err["mae_energy_kwh"] < err["baseline_mae_energy_kwh"]
+    assert abs(err["error_lap_time_at_50"]) < 3.0 and abs(err["error_energy_at_50"]) < 1.0
+    laps = {lap["lap"]: lap for lap in stack.store.laps(sid)}
+    assert err["actual_lap_time"] == pytest.approx(laps[1]["lap_time"])
+    messages = stack.records_since(
+        cfg.kafka_topic_predictions, start, until_count=LIVE_WINDOWS_LAP1, timeout=60, key=str(sid).encode()
+    )
+    preds = [json.loads(m.value) for m in messages]
+    assert len(preds) >= LIVE_WINDOWS_LAP1 and {p["model_name"] for p in preds} == {model_name}
+    late = [p for p in preds if p["lap"] == 1 and p["lap_distance"] > 15_000]
+    assert late and all(abs(p["predicted_lap_time"] - laps[1]["lap_time"]) < 3.0 for p in late)
+    health = requests.get(f"{predictor}/health", timeout=5).json()
+    assert health["laps_scored"] >= 1 and health["write_errors"] == 0
+    assert "p424_predictor_predictions" in requests.get(f"{predictor}/metrics", timeout=5).text
+
+
+# ------------------------------------------------------------------------------------------- promotion
+def test_a_worse_model_does_not_take_champion(stack: Stack, queued_runs: dict[str, str], model_name: str) -> None:
+    weak = finished(stack, queued_runs["weak"])
+    assert weak.state == "success", weak.failure
+    r = weak.registered or {}
+    assert (r["version"], r["alias"], r["champion"], r["previous_champion"]) == ("2", CHALLENGER, "1", "1")
+    assert "does not beat champion v1" in r["reason"]
+    assert r["candidate_relative_error"] > r["champion_relative_error"]
+    client = tracking.connect(stack.cfg.mlflow_url)
+    assert client.get_model_version_by_alias(model_name, CHAMPION).version == "1"
+    assert client.get_model_version_by_alias(model_name, CHALLENGER).version == "2"
+
+
+def test_too_little_data_skips_with_a_reason(
+    stack: Stack, queued_runs: dict[str, str], sessions: list[int], model_name: str
+) -> None:
+    tiny = finished(stack, queued_runs["tiny"])
+    assert tiny.state == "success"  # a skip is not a failure
+    assert tiny.tasks["extract"] == "skipped" and tiny.tasks["train"] == "skipped"
+    assert tiny.skip_reason and "one session" in tiny.skip_reason
+    # and straight from the pipeline: the reason names the setting and what to do
+    settings = TrainingSettings.from_config(stack.cfg, model_name=model_name, session_ids=(sessions[0] + 1,))
+    want = rf"too little data: 0 complete.*MIN_TRAINING_LAPS={stack.cfg.min_training_laps}\..*simulate"
+    with pytest.raises(pipeline.SkipTrainingError, match=want):
+        pipeline.extract(settings)

@@ -93,9 +93,10 @@ def first_run(sessions: list[int], model_name: str) -> RunOutcome:
 def queued_runs(stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str) -> dict[str, str]:
     """Queued behind each other (max_active_runs=1) while the live test streams: a weak model, then too little data."""
     client = AirflowClient(stack.cfg)
+    # One boosting step on a reference lap of 2 km bins: well ahead of the baseline, far behind the champion.
     weak = client.trigger(
         TRAINING_DAG,
-        {"model_name": model_name, "session_ids": sessions, "max_iter": 1, "learning_rate": 0.01},
+        {"model_name": model_name, "session_ids": sessions, "max_iter": 1, "profile_step_m": 2000},
         note="test: weak model",
     )
     tiny = client.trigger(
@@ -242,7 +243,9 @@ def test_model_beats_the_baseline_on_held_out_laps(first_run: RunOutcome) -> Non
     assert first_run.trained and first_run.trained["beats_baseline"]
     assert m["mae_lap_time_s"] < 0.2 * m["baseline_mae_lap_time_s"]
     assert m["mae_energy_net_kwh"] < 0.2 * m["baseline_mae_energy_net_kwh"]
-    assert m["mae_lap_time_s"] < 2.0 and m["r2_lap_time_s"] > 0
+    # (R² is logged but not asserted: held-out laps of one simulated driver differ by tenths of a second,
+    # so their outcome has almost no variance to explain.)
+    assert m["mae_lap_time_s"] < 2.0 and m["mae_energy_net_kwh"] < 0.5
     assert m["validation_laps"] >= 2
 
 
@@ -333,8 +336,9 @@ def test_live_predictions_for_a_streaming_session(
     messages = stack.records_since(
         cfg.kafka_topic_predictions, start, until_count=LIVE_WINDOWS_LAP1, timeout=60, key=str(sid).encode()
     )
-    preds = [json.loads(m.value) for m in messages]
-    assert len(preds) >= LIVE_WINDOWS_LAP1 and {p["model_name"] for p in preds} == {model_name}
+    # (another predictor, e.g. the platform's own, may answer the same windows with its model)
+    preds = [p for p in (json.loads(m.value) for m in messages) if p["model_name"] == model_name]
+    assert len(preds) >= LIVE_WINDOWS_LAP1 and {p["model_version"] for p in preds} == {"1"}
     late = [p for p in preds if p["lap"] == 1 and p["lap_distance"] > 15_000]
     assert late and all(abs(p["predicted_lap_time"] - laps[1]["lap_time"]) < 3.0 for p in late)
     health = requests.get(f"{predictor}/health", timeout=5).json()

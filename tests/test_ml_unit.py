@@ -248,12 +248,14 @@ def test_model_beats_the_baseline_on_held_out_sessions(frame: pd.DataFrame) -> N
     # the model knows more as the lap goes on
     bands = scores.lap_time.mae_by_band
     assert bands["p75_100"] < bands["p05_025"]
-    # a crippled model is worse: what the promotion test in the platform suite relies on
-    weak = LapOutcomeModel(lap_length_m=length, max_iter=1, learning_rate=0.01).fit(
+    # a coarse reference lap (2 km bins) and one boosting step: ahead of the baseline, well behind the model;
+    # the platform test's "worse model does not take champion" relies on it
+    weak = LapOutcomeModel(lap_length_m=length, max_iter=1, profile_step_m=2000).fit(
         ds.features_of(train), ds.targets_of(train)
     )
     weak_scores, _ = evaluate(weak, held, length)
-    assert weak_scores.relative_error > scores.relative_error
+    assert weak_scores.beats_baseline
+    assert weak_scores.relative_error > 5 * scores.relative_error
 
 
 def test_model_ignores_channels_no_lap_carried(frame: pd.DataFrame) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from airflow.sdk import Connection, Param, Variable, dag, get_current_context, task
 
 from p424.config import load_config
+from p424.ml.settings import Hyperparameters
 
 SKIP_EXIT_CODE = 99  # extract exits with this when there is too little data: the task is skipped
 
@@ -48,6 +49,7 @@ def _schedule() -> str | None:
 
 
 PLATFORM_PYTHON = _platform_python()
+HP = Hyperparameters()  # the model's defaults, offered as params
 
 
 @dag(  # type: ignore[untyped-decorator]  # Airflow is not installed where mypy runs
@@ -86,17 +88,27 @@ PLATFORM_PYTHON = _platform_python()
             exclusiveMaximum=1,
             description="share of sessions held out for validation (stable by session id)",
         ),
-        "max_iter": Param(150, type="integer", minimum=1, description="boosting iterations per target"),
-        "learning_rate": Param(0.08, type="number", exclusiveMinimum=0, maximum=1),
-        "max_leaf_nodes": Param(31, type="integer", minimum=2),
-        "min_samples_leaf": Param(40, type="integer", minimum=1),
+        "max_iter": Param(HP.max_iter, type="integer", minimum=1, description="boosting iterations per target"),
+        "learning_rate": Param(HP.learning_rate, type="number", exclusiveMinimum=0, maximum=1),
+        "max_leaf_nodes": Param(HP.max_leaf_nodes, type="integer", minimum=2),
+        "min_samples_leaf": Param(HP.min_samples_leaf, type="integer", minimum=1),
+        "profile_step_m": Param(
+            HP.profile_step_m, type="number", exclusiveMinimum=0, description="resolution of the reference lap, metres"
+        ),
+        "max_loss_ratio": Param(
+            0.01,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="sessions that lost a larger share of frames are left out",
+        ),
     },
 )
 def p424_train_lap_model() -> None:
     @task  # type: ignore[untyped-decorator]
     def resolve_settings() -> dict[str, Any]:
         """Connections, variables and params -> the JSON settings every later task receives."""
-        from p424.ml.settings import Hyperparameters, TrainingSettings
+        from p424.ml.settings import TrainingSettings
 
         ctx = get_current_context()
         params = ctx["params"]
@@ -107,7 +119,9 @@ def p424_train_lap_model() -> None:
             cassandra_port=int(cassandra.port or 9042),
             keyspace=str(cassandra.schema or "telemetry"),
             mlflow_uri=f"{mlflow.schema or 'http'}://{mlflow.host}:{mlflow.port}",
-            model_name=str(params.get("model_name") or Variable.get("p424_model_name")),
+            model_name=str(
+                params.get("model_name") or Variable.get("p424_model_name", default=load_config().model_name)
+            ),
             min_laps=int(params.get("min_laps") or Variable.get("p424_min_training_laps", default=6)),
             validation_fraction=float(params.get("validation_fraction") or 0.25),
             session_ids=tuple(int(s) for s in params.get("session_ids") or ()),
@@ -118,7 +132,9 @@ def p424_train_lap_model() -> None:
                 learning_rate=float(params["learning_rate"]),
                 max_leaf_nodes=int(params["max_leaf_nodes"]),
                 min_samples_leaf=int(params["min_samples_leaf"]),
+                profile_step_m=float(params["profile_step_m"]),
             ),
+            max_loss_ratio=float(params["max_loss_ratio"]),
         )
         return settings.to_dict()
 

@@ -28,7 +28,7 @@ from p424.ml.baseline import extrapolate
 
 F64 = npt.NDArray[np.float64]
 TARGETS = ("lap_time_s", "energy_net_kwh")
-PROFILE_STEP_M = 100.0
+PROFILE_STEP_M = 100.0  # default resolution of the reference lap
 # One OpenMP thread: on our two cores, shared with the whole stack, HistGradientBoosting's thread pool
 # spin-waits behind other processes (a 1-row predict took 300 ms with two threads, 8 ms with one).
 THREADS = 1
@@ -52,6 +52,7 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         min_samples_leaf: int = 20,
         l2_regularization: float = 1.0,
         random_state: int = 0,
+        profile_step_m: float = PROFILE_STEP_M,
     ) -> None:
         self.lap_length_m = lap_length_m
         self.max_iter = max_iter
@@ -60,6 +61,7 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.random_state = random_state
+        self.profile_step_m = profile_step_m
 
     def baseline(self, X: pd.DataFrame) -> F64:  # noqa: N803 (scikit-learn's name for the feature matrix)
         """The extrapolation baseline for these rows, shape (n, 2) in ``TARGETS`` order."""
@@ -86,12 +88,11 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             )
         )
 
-    @staticmethod
-    def reference_lap(X: pd.DataFrame, targets: F64) -> F64:  # noqa: N803
-        """Per ``PROFILE_STEP_M`` bin: median distance, elapsed time, time to go, energy to go."""
+    def reference_lap(self, X: pd.DataFrame, targets: F64) -> F64:  # noqa: N803
+        """Per ``profile_step_m`` bin: median distance, elapsed time, time to go, energy to go."""
         frame = pd.DataFrame(
             {
-                "bin": np.floor(X["distance_m"].to_numpy(dtype=np.float64) / PROFILE_STEP_M),
+                "bin": np.floor(X["distance_m"].to_numpy(dtype=np.float64) / self.profile_step_m),
                 "d": X["distance_m"].to_numpy(dtype=np.float64),
                 "elapsed": X["elapsed_s"].to_numpy(dtype=np.float64),
                 "to_go_t": targets[:, 0] - X["elapsed_s"].to_numpy(dtype=np.float64),

@@ -200,6 +200,7 @@ def _train(settings: TrainingSettings, extracted: dict[str, Any]) -> dict[str, A
         learning_rate=hp.learning_rate,
         max_leaf_nodes=hp.max_leaf_nodes,
         min_samples_leaf=hp.min_samples_leaf,
+        profile_step_m=hp.profile_step_m,
     )
     from p424.ml import tracking  # MLflow takes seconds to import: only the steps that log pay for it
 

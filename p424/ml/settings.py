@@ -20,6 +20,7 @@ class Hyperparameters:
     learning_rate: float = 0.1
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 20
+    profile_step_m: float = 100.0  # resolution of the reference lap
 
 
 @dataclass(frozen=True)

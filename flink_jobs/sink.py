@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from pyflink.datastream import RuntimeContext
 from pyflink.datastream.functions import AsyncFunction
 
 from p424.config import Config
-from p424.kafka.messages import lap_message, quality_snapshot, window_message
+from p424.kafka.messages import lap_message, quality_snapshot, window_message_json
 from p424.processing.outputs import Outputs
 from p424.storage import writes
 from p424.storage.cluster import connect
@@ -121,45 +122,68 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         for w in out.windows:
             if w.window_ms == cfg.live_window_ms:
                 key = str(w.session_id).encode()
-                msgs.append((cfg.kafka_topic_windows, key, window_message(w, quality=quality).to_json()))
+                msgs.append((cfg.kafka_topic_windows, key, window_message_json(w, quality=quality)))
         for lap in out.laps:
             msgs.append((cfg.kafka_topic_laps, str(lap.session_id).encode(), lap_message(lap).to_json()))
         return msgs
 
     # ---------- async execution ----------
-    async def _execute(self, stmt: Any) -> None:
+    async def async_invoke(self, value: Outputs) -> list[int]:
+        """Write one element's rows and messages; return when all are acknowledged.
+
+        Completions arrive on the driver's and kafka-python's I/O threads; they are counted there
+        and the event loop is woken once per element, not once per statement.
+        """
         loop = asyncio.get_running_loop()
+        pending = list(self.statements(value))
+        messages = self.messages(value)
         delay = 0.2
         for attempt in range(RETRIES):
-            fut: asyncio.Future[None] = loop.create_future()
-            rf: ResponseFuture = self.session.execute_async(stmt, timeout=20)
-            rf.add_callbacks(
-                lambda _rows, f=fut: loop.call_soon_threadsafe(_resolve, f, None),
-                lambda err, f=fut: loop.call_soon_threadsafe(_resolve, f, err),
+            failed = await self._round(loop, pending, messages)
+            messages = []  # Kafka retries internally (delivery timeout); only CQL is retried here
+            if not failed:
+                return [len(pending)]
+            if attempt == RETRIES - 1:
+                raise failed[0][1]
+            log.warning(
+                "cassandra writes failed, retrying", extra={"attempt": attempt + 1, "error": repr(failed[0][1])}
             )
-            try:
-                await fut
-                return
-            except Exception as err:
-                if attempt == RETRIES - 1:
-                    raise
-                log.warning("cassandra write failed, retrying", extra={"attempt": attempt + 1, "error": repr(err)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            pending = [stmt for stmt, _ in failed]
+        return [0]
 
-    async def _send(self, topic: str, key: bytes, value: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        kf = self.producer.send(topic, key=key, value=value)
-        kf.add_callback(lambda _m, f=fut: loop.call_soon_threadsafe(_resolve, f, None))
-        kf.add_errback(lambda err, f=fut: loop.call_soon_threadsafe(_resolve, f, err))
-        await fut
+    async def _round(
+        self, loop: asyncio.AbstractEventLoop, stmts: list[Any], messages: list[tuple[str, bytes, bytes]]
+    ) -> list[tuple[Any, BaseException]]:
+        done: asyncio.Future[None] = loop.create_future()
+        remaining = [len(stmts) + len(messages)]
+        failed: list[tuple[Any, BaseException]] = []
+        lock = threading.Lock()
+        kafka_error: list[BaseException] = []
 
-    async def async_invoke(self, value: Outputs) -> list[int]:
-        stmts = self.statements(value)
-        msgs = self.messages(value)
-        await asyncio.gather(*(self._execute(s) for s in stmts), *(self._send(*m) for m in msgs))
-        return [len(stmts)]
+        def finish_one(stmt: Any = None, err: BaseException | None = None, kafka: bool = False) -> None:
+            with lock:
+                if err is not None:
+                    (kafka_error.append(err) if kafka else failed.append((stmt, err)))
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                loop.call_soon_threadsafe(_resolve, done, None)
+
+        if remaining[0] == 0:
+            return failed
+        for stmt in stmts:
+            rf: ResponseFuture = self.session.execute_async(stmt, timeout=20)
+            rf.add_callbacks(lambda _rows, st=stmt: finish_one(st), lambda err, st=stmt: finish_one(st, err))
+        for topic, key, payload in messages:
+            kf = self.producer.send(topic, key=key, value=payload)
+            kf.add_callback(lambda _meta: finish_one(kafka=True))
+            kf.add_errback(lambda err: finish_one(err=err, kafka=True))
+        await done
+        if kafka_error:
+            raise kafka_error[0]  # delivery timed out after kafka-python's own retries: fail, restore, replay
+        return failed
 
 
 def _resolve(fut: asyncio.Future[None], err: BaseException | None) -> None:

@@ -146,6 +146,42 @@ def window_message(
     )
 
 
+def window_message_json(
+    row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None
+) -> bytes:
+    """``window_message(row, ...).to_json()`` without building the objects: the sink's hot path.
+
+    Produces the same document (tests check they agree); about five times faster.
+    """
+    present = ~np.isnan(row.means)
+    names = [n for n, p in zip(catalog.payload_names, present, strict=True) if p]
+    stats = zip(
+        row.mins[present].tolist(),
+        row.maxs[present].tolist(),
+        row.means[present].tolist(),
+        row.lasts[present].tolist(),
+        strict=True,
+    )
+    doc = {
+        "session_id": row.session_id,
+        "car_id": row.car_id,
+        "window_ms": row.window_ms,
+        "lap": row.lap,
+        "window_start": row.window_start,
+        "ts_ms": row.ts_ms,
+        "lap_time": row.lap_time,
+        "lap_distance": row.lap_distance,
+        "frame_count": row.frame_count,
+        "channels": {
+            n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)
+        },
+        "lap_energy_drawn_kwh": row.lap_energy_drawn_kwh,
+        "lap_energy_regen_kwh": row.lap_energy_regen_kwh,
+        "quality": asdict(quality) if quality is not None else None,
+    }
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+
 def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
     extremes = {
         c.name: (float(row.mins[i]), float(row.maxs[i]))

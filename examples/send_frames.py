@@ -71,9 +71,16 @@ def main() -> int:
                 lap, lap_distance = lap + 1, 0.0
     print(f"sent {sent} frames: car {car_id}, session {session_id}, {lap - 1} complete lap(s)")
 
-    time.sleep(cfg.session_idle_timeout_s + 5)  # let processing close the last windows and the open lap
+    # Processing stores the frames within seconds; the open lap is summarised once the session is idle.
+    deadline = time.monotonic() + 120
     with TelemetryStore(cfg) as store:
-        quality = store.quality(session_id) or {}
+        while (quality := store.quality(session_id) or {}).get("frames_received", 0) < sent or not store.laps(
+            session_id
+        ):
+            if time.monotonic() > deadline:
+                print("processing has not caught up after 120 s: is the Flink job running? ./launchcommand.sh status")
+                break
+            time.sleep(2)
         print(f"stored: {quality.get('frames_received', 0)} frames, lost {quality.get('frames_lost', 0)}")
         for row in store.laps(session_id):
             print(

@@ -12,8 +12,6 @@ complete laps stored, e.g. after `./launchcommand.sh simulate --cars 4 --laps 3 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from p424.config import load_config
 from p424.ml import pipeline
@@ -59,7 +57,6 @@ def main() -> int:
         f"model:    {registered['model_name']} v{registered['version']} -> '{registered['alias']}': "
         f"{registered['reason']}"
     )
-    json.dump({"extract": extracted, "train": trained, "register": registered}, sys.stderr, indent=1, default=str)
     return 0
 
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -32,11 +33,15 @@ from launcher.cli import main as launch
 from launcher.commands_ml import TRAINING_DAG, AirflowClient, RunOutcome
 from launcher.provision import ensure_schema, minio_client
 from p424.catalog import CATALOG
+from p424.codec.frame import FrameEncoder
 from p424.config import REPO_ROOT
 from p424.ml import pipeline, tracking
 from p424.ml.promotion import CHALLENGER, CHAMPION
 from p424.ml.settings import TrainingSettings
+from p424.sim import CarSimulator
 from tests.helpers import Stack, wait_for
+from unity_bridge.intake import new_session_id
+from unity_bridge.sender import FrameSender
 from unity_bridge.streams import simulate
 
 pytestmark = pytest.mark.platform
@@ -344,6 +349,48 @@ def test_live_predictions_for_a_streaming_session(
     health = requests.get(f"{predictor}/health", timeout=5).json()
     assert health["laps_scored"] >= 1 and health["write_errors"] == 0
     assert "p424_predictor_predictions" in requests.get(f"{predictor}/metrics", timeout=5).text
+
+
+# ------------------------------------------------------------------------------------------- data quality
+QUALITY_DAG = "p424_data_quality"
+
+
+def stream_lossy_session(stack: Stack, drop_every: int) -> tuple[int, int]:
+    """One simulated lap at 5 Hz with every ``drop_every``-th frame never sent: (session id, frames sent)."""
+    sim = CarSimulator(9, new_session_id(), seed=5, rate_hz=RATE_HZ, laps=1)
+    enc = FrameEncoder()
+    sent = 0
+    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as sender:
+        for i, (header, values) in enumerate(sim.samples()):
+            if i % drop_every != drop_every - 1:  # keeps the first frame (start line) and the last
+                sender.send(enc.encode(header, values))
+                sent += 1
+    return sim.session_id, sent
+
+
+def test_data_quality_dag_fails_loudly_on_loss(stack: Stack, sessions: list[int], queued_runs: dict[str, str]) -> None:
+    lossy, sent = stream_lossy_session(stack, drop_every=10)  # 10 % lost
+    wait_for(
+        lambda: (stack.store.quality(lossy) or {}).get("frames_received", 0) >= sent,
+        180,
+        "the lossy session's frames to be processed",
+        2,
+    )
+    client = AirflowClient(stack.cfg)
+    clean = client.trigger(QUALITY_DAG, {"session_ids": sessions, "lookback_hours": 0})
+    bad = client.trigger(QUALITY_DAG, {"session_ids": [sessions[0], lossy], "lookback_hours": 0})
+    assert client.wait(QUALITY_DAG, clean, 300) == "success"
+    assert client.xcom(QUALITY_DAG, clean, "enforce")["checked_sessions"] == len(sessions)
+    assert client.wait(QUALITY_DAG, bad, 300) == "failed"
+    assert client.task_states(QUALITY_DAG, bad) == {
+        "resolve_settings": "success",
+        "collect": "success",
+        "enforce": "failed",
+    }
+    log = client.task_log(QUALITY_DAG, bad, "enforce")
+    assert "data quality failed: 1 violation(s) in 2 checked session(s)" in log
+    assert re.search(rf"session {lossy}: frame loss ratio 0\.09\d* exceeds 0\.01", log), log[-2000:]
+    assert str(sessions[0]) not in log
 
 
 # ------------------------------------------------------------------------------------------- promotion

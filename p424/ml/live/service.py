@@ -308,7 +308,8 @@ class Predictor:
         if batch:
             self.predict(batch)
         for lap in laps:
-            self.finish_lap(lap)
+            self.state.lap_summary(lap, now)
+        self.finish_laps()
 
     def predict(self, batch: list[tuple[WindowContext, np.ndarray[Any, Any], int]]) -> None:
         serving = self.watcher.current
@@ -366,10 +367,11 @@ class Predictor:
             self.metrics.latency.append(latency)
             self.metrics.predictions += 1
 
-    def finish_lap(self, msg: LapMessage) -> None:
-        err = self.state.close_lap(msg, self.model_name)
-        if err is None:
-            return
+    def finish_laps(self) -> None:
+        for err in self.state.finished(self.model_name, time.time()):
+            self.store_error(err)
+
+    def store_error(self, err: LapError) -> None:
         self._execute(self.ps_error, _error_params(err))
         self.metrics.laps_scored += 1
         log.info(
@@ -416,6 +418,8 @@ class Predictor:
                     # Stable: keeps each partition's order; lap summaries after the windows they close.
                     records.sort(key=lambda r: r.topic == self.cfg.kafka_topic_laps)
                     self.handle(records)
+                else:
+                    self.finish_laps()  # summaries waiting for their grace period
                 if time.monotonic() - last_sweep > 60:
                     self.state.forget_idle(time.time(), IDLE_SESSION_S)
                     last_sweep = time.monotonic()

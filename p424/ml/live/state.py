@@ -2,8 +2,8 @@
 
 The service feeds every WindowMessage to ``LiveState.observe``, which folds it into the lap's
 ``LapSoFar`` (the same feature code as training) and returns the features to predict from. When the
-lap's summary arrives (LapMessage, complete), ``close_lap`` compares what was predicted during the
-lap with what happened: the drift record stored in ``prediction_errors``.
+lap's summary arrives (LapMessage, complete) and the lap's last windows are in, ``finished`` compares
+what was predicted during the lap with what happened: the drift record stored in ``prediction_errors``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ F64 = npt.NDArray[np.float64]
 CHECKPOINTS = (0.25, 0.5, 0.75)
 MAX_OPEN_LAPS = 3  # per session: the current lap and the ones whose summary may still be on its way
 CLOSED_MEMORY = 10_000  # (session, lap) pairs remembered as closed, so late windows do not reopen them
+SUMMARY_GRACE_S = 30.0  # a summary whose session sends no further lap is scored after this long
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class LiveState:
         self.sessions: dict[int, OrderedDict[int, LapTrack]] = {}
         self.last_seen: dict[int, float] = {}
         self._closed: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._pending: dict[tuple[int, int], tuple[LapMessage, float]] = {}
+        self._latest_lap: dict[int, int] = {}  # per session, the highest lap a window was seen for
 
     # ---------------------------------------------------------------- windows
     def is_closed(self, session_id: int, lap: int) -> bool:
@@ -147,6 +150,7 @@ class LiveState:
         if self.is_closed(msg.session_id, msg.lap):
             return None
         self.last_seen[msg.session_id] = now
+        self._latest_lap[msg.session_id] = max(self._latest_lap.get(msg.session_id, 0), msg.lap)
         track = self._track(msg.session_id, msg.lap, msg.car_id)
         features = track.acc.update(WindowObs.from_message(msg, self.spec))
         ctx = WindowContext(
@@ -173,13 +177,28 @@ class LiveState:
         track.versions[version] += 1
 
     # ---------------------------------------------------------------- laps
-    def close_lap(self, msg: LapMessage, model_name: str) -> LapError | None:
-        """A lap summary arrived: score its predictions if it is complete and valid, and forget it.
+    def lap_summary(self, msg: LapMessage, now: float) -> None:
+        """A lap summary arrived. A complete one is scored by ``finished`` once the lap's last windows
+        are in: summaries travel on their own topic and may overtake the windows they close.
 
         A provisional summary (session idle, ``complete`` false) keeps the lap open.
         """
-        if not msg.complete:
-            return None
+        if msg.complete:
+            self._pending[(msg.session_id, msg.lap)] = (msg, now)
+
+    def finished(self, model_name: str, now: float, grace_s: float = SUMMARY_GRACE_S) -> list[LapError]:
+        """Errors of the laps whose summary arrived and whose windows are all in: a window of a later
+        lap of the session was seen (a session's windows arrive in order), or ``grace_s`` passed."""
+        out: list[LapError] = []
+        for key, (msg, at) in list(self._pending.items()):
+            if self._latest_lap.get(msg.session_id, 0) > msg.lap or now - at > grace_s:
+                del self._pending[key]
+                err = self._close(msg, model_name)
+                if err is not None:
+                    out.append(err)
+        return out
+
+    def _close(self, msg: LapMessage, model_name: str) -> LapError | None:
         laps = self.sessions.get(msg.session_id)
         track = laps.pop(msg.lap, None) if laps is not None else None
         self._closed[(msg.session_id, msg.lap)] = None
@@ -194,6 +213,7 @@ class LiveState:
         for s in stale:
             self.sessions.pop(s, None)
             self.last_seen.pop(s, None)
+            self._latest_lap.pop(s, None)
         return len(stale)
 
     @property

@@ -11,6 +11,7 @@ from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
 from p424.processing.outputs import Outputs
+from p424.processing.idle import next_idle_check
 from p424.processing.session import ProcessingSettings, SessionProcessor
 
 EMIT_FRAMES = 64  # raw frames are written in per-session batches of up to this many
@@ -69,9 +70,10 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.max_received_ms = max(self.max_received_ms, received)
         self.last_element_ms = now
         st.flushed = False
-        if st.timer_ms <= now:
-            st.timer_ms = now + self.idle_ms
-            ctx.timer_service().register_processing_time_timer(st.timer_ms)
+        due = next_idle_check(st.timer_ms, now, self.idle_ms)
+        if due is not None:
+            st.timer_ms = due
+            ctx.timer_service().register_processing_time_timer(due)
         if st.pending.windows or len(st.pending.frames) >= EMIT_FRAMES:
             yield st.pending
             st.pending = Outputs()

@@ -10,8 +10,8 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from p424.processing.outputs import Outputs
 from p424.processing.idle import next_idle_check
+from p424.processing.outputs import Outputs
 from p424.processing.session import ProcessingSettings, SessionProcessor
 
 EMIT_FRAMES = 64  # raw frames are written in per-session batches of up to this many

@@ -59,9 +59,17 @@ def model_name() -> str:
 
 
 @pytest.fixture(scope="module")
-def sessions(stack: Stack) -> list[int]:
-    """Simulated sessions streamed through the bridge, once their complete laps are in Cassandra."""
+def lossy_session(stack: Stack) -> tuple[int, int]:
+    """(session id, frames sent) of one lap with every 10th frame never sent, for the data-quality DAG."""
     ensure_schema(stack.cfg)  # applies 0002_predictions.cql if this stack predates it (idempotent)
+    return stream_lossy_session(stack, drop_every=10)
+
+
+@pytest.fixture(scope="module")
+def sessions(stack: Stack, lossy_session: tuple[int, int]) -> list[int]:
+    """Simulated sessions streamed through the bridge, once their complete laps are in Cassandra.
+
+    (The lossy session went first, so Flink processes it meanwhile.)"""
     cfg = stack.cfg
     result = simulate(
         cfg.host_of("bridge"), cfg.bridge_udp_port, CARS, RATE_HZ, LAPS, seed=424, speed=None, max_rate=4000, quiet=True
@@ -310,10 +318,7 @@ def test_live_predictions_for_a_streaming_session(
 ) -> None:
     cfg = stack.cfg
     start = stack.end_offsets(cfg.kafka_topic_predictions)
-    result = simulate(
-        cfg.host_of("bridge"), cfg.bridge_udp_port, 1, RATE_HZ, 2, seed=7, speed=None, max_rate=2000, quiet=True
-    )
-    (sid,) = result.sessions
+    sid = stream_one_lap_and_a_bit(stack)
     ks = cfg.cassandra_keyspace
 
     def lap1_predictions() -> int:
@@ -355,6 +360,23 @@ def test_live_predictions_for_a_streaming_session(
 QUALITY_DAG = "p424_data_quality"
 
 
+def stream_one_lap_and_a_bit(stack: Stack, seconds_into_lap_2: float = 5.0) -> int:
+    """A whole lap and the start of the next (which closes it), sent as fast as the bridge takes it."""
+    sim = CarSimulator(7, new_session_id(), seed=7, rate_hz=RATE_HZ, laps=2)
+    enc = FrameEncoder()
+    lap2_start: float | None = None
+    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as sender:
+        for i, (header, values) in enumerate(sim.samples()):
+            if header.lap == 2:
+                lap2_start = header.sim_time if lap2_start is None else lap2_start
+                if header.sim_time - lap2_start > seconds_into_lap_2:
+                    break
+            sender.send(enc.encode(header, values))
+            if i % 500 == 499:
+                time.sleep(0.1)  # ~5,000 frames/s at most: no kernel drops on a busy machine
+    return sim.session_id
+
+
 def stream_lossy_session(stack: Stack, drop_every: int) -> tuple[int, int]:
     """One simulated lap at 5 Hz with every ``drop_every``-th frame never sent: (session id, frames sent)."""
     sim = CarSimulator(9, new_session_id(), seed=5, rate_hz=RATE_HZ, laps=1)
@@ -368,8 +390,10 @@ def stream_lossy_session(stack: Stack, drop_every: int) -> tuple[int, int]:
     return sim.session_id, sent
 
 
-def test_data_quality_dag_fails_loudly_on_loss(stack: Stack, sessions: list[int], queued_runs: dict[str, str]) -> None:
-    lossy, sent = stream_lossy_session(stack, drop_every=10)  # 10 % lost
+def test_data_quality_dag_fails_loudly_on_loss(
+    stack: Stack, sessions: list[int], lossy_session: tuple[int, int], queued_runs: dict[str, str]
+) -> None:
+    lossy, sent = lossy_session  # 10 % of its frames were never sent
     wait_for(
         lambda: (stack.store.quality(lossy) or {}).get("frames_received", 0) >= sent,
         180,

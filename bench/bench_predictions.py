@@ -84,6 +84,9 @@ def ensure_predictor(cfg: Config, model_name: str) -> tuple[str, subprocess.Pope
     return url, proc
 
 
+seen_after: list[float] = []  # ms from a window's Kafka timestamp to this script's consumer seeing it
+
+
 def collect(
     cfg: Config, start: dict[str, dict[TopicPartition, int]], sessions: set[int], idle_s: float, stop: threading.Event
 ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], tuple[int, float]]]:
@@ -95,6 +98,7 @@ def collect(
         for tp, off in offsets.items():
             consumer.seek(tp, off)
     windows: dict[tuple[int, int], int] = {}
+    seen_after.clear()
     predictions: dict[tuple[int, int], tuple[int, float]] = {}
     last = time.monotonic()
     while not (stop.is_set() and time.monotonic() - last > idle_s):
@@ -104,6 +108,7 @@ def collect(
                     w = WindowMessage.from_json(r.value)
                     if w.session_id in sessions and w.window_ms == cfg.live_window_ms:
                         windows[(w.session_id, w.ts_ms)] = r.timestamp
+                        seen_after.append(time.time() * 1000 - r.timestamp)
                         last = time.monotonic()
                 else:
                     p = PredictionMessage.from_json(r.value)
@@ -176,6 +181,10 @@ def main() -> int:
         "latency_ms_window_to_prediction": pct(lat),
         "latency_ms_self_reported": pct(self_reported),
         "predictor_compute_ms_per_window": health.get("compute_ms_per_window"),
+        "predictor_fetch_ms": health.get("fetch_ms"),
+        # the same delay for this script's own consumer, which does nothing else: the floor any
+        # consumer of telemetry.windows.v1 sees on this machine (includes the Flink producer's delivery)
+        "bench_consumer_fetch_ms": pct(np.array(seen_after, dtype=np.float64)),
         "target_p95_ms": 200,
         "meets_target": bool(len(lat)) and float(np.percentile(lat, 95)) < 200,
     }

@@ -125,6 +125,9 @@ def test_row_and_message_give_identical_features(fleet: Processed) -> None:
     msgs = [WindowMessage.from_json(window_message(w).to_json()) for w in lap]
     from_msgs = lap_features([WindowObs.from_message(m) for m in msgs])
     np.testing.assert_allclose(from_rows, from_msgs, rtol=1e-6, equal_nan=True)
+    # the live service's fast path (decoded JSON, no dataclass per channel) is the same
+    from_docs = lap_features([WindowObs.from_json_dict(json.loads(window_message(w).to_json())) for w in lap])
+    np.testing.assert_array_equal(from_docs, from_msgs)
 
 
 def test_features_do_not_depend_on_the_window_size(fleet: Processed) -> None:

@@ -111,6 +111,19 @@ class WindowObs:
         )
 
     @classmethod
+    def from_json_dict(cls, doc: Mapping[str, Any], spec: FeatureSpec = SPEC) -> WindowObs:
+        """From a decoded WindowMessage JSON document: the live predictor's fast path (no dataclass per
+        channel); gives exactly what ``from_message`` gives."""
+        n = len(spec.channels)
+        means, lasts, mins, maxs = (np.full(n, np.nan) for _ in range(4))
+        channels = doc["channels"]
+        for i, c in enumerate(spec.channels):
+            s = channels.get(c)
+            if s is not None:
+                means[i], lasts[i], mins[i], maxs[i] = s["mean"], s["last"], s["min"], s["max"]
+        return cls(float(doc["lap_time"]), float(doc["lap_distance"]), means, lasts, mins, maxs)
+
+    @classmethod
     def from_message(cls, msg: WindowMessage, spec: FeatureSpec = SPEC) -> WindowObs:
         """From a live ``WindowMessage`` (telemetry.windows.v1); channels it omits are NaN."""
         n = len(spec.channels)

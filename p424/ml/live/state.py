@@ -145,14 +145,16 @@ class LiveState:
         for w in earlier:
             track.acc.update(w)
 
-    def observe(self, msg: WindowMessage, now: float) -> tuple[WindowContext, F64] | None:
-        """Fold a live window into its lap; the features after it (None for a lap already closed)."""
+    def observe(self, msg: WindowMessage, now: float, obs: WindowObs | None = None) -> tuple[WindowContext, F64] | None:
+        """Fold a live window into its lap; the features after it (None for a lap already closed).
+
+        ``obs`` is the window's statistics when the caller decoded them already (else from ``msg``)."""
         if self.is_closed(msg.session_id, msg.lap):
             return None
         self.last_seen[msg.session_id] = now
         self._latest_lap[msg.session_id] = max(self._latest_lap.get(msg.session_id, 0), msg.lap)
         track = self._track(msg.session_id, msg.lap, msg.car_id)
-        features = track.acc.update(WindowObs.from_message(msg, self.spec))
+        features = track.acc.update(obs if obs is not None else WindowObs.from_message(msg, self.spec))
         ctx = WindowContext(
             msg.session_id,
             msg.car_id,

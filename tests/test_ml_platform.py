@@ -54,8 +54,14 @@ DAG_TIMEOUT_S = 420.0
 
 
 @pytest.fixture(scope="module")
-def model_name() -> str:
-    return f"p424_lap_outcome_test_{uuid.uuid4().hex[:8]}"
+def model_name(stack: Stack) -> Iterator[str]:
+    """A registered model of this module's own; removed from the registry afterwards (its runs stay in
+    the experiment of the same name, for a look at what happened)."""
+    name = f"p424_lap_outcome_test_{uuid.uuid4().hex[:8]}"
+    yield name
+    client = tracking.connect(stack.cfg.mlflow_url)
+    with contextlib.suppress(mlflow.exceptions.MlflowException):
+        client.delete_registered_model(name)
 
 
 @pytest.fixture(scope="module")

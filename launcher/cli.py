@@ -228,3 +228,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Data, ML and Grafana commands register themselves on import.
 from launcher import commands as _commands  # noqa: E402,F401
 from launcher import commands_grafana as _commands_grafana  # noqa: E402,F401
+from launcher import commands_ml as _commands_ml  # noqa: E402,F401

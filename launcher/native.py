@@ -31,6 +31,7 @@ from launcher.services.grafana_live import GrafanaLive
 from launcher.services.kafka import Kafka
 from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
+from launcher.services.predictor import Predictor
 from p424.config import load_config
 
 
@@ -54,13 +55,21 @@ class NativePlatform:
         self.mlflow = MLflow(self.ctx)
         self.airflow = Airflow(self.ctx)
         self.bridge = Bridge(self.ctx)
+        self.predictor = Predictor(self.ctx)
         self.grafana_live = GrafanaLive(self.ctx)
 
     @property
     def services(self) -> list[NativeService]:
         """In start order; `down` stops in reverse."""
         services: list[NativeService] = [
-            self.minio, self.kafka, self.cassandra, self.flink, self.mlflow, self.airflow, self.bridge,
+            self.minio,
+            self.kafka,
+            self.cassandra,
+            self.flink,
+            self.mlflow,
+            self.airflow,
+            self.bridge,
+            self.predictor,
         ]
         if self.grafana_live.enabled:  # pushes to an existing Grafana (GRAFANA_URL)
             services.append(self.grafana_live)
@@ -98,6 +107,11 @@ class NativePlatform:
         )
 
     # ---------- up ----------
+    @property
+    def apps(self) -> list[NativeService]:
+        """The platform's own processes: started once topics and schema exist."""
+        return [s for s in self.services if s in (self.bridge, self.predictor, self.grafana_live)]
+
     def up(self) -> float:
         start = time.monotonic()
         with self._lock():
@@ -106,26 +120,24 @@ class NativePlatform:
             for s in self.services:
                 if s not in pending:
                     console.info(f"{s.name}: already running")
-            # Start every infrastructure process at once; the slow ones (Cassandra) overlap the rest.
-            for s in pending:
-                if s is not self.bridge:
-                    s.start()
-            for s in pending:
-                if s is self.bridge:
-                    continue
+            infra = [s for s in pending if s not in self.apps]
+            # Start every server at once: the slow ones (Cassandra) overlap the rest.
+            for s in infra:
+                s.start()
+            for s in infra:
                 with console.step(f"wait for {s.name} to be healthy"):
                     s.wait_healthy()
-                self._provision_after(s)
-            if self.minio not in pending:
-                self._provision_after(self.minio)
-            self._provision_after(self.kafka)
-            self._provision_after(self.cassandra)
-            if self.bridge in pending:
-                self.bridge.start()
-                with console.step("wait for the UDP bridge to be healthy"):
-                    self.bridge.wait_healthy()
+            self.provision()
+            for s in [a for a in self.apps if a in pending]:
+                s.start()
+                with console.step(f"wait for {s.name} to be healthy"):
+                    s.wait_healthy()
             self.ensure_jobs()
         return time.monotonic() - start
+
+    def provision(self) -> None:
+        for service in (self.minio, self.kafka, self.cassandra):
+            self._provision_after(service)
 
     def _provision_after(self, service: NativeService) -> None:
         if service is self.kafka:

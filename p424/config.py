@@ -44,6 +44,7 @@ class Config:
     airflow_host: str = ""
     grafana_host: str = ""
     bridge_host: str = ""
+    predictor_host: str = ""
     # --- pinned versions (native installs and compose images) ---
     python_version: str = "3.11"
     uv_version: str = "0.13.9"
@@ -120,6 +121,7 @@ class Config:
     live_window_ms: int = 100  # windows of this size are published to KAFKA_TOPIC_WINDOWS for live consumers
     # --- ML ---
     training_schedule: str = "@hourly"
+    quality_schedule: str = "@hourly"
     model_name: str = "p424_lap_outcome"
     min_training_laps: int = 6
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---

@@ -21,8 +21,7 @@ class Predictor(NativeService):
 
     @property
     def http_url(self) -> str:
-        # No PREDICTOR_HOST setting yet: the service binds to PLATFORM_BIND_ADDRESS.
-        return f"http://{self.cfg.platform_bind_address}:{self.cfg.predictor_http_port}"
+        return f"http://{self.cfg.host_of('predictor')}:{self.cfg.predictor_http_port}"
 
     @property
     def url(self) -> str:

@@ -144,6 +144,7 @@ def provisioning_files() -> dict[str, str]:
         "scrape_configs": [
             {"job_name": "bridge", "static_configs": [{"targets": ["bridge:9424"]}]},
             {"job_name": "grafana-live", "static_configs": [{"targets": ["grafana-live:9426"]}]},
+            {"job_name": "predictor", "static_configs": [{"targets": ["predictor:9425"]}]},
             {"job_name": "flink", "static_configs": [{"targets": ["flink-jobmanager:9249", "flink-taskmanager:9249"]}]},
             {"job_name": "kafka-exporter", "static_configs": [{"targets": ["kafka-exporter:9308"]}]},
         ],

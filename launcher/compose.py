@@ -99,6 +99,7 @@ def service_urls(cfg: Config) -> dict[str, str]:
         "airflow-api-server": cfg.airflow_url,
         "grafana": f"http://{cfg.host_of('grafana')}:{cfg.grafana_port}",
         "grafana-live": f"http://{cfg.host}:{cfg.grafana_live_http_port}/health (metrics /metrics)",
+        "predictor": f"http://{cfg.host}:{cfg.predictor_http_port}/health (metrics /metrics)",
         "bridge": f"udp://{cfg.host_of('bridge')}:{cfg.bridge_udp_port} (metrics {cfg.bridge_http_url}/metrics)",
     }
 

@@ -44,6 +44,7 @@ from launcher.services.grafana_live import GrafanaLive
 from launcher.services.kafka import Kafka
 from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
+from launcher.services.predictor import Predictor
 from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, Config, load_config, parse_env_file
 
 COMPOSE_DIR = REPO_ROOT / "compose"
@@ -196,7 +197,7 @@ def test_compose_file_loads_and_validates_like_docker_compose(project: dict[str,
         "kafka", "cassandra", "minio", "postgres", "platform-init", "flink-jobmanager", "flink-taskmanager",
         "flink-job-submit", "mlflow", "airflow-init", "airflow-api-server", "airflow-scheduler",
         "airflow-dag-processor", "airflow-triggerer", "grafana", "bridge", "grafana-init", "grafana-live",
-        "prometheus", "kafka-exporter",
+        "prometheus", "kafka-exporter", "predictor",
     }
     # Interpolation happened everywhere: no ${...} is left in the normalized project.
     assert "${" not in json.dumps(project["services"]).replace("$${", "")
@@ -235,7 +236,7 @@ def test_no_secret_value_is_in_the_committed_compose_files(services: dict[str, d
         for service, variable in destinations:
             assert env_of(services, service)[variable] == FAKE_SECRETS[secret], (service, variable)
     # Services that need no secret get none (the Live pusher gets a token from grafana-init instead).
-    for service in ("kafka", "cassandra", "bridge", "grafana-live", "prometheus", "kafka-exporter"):
+    for service in ("kafka", "cassandra", "bridge", "grafana-live", "predictor", "prometheus", "kafka-exporter"):
         assert not [v for v in FAKE_SECRETS.values() if v in json.dumps(services[service])], service
 
 
@@ -257,7 +258,7 @@ def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dic
     for name, pattern in PINNED_ELSEWHERE.items():
         assert re.fullmatch(pattern, services[name]["image"]), f"{name}: pin an exact release, not {services[name]['image']}"
     platform_image = services["bridge"]["image"]
-    for name in ("platform-init", "grafana-init", "grafana-live"):
+    for name in ("platform-init", "grafana-init", "grafana-live", "predictor"):
         assert services[name]["image"] == platform_image and services[name]["build"] == services["bridge"]["build"], name
     assert services["kafka"]["image"] == f"apache/kafka:{PINS['KAFKA_VERSION']}"
     assert services["cassandra"]["image"] == f"cassandra:{PINS['CASSANDRA_VERSION']}"
@@ -373,6 +374,7 @@ def test_published_ports_bind_loopback_with_the_native_numbers(services: dict[st
         "airflow-api-server": {(Airflow(native).port, "tcp")},
         "grafana": {(c.grafana_port, "tcp")},
         "grafana-live": {(GrafanaLive(native).port, "tcp")},
+        "predictor": {(Predictor(native).port, "tcp")},
         "bridge": {(Bridge(native).port, "udp"), (c.bridge_http_port, "tcp")},
     }
     published = {
@@ -411,6 +413,8 @@ def test_dependencies_wait_on_health_or_completion(services: dict[str, dict[str,
     assert deps("grafana-init") == {"grafana": "service_healthy"}
     assert deps("grafana-live") == {"kafka": "service_healthy", "grafana-init": "service_completed_successfully"}
     assert deps("kafka-exporter") == {"kafka": "service_healthy"}
+    assert deps("predictor") == {
+        "kafka": "service_healthy", "mlflow": "service_healthy", "platform-init": "service_completed_successfully"}
     assert deps("prometheus") == {}, "scrapes tolerate targets that are not up yet"
 
 
@@ -444,7 +448,7 @@ def test_kafka_listens_for_containers_and_for_host_processes(services: dict[str,
 
 def test_containers_reach_services_by_name_through_the_host_settings(services: dict[str, dict[str, Any]]) -> None:
     for name in ("bridge", "platform-init", "flink-taskmanager", "flink-job-submit", "airflow-scheduler", "grafana",
-                 "grafana-init", "grafana-live"):
+                 "grafana-init", "grafana-live", "predictor"):
         cfg = container_cfg(services, name)
         assert cfg.kafka_bootstrap == f"kafka:{PINS['KAFKA_PORT']}", name
         assert cfg.cassandra_contact == "cassandra", name
@@ -620,6 +624,7 @@ def metrics_ports(services: dict[str, dict[str, Any]]) -> dict[str, int]:
     listens = {
         "bridge": container_cfg(services, "bridge").bridge_http_port,
         "grafana-live": live_http_port(container_cfg(services, "grafana-live")),
+        "predictor": container_cfg(services, "predictor").predictor_http_port,
         "kafka-exporter": int(flag(services["kafka-exporter"]["command"], "--web.listen-address").rpartition(":")[2]),
         "prometheus": int(flag(services["prometheus"]["command"], "--web.listen-address").rpartition(":")[2]),
     }

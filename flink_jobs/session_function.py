@@ -10,11 +10,11 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from p424.processing.emit import EmitPolicy
 from p424.processing.idle import next_idle_check
 from p424.processing.outputs import Outputs
 from p424.processing.session import ProcessingSettings, SessionProcessor
 
-EMIT_FRAMES = 64  # raw frames are written in per-session batches of up to this many
 FORGET_AFTER_MS = 3600_000  # state of a session idle this long is dropped
 
 
@@ -46,9 +46,10 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
     When the whole stream goes quiet, processing time takes over so the last laps still close.
     """
 
-    def __init__(self, settings: ProcessingSettings, idle_timeout_ms: int) -> None:
+    def __init__(self, settings: ProcessingSettings, idle_timeout_ms: int, emit_interval_ms: int) -> None:
         self.settings = settings
         self.idle_ms = idle_timeout_ms
+        self.emit = EmitPolicy(emit_interval_ms, min(settings.window_sizes_ms))
         # Operator-wide clocks (not checkpointed: after a restore they are rebuilt from the data).
         self.max_received_ms = 0
         self.last_element_ms = 0
@@ -69,12 +70,13 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         st.last_received_ms = received
         self.max_received_ms = max(self.max_received_ms, received)
         self.last_element_ms = now
+        self.emit.observe_frame(now)
         st.flushed = False
         due = next_idle_check(st.timer_ms, now, self.idle_ms)
         if due is not None:
             st.timer_ms = due
             ctx.timer_service().register_processing_time_timer(due)
-        if st.pending.windows or len(st.pending.frames) >= EMIT_FRAMES:
+        if self.emit.due(st.pending):
             yield st.pending
             st.pending = Outputs()
         self.state.update(st)

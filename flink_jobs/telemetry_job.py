@@ -58,7 +58,10 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
     )
     outputs = (
         frames.key_by(session_key, key_type=Types.LONG())
-        .process(SessionFunction(settings, cfg.session_idle_timeout_s * 1000), output_type=Types.PICKLED_BYTE_ARRAY())
+        .process(
+            SessionFunction(settings, cfg.session_idle_timeout_s * 1000, cfg.flink_emit_interval_ms),
+            output_type=Types.PICKLED_BYTE_ARRAY(),
+        )
         .name("sessions: dedup, re-order, windows, laps, quality")
         .uid("session-processor")
     )

@@ -42,7 +42,7 @@ class Board:
 BOARDS = (
     Board("live-car.json", live_car.build),
     Board("lap-analysis.json", lambda s: laps.build()),
-    Board("session-channels.json", lambda s: history.build()),
+    Board("session-channels.json", history.build),
     Board("platform-health.json", lambda s: health.build()),
 )
 

@@ -38,6 +38,7 @@ class SyncSettings:
     keyspace: str
     prometheus_url: str = ""  # empty: no Prometheus datasource (the health dashboard needs one)
     live_stream: str = "p424"
+    window_columns_ms: tuple[int, ...] = (1000,)
     existing_token: str = ""  # GRAFANA_TOKEN, kept while it still works
 
 
@@ -97,7 +98,7 @@ def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def sync_dashboards(api: Any, s: SyncSettings, result: SyncResult) -> None:
-    for doc in dashboards(BoardSettings(live_stream=s.live_stream)).values():
+    for doc in dashboards(BoardSettings(live_stream=s.live_stream, window_columns_ms=s.window_columns_ms)).values():
         current = _get(api.dashboard.get_dashboard, doc["uid"])
         if current is not None and current.get("meta", {}).get("provisioned"):
             continue  # provisioned from files (compose): the committed JSON is what Grafana serves

@@ -40,6 +40,7 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
         keyspace=cfg.cassandra_keyspace,
         prometheus_url=cfg.prometheus_url if args.prometheus_url is None else args.prometheus_url,
         live_stream=cfg.grafana_live_stream,
+        window_columns_ms=tuple(sorted(cfg.window_column_sizes, reverse=True)),
         existing_token=cfg.grafana_token,
     )
     with console.step(f"sync Grafana at {cfg.grafana_url}"):

@@ -7,6 +7,7 @@ and Kafka offsets carry over and nothing is processed twice or skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -46,9 +47,9 @@ JOB_CODE = (
 )
 
 
-def code_digest() -> str:
-    """Hash of the Python code the job runs and of the environment it runs in."""
-    h = hashlib.sha256()
+def code_digest(cfg: Config) -> str:
+    """Hash of the Python code the job runs, the environment it runs in and the settings it reads."""
+    h = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode())
     for entry in JOB_CODE:
         root = REPO_ROOT / entry
         for path in sorted(root.rglob("*.py") if root.is_dir() else [root]):  # the job's code and its environment
@@ -176,13 +177,13 @@ class FlinkJobs:
     def ensure(self, job: JobSpec) -> tuple[JobInfo, str]:
         """Submit the job unless it runs; redeploy it (through a savepoint) when its code changed."""
         running = self.active(job.name)
-        digest = code_digest()
+        digest = code_digest(self.cfg)
         if running is not None:
             deployed = self._registry().get(job.name, {}).get("code")
             if deployed in (None, digest) or running.state != "RUNNING":
                 self._remember(job.name, job_id=running.job_id, code=deployed or digest)
                 return running, "already running"
-            console.info(f"  the code of {job.name} changed since it was submitted: redeploying through a savepoint")
+            console.info(f"  the code or settings of {job.name} changed since its submission: redeploying")
             self.stop_with_savepoint(job.name)
         restore = self.restore_point(job.name)
         info = self.submit(job, restore)

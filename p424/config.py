@@ -111,6 +111,8 @@ class Config:
     bridge_compression: str = "lz4"
     # --- stream processing ---
     window_sizes_ms: str = "100,1000"
+    # Window sizes also stored as per-channel columns for CQL readers (Grafana); every size has the packed blob
+    window_columns_ms: str = "1000"
     out_of_orderness_ms: int = 200
     session_idle_timeout_s: int = 2
     flink_parallelism: int = 1
@@ -118,6 +120,7 @@ class Config:
     flink_job_name: str = "p424-telemetry"
     flink_bundle_time_ms: int = 100
     flink_sink_capacity: int = 256
+    flink_emit_interval_ms: int = 500  # under load, each session's windows reach the sink in groups this long
     live_window_ms: int = 100  # windows of this size are published to KAFKA_TOPIC_WINDOWS for live consumers
     # --- ML ---
     training_schedule: str = "@hourly"
@@ -185,6 +188,10 @@ class Config:
     @property
     def window_sizes(self) -> tuple[int, ...]:
         return tuple(int(w) for w in self.window_sizes_ms.split(",") if w.strip())
+
+    @property
+    def window_column_sizes(self) -> frozenset[int]:
+        return frozenset(int(w) for w in self.window_columns_ms.split(",") if w.strip())
 
     @property
     def buckets(self) -> tuple[str, ...]:

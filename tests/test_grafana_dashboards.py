@@ -31,7 +31,7 @@ from grafana.queries import CASSANDRA_TYPE, CassandraQuery, LiveQuery, register
 from grafana.sdk import mdash, prometheus_model
 from grafana.units import channel_unit, display_range
 from p424.catalog import CATALOG, Catalog, Channel, Transport
-from p424.config import REPO_ROOT, parse_env_file
+from p424.config import REPO_ROOT, Config, parse_env_file
 from p424.storage.schema import catalog_columns
 from tests.helpers import Stack
 
@@ -127,6 +127,13 @@ def test_every_cql_query_matches_the_schema_files(boards: dict[str, dict[str, An
     for col in catalog_columns()["channel_windows"]:
         if col.endswith(("_min", "_mean", "_max")):
             assert ("channel_windows", col) in read, col
+
+
+def test_history_offers_only_the_window_sizes_stored_with_columns(boards: dict[str, dict[str, Any]]) -> None:
+    """Other window sizes keep their stats packed in a blob, which CQL panels cannot read."""
+    [window] = [v for v in boards["session-channels.json"]["templating"]["list"] if v["name"] == "window"]
+    assert {int(w) for w in window["query"].split(",")} == Config().window_column_sizes
+    assert window["current"]["value"] == str(max(Config().window_column_sizes))
 
 
 def test_the_schema_check_rejects_what_cassandra_or_the_plugin_would() -> None:

@@ -30,7 +30,7 @@ from p424.ml.settings import Hyperparameters, TrainingSettings
 from p424.processing.outputs import LapRow, WindowRow
 from p424.processing.session import ProcessingSettings, SessionProcessor
 from p424.sim import CarSimulator, driver_pace
-from p424.storage import writes
+from p424.storage import window_stats, writes
 
 T0_MS = 1_790_000_000_000
 RATE_HZ = 5.0
@@ -47,7 +47,7 @@ class Processed:
         out: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for w in self.windows:
             if w.window_ms == window_ms:
-                row = dict(zip(cols, writes.window_params(w), strict=True))
+                row = window_stats.expand(dict(zip(cols, writes.window_params(w), strict=True)), SPEC.window_columns())
                 out.setdefault((w.session_id, w.lap), []).append(row)
         return out
 
@@ -121,7 +121,14 @@ def test_row_and_message_give_identical_features(fleet: Processed) -> None:
     """Training reads Cassandra rows, live reads WindowMessages: the same window -> the same features."""
     lap = [w for w in fleet.windows if w.session_id == 9001 and w.lap == 1 and w.window_ms == 100]
     cols = writes.Statements("ks").window_columns
-    from_rows = lap_features([WindowObs.from_row(dict(zip(cols, writes.window_params(w), strict=True))) for w in lap])
+    from_rows = lap_features(
+        [
+            WindowObs.from_row(
+                window_stats.expand(dict(zip(cols, writes.window_params(w), strict=True)), SPEC.window_columns())
+            )
+            for w in lap
+        ]
+    )
     msgs = [WindowMessage.from_json(window_message(w).to_json()) for w in lap]
     from_msgs = lap_features([WindowObs.from_message(m) for m in msgs])
     np.testing.assert_allclose(from_rows, from_msgs, rtol=1e-6, equal_nan=True)

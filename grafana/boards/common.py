@@ -28,6 +28,8 @@ class BoardSettings:
     """What the generated JSON depends on besides the catalog (defaults: the committed files)."""
 
     live_stream: str = "p424"
+    # Window sizes stored with per-channel columns (WINDOW_COLUMNS_MS): the ones CQL panels can read
+    window_columns_ms: tuple[int, ...] = (1000,)
 
 
 # ---------------------------------------------------------------- variables

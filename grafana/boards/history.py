@@ -13,6 +13,7 @@ from grafana_foundation_sdk.models import dashboard as mdash
 
 from grafana.boards.common import (
     TAGS,
+    BoardSettings,
     PanelBuilder,
     car_variable,
     channel_panel,
@@ -25,7 +26,7 @@ from grafana.queries import Cql
 from p424.catalog import CATALOG, Catalog, Channel, Transport
 
 UID = "p424-session-channels"
-MAX_PARTS = 10  # windows per part x 10: 100 minutes of 100 ms windows in one lap
+MAX_PARTS = 10  # windows per part x 10: 100 minutes of 100 ms (1000 minutes of 1 s) windows in one lap
 HEADER_COLUMNS = {"sim_time": "window_start", "lap": "lap", "lap_distance": "lap_distance"}
 
 
@@ -63,12 +64,14 @@ def _panel(c: Channel, cql: str) -> PanelBuilder:
     return p
 
 
-def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
+def build(settings: BoardSettings | None = None, catalog: Catalog = CATALOG) -> mdash.Dashboard:
+    # Only window sizes stored with per-channel columns can be read by CQL (the others are packed).
+    sizes = [str(w) for w in (settings or BoardSettings()).window_columns_ms]
     window = (
         dash.CustomVariable("window")
-        .label("Window")
-        .values("1000,100")
-        .current(mdash.VariableOption(selected=True, text="1000", value="1000"))
+        .label("Window (ms)")
+        .values(",".join(sizes))
+        .current(mdash.VariableOption(selected=True, text=sizes[0], value=sizes[0]))
     )
     lap = (
         cql_variable("lap", "Laps", "SELECT CAST(lap AS text) FROM laps WHERE session_id = $session")

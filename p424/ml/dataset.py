@@ -22,6 +22,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from p424.ml.features import SPEC, FeatureSpec, WindowObs, lap_features
+from p424.storage import window_stats
 from p424.storage.schema import WINDOWS_PER_PART
 
 META_COLUMNS = ("session_id", "lap", "car_id", "window", "lap_distance_total")
@@ -194,7 +195,8 @@ def read_windows(
     session: Session, keyspace: str, laps: Sequence[LapLabel], window_ms: int, spec: FeatureSpec = SPEC
 ) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """Every window of each lap, in time order (a lap's windows span parts 0, 1, ... of its partition)."""
-    cols = ", ".join(["ts", "lap_time", "lap_distance", "frame_count", *spec.window_columns()])
+    wanted = spec.window_columns()
+    cols = ", ".join(["ts", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN, *wanted])
     ps = session.prepare(
         f"SELECT {cols} FROM {keyspace}.channel_windows WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
     )
@@ -206,7 +208,7 @@ def read_windows(
         nxt = []
         for (sid, lap, part), (_ok, result) in zip(pending, results, strict=True):
             rows = list(result)
-            out[(sid, lap)].extend(r for r in rows if r["frame_count"])
+            out[(sid, lap)].extend(window_stats.expand(r, wanted) for r in rows if r["frame_count"])
             if len(rows) >= WINDOWS_PER_PART:  # a very long lap continues in the next part
                 nxt.append((sid, lap, part + 1))
         pending = nxt

@@ -9,8 +9,9 @@ from cassandra.cluster import Cluster, Session
 from cassandra.query import dict_factory
 
 from p424.config import Config, load_config
+from p424.storage import window_stats
 from p424.storage.cluster import connect
-from p424.storage.schema import FRAME_BUCKET_S, frame_bucket
+from p424.storage.schema import FRAME_BUCKET_S, frame_bucket, window_stat_columns
 
 
 class TelemetryStore:
@@ -77,12 +78,15 @@ class TelemetryStore:
     def windows(
         self, session_id: int, lap: int, window_ms: int, columns: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Every window of a lap, in time order, across the lap's partitions (parts 0, 1, ...)."""
-        select = (
-            "*"
-            if not columns
-            else ", ".join(["ts", "window_start", "lap_time", "lap_distance", "frame_count", *columns])
-        )
+        """Every window of a lap, in time order, across the lap's partitions (parts 0, 1, ...).
+
+        Each row carries ``<channel>_<stat>`` values for ``columns`` (all of them when None),
+        unpacked from the row's stats blob.
+        """
+        wanted = list(columns) if columns else window_stat_columns()
+        header = ["ts", "window_start", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN]
+        # The columns are selected too: rows stored before the blob existed have only them.
+        select = ", ".join(dict.fromkeys([*header, *wanted]))
         rows: list[dict[str, Any]] = []
         part = 0
         while True:
@@ -93,7 +97,7 @@ class TelemetryStore:
             )
             if not chunk:
                 return rows
-            rows += chunk
+            rows += [window_stats.expand(r, wanted) for r in chunk]
             part += 1
 
     # ---------- raw frames ----------

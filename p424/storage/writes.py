@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
 from p424.processing.outputs import FrameRow, LapRow, ProfilePoint, QualityRow, SessionRow, WindowRow
+from p424.storage import window_stats
 from p424.storage.schema import WINDOW_STATS, frame_bucket, lap_stat_columns, window_stat_columns
 
 Params = tuple[object, ...]
@@ -48,6 +49,7 @@ class Statements:
 
     @property
     def window_columns(self) -> list[str]:
+        """A window row with its stats packed in the blob only."""
         return [
             "session_id",
             "window_ms",
@@ -58,12 +60,17 @@ class Statements:
             "lap_time",
             "lap_distance",
             "frame_count",
-            *window_stat_columns(self.catalog),
+            window_stats.BLOB_COLUMN,
         ]
 
     @property
     def window(self) -> str:
         return _insert(self.keyspace, "channel_windows", self.window_columns)
+
+    @property
+    def window_with_columns(self) -> str:
+        """A window row with the blob and every ``<channel>_<stat>`` column (WINDOW_COLUMNS_MS sizes)."""
+        return _insert(self.keyspace, "channel_windows", [*self.window_columns, *window_stat_columns(self.catalog)])
 
     @property
     def lap(self) -> str:
@@ -153,9 +160,10 @@ def frame_partition(r: FrameRow) -> tuple[int, int]:
     return r.session_id, frame_bucket(r.sim_time)
 
 
-def window_params(r: WindowRow) -> Params:
+def window_params(r: WindowRow, with_columns: bool = False) -> Params:
+    """Parameters of ``Statements.window`` or, ``with_columns``, of ``Statements.window_with_columns``."""
     assert WINDOW_STATS == ("min", "max", "mean", "last")
-    return (
+    head = (
         r.session_id,
         r.window_ms,
         r.lap,
@@ -165,8 +173,9 @@ def window_params(r: WindowRow) -> Params:
         r.lap_time,
         r.lap_distance,
         r.frame_count,
-        *_floats(r.mins, r.maxs, r.means, r.lasts),
+        window_stats.pack(r.mins, r.maxs, r.means, r.lasts),
     )
+    return (*head, *_floats(r.mins, r.maxs, r.means, r.lasts)) if with_columns else head
 
 
 def lap_params(r: LapRow) -> Params:

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from cassandra.cluster import ResponseFuture
 from cassandra.query import BatchStatement, BatchType
@@ -300,7 +301,7 @@ class Predictor:
             if r.topic == self.cfg.kafka_topic_laps:
                 laps.append(LapMessage.from_json(r.value))
                 continue
-            doc = json.loads(r.value)
+            doc = orjson.loads(r.value)
             if doc["window_ms"] != live_ms:
                 continue
             msg = _window_header(doc)

@@ -1,0 +1,81 @@
+"""Window statistics packed into one blob: how every window row stores its channels.
+
+A 100 ms window row holding each payload channel as four float columns costs Cassandra and the
+driver ~230 cells per row, which capped the pipeline near 500 frames/s. The canonical form is
+therefore one ``stats`` blob per row: the catalog hash (uint32) followed by float32 values,
+stat-major (every channel's min, then max, mean, last) in catalog payload order, NaN where a
+channel was absent. Window sizes listed in ``WINDOW_COLUMNS_MS`` also get the per-channel
+columns, for CQL readers (Grafana, ad-hoc queries) that cannot unpack a blob.
+
+``pack`` and ``unpack`` are pure; readers go through ``row_values`` so rows written with only
+columns (before the blob existed) read the same.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from p424.catalog import CATALOG, Catalog
+from p424.storage.schema import WINDOW_STATS
+
+HEADER = struct.Struct("<I")
+BLOB_COLUMN = "stats"
+
+
+def pack(
+    mins: npt.NDArray[np.float32],
+    maxs: npt.NDArray[np.float32],
+    means: npt.NDArray[np.float32],
+    lasts: npt.NDArray[np.float32],
+    catalog: Catalog = CATALOG,
+) -> bytes:
+    values = np.concatenate((mins, maxs, means, lasts)).astype("<f4", copy=False)
+    return HEADER.pack(catalog.hash) + values.tobytes()
+
+
+def unpack(blob: bytes, catalog: Catalog = CATALOG) -> npt.NDArray[np.float32]:
+    """The (stat, channel) matrix of a blob; ValueError if it was packed for another catalog."""
+    (catalog_hash,) = HEADER.unpack_from(blob)
+    n = len(catalog.payload_channels)
+    if catalog_hash != catalog.hash or len(blob) != HEADER.size + 4 * len(WINDOW_STATS) * n:
+        raise ValueError(f"window stats packed for catalog {catalog_hash:08x}, not {catalog.hash_hex}")
+    return np.frombuffer(blob, dtype="<f4", offset=HEADER.size).reshape(len(WINDOW_STATS), n)
+
+
+def column_index(catalog: Catalog = CATALOG) -> dict[str, tuple[int, int]]:
+    """``<channel>_<stat>`` column -> (stat row, channel column) in the unpacked matrix."""
+    return {
+        f"{c.name}_{stat}": (s, i)
+        for i, c in enumerate(catalog.payload_channels)
+        for s, stat in enumerate(WINDOW_STATS)
+    }
+
+
+_INDEX = column_index()
+
+
+def row_values(row: Mapping[str, Any], columns: Iterable[str], catalog: Catalog = CATALOG) -> dict[str, float | None]:
+    """The requested ``<channel>_<stat>`` values of a stored window row (None where absent)."""
+    blob = row.get(BLOB_COLUMN)
+    if not blob:
+        return {c: row.get(c) for c in columns}
+    matrix = unpack(blob, catalog)
+    index = _INDEX if catalog is CATALOG else column_index(catalog)
+    out: dict[str, float | None] = {}
+    for col in columns:
+        v = float(matrix[index[col]])
+        out[col] = None if math.isnan(v) else v
+    return out
+
+
+def expand(row: Mapping[str, Any], columns: Iterable[str], catalog: Catalog = CATALOG) -> dict[str, Any]:
+    """A stored window row as readers use it: the blob replaced by the requested stat columns."""
+    out = {k: v for k, v in row.items() if k != BLOB_COLUMN}
+    out.update(row_values(row, columns, catalog))
+    return out

@@ -18,6 +18,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -158,6 +159,7 @@ def bench_bridge(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(spool, ignore_errors=True)  # everything was forwarded (or the run failed): nothing to keep
         log.close()
     return results
 

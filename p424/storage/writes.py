@@ -156,10 +156,6 @@ def frame_params(r: FrameRow) -> Params:
     return (r.session_id, frame_bucket(r.sim_time), r.seq, r.sim_time, r.lap, r.lap_distance, r.markers, r.frame)
 
 
-def frame_partition(r: FrameRow) -> tuple[int, int]:
-    return r.session_id, frame_bucket(r.sim_time)
-
-
 def window_params(r: WindowRow, with_columns: bool = False) -> Params:
     """Parameters of ``Statements.window`` or, ``with_columns``, of ``Statements.window_with_columns``."""
     assert WINDOW_STATS == ("min", "max", "mean", "last")

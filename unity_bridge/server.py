@@ -14,15 +14,16 @@ import signal
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from p424.catalog import CATALOG
 from p424.config import Config
 from p424.sequence import SequenceTracker
+from p424.status_http import serve_status
 from unity_bridge.forwarder import Forwarder
 from unity_bridge.intake import Accepted, Dmg1Adapter, classify
 from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
@@ -169,30 +170,12 @@ class Bridge:
         registry.register(
             PrometheusView(self.metrics, self.spool.backlog_bytes, lambda: self.forwarder.connected, self.port)
         )
-        bridge = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    body, ctype = generate_latest(registry), "text/plain; version=0.0.4"
-                elif self.path == "/health":
-                    body, ctype = json.dumps(bridge.health()).encode(), "application/json"
-                elif self.path == "/sessions":
-                    body, ctype = json.dumps(bridge.metrics.session_stats()).encode(), "application/json"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, fmt: str, *args: Any) -> None:  # quiet: scraped every few seconds
-                return
-
-        self.http = ThreadingHTTPServer((self.cfg.platform_bind_address, self.cfg.bridge_http_port), Handler)
-        threading.Thread(target=self.http.serve_forever, name="http", daemon=True).start()
+        self.http = serve_status(
+            self.cfg.platform_bind_address,
+            self.cfg.bridge_http_port,
+            registry,
+            {"/health": lambda: (200, self.health()), "/sessions": lambda: (200, self.metrics.session_stats())},
+        )
 
     # ---------- lifecycle ----------
     def run(self) -> None:

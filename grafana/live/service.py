@@ -8,17 +8,16 @@ Grafana never holds it up.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from kafka import ConsumerRebalanceListener
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -26,6 +25,7 @@ from grafana.live.lines import prediction_lines, window_lines
 from grafana.live.pusher import Pusher, PushSettings, push_url
 from p424.config import Config
 from p424.kafka.messages import PredictionMessage, WindowMessage
+from p424.status_http import serve_status
 
 log = logging.getLogger("p424.grafana.live")
 CONSUMER_GROUP = "p424-grafana-live"
@@ -132,29 +132,13 @@ class LiveService:
         }
 
     def start_http(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    data, ctype = generate_latest(service.registry), "text/plain; version=0.0.4"
-                elif self.path == "/health":
-                    data, ctype = json.dumps(service.health()).encode(), "application/json"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200 if service.pusher.alive or self.path == "/metrics" else 503)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, fmt: str, *args: Any) -> None:  # scraped every few seconds
-                return
-
         bind = host if host is not None else self.cfg.platform_bind_address
-        self.http = ThreadingHTTPServer((bind, http_port(self.cfg) if port is None else port), Handler)
-        threading.Thread(target=self.http.serve_forever, name="http", daemon=True).start()
+        self.http = serve_status(
+            bind,
+            http_port(self.cfg) if port is None else port,
+            self.registry,
+            {"/health": lambda: (200 if self.pusher.alive else 503, self.health())},
+        )
         addr = self.http.server_address
         return str(addr[0]), int(addr[1])
 

@@ -14,7 +14,6 @@ same rows.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -23,7 +22,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from cassandra.cluster import ResponseFuture
 from cassandra.query import BatchStatement, BatchType
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from threadpoolctl import threadpool_limits
@@ -44,6 +43,7 @@ from p424.ml.features import SPEC, WindowObs
 from p424.ml.live.state import LapError, LiveState, WindowContext
 from p424.ml.model import THREADS
 from p424.ml.promotion import CHAMPION
+from p424.status_http import serve_status
 from p424.storage.reader import TelemetryStore
 
 log = logging.getLogger("p424.predictor")
@@ -254,28 +254,9 @@ class Predictor:
     def start_http(self, port: int) -> None:
         registry = CollectorRegistry()
         registry.register(PrometheusView(self))
-        predictor = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    body, ctype = generate_latest(registry), "text/plain; version=0.0.4"
-                elif self.path == "/health":
-                    body, ctype = json.dumps(predictor.health()).encode(), "application/json"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, fmt: str, *args: Any) -> None:
-                return
-
-        self.http = ThreadingHTTPServer((self.cfg.platform_bind_address, port), Handler)
-        threading.Thread(target=self.http.serve_forever, name="http", daemon=True).start()
+        self.http = serve_status(
+            self.cfg.platform_bind_address, port, registry, {"/health": lambda: (200, self.health())}
+        )
 
     # ------------------------------------------------------------------ processing
     def backfill(self, msg: WindowMessage) -> None:

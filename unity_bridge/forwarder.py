@@ -3,8 +3,9 @@
 One thread reads the spool from the committed offset and produces every record (frames keyed by
 car and session to `telemetry.frames.v1`, rejects to `telemetry.deadletter.v1` with the reason in
 headers). Acknowledgements advance the committed offset over the contiguous acknowledged prefix.
-On any delivery failure the forwarder waits for what is in flight, rewinds to the committed
-offset and resends after a back-off: a broker outage delays frames, it never drops them.
+On any delivery failure the forwarder gives what is in flight a moment, discards the producer,
+rewinds to the committed offset and resends with a fresh producer after a back-off: a broker outage
+delays frames, it never drops them (records acknowledged just before a rewind may be sent twice).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from unity_bridge.spool import KIND_FRAME, Spool, SpoolRecord, unpack_deadletter
 log = logging.getLogger("unity_bridge.forwarder")
 MAX_IN_FLIGHT = 50_000
 COMMIT_EVERY_S = 0.05  # the committed offset is persisted at most this often (a crash resends <= 50 ms)
+DELIVERY_TIMEOUT_MS = 30_000  # a record not acknowledged by then fails, and the forwarder rewinds
+SETTLE_S = 5.0  # on a failure, how long in-flight records may still be acknowledged (fewer resends)
 
 
 @dataclass
@@ -54,10 +57,6 @@ class Forwarder(threading.Thread):
         self._commit_lock = threading.Lock()
         self._acked_offset = spool.committed()
         self._last_commit = 0.0
-        # Records handed to the producer and records it finished (acknowledged or failed). Each has
-        # one writer thread, so their difference is a race-free in-flight count.
-        self._sent = 0
-        self._finished = 0
         self._partitions: dict[str, int] = {}
         self._partition_of: dict[bytes, int] = {}
         self.connected = False
@@ -76,7 +75,7 @@ class Forwarder(threading.Thread):
             batch_size=c.bridge_batch_bytes,
             max_in_flight_requests_per_connection=5,
             retries=2**31 - 1,
-            delivery_timeout_ms=30_000,
+            delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
             request_timeout_ms=10_000,
             max_block_ms=5_000,
             metrics_enabled=False,
@@ -101,10 +100,8 @@ class Forwarder(threading.Thread):
         self.metrics.observe_latency(time.time_ns() - received_ns)
         with batch.lock:
             batch.pending -= 1
-        self._finished += 1
 
     def _failed(self, batch: _Batch, err: Exception) -> None:
-        self._finished += 1
         with batch.lock:
             batch.pending -= 1
             if not batch.failed:
@@ -162,19 +159,19 @@ class Forwarder(threading.Thread):
                     self.connected = True
                     backoff = 0.5
                     log.info("connected to kafka", extra={"bootstrap": self.cfg.kafka_bootstrap})
-                if not self._pump(self.producer):
-                    self._rewind()
-                    self.stopping.wait(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                if self._pump(self.producer):
+                    continue
             except KafkaError as err:
-                self.connected = False
                 self.metrics.kafka_errors += 1
                 log.warning(
                     "kafka unavailable, spooling", extra={"error": repr(err), "backlog": self.spool.backlog_bytes()}
                 )
-                self._rewind()
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+            except Exception:  # the forwarder must outlive any client bug: frames wait in the spool
+                self.metrics.kafka_errors += 1
+                log.exception("forwarder error, will rewind and resend")
+            self._rewind()
+            self.stopping.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
 
     def _pump(self, producer: KafkaProducer) -> bool:
         """Send what the spool has; returns False when a delivery failed (rewind needed)."""
@@ -182,7 +179,7 @@ class Forwarder(threading.Thread):
             return False
         if not self.spool.wait_for_data(self.next_offset, timeout=0.05):
             return True
-        if self._sent - self._finished > MAX_IN_FLIGHT:
+        if self.in_flight() > MAX_IN_FLIGHT:
             time.sleep(0.002)
             return True
         records = list(self.spool.read(self.next_offset, max_bytes=1 * 2**20))
@@ -190,25 +187,28 @@ class Forwarder(threading.Thread):
             return True
         batch = _Batch(end=records[-1].end, pending=len(records))
         self._batches.append(batch)
-        self._sent += len(records)
         for rec in records:
             self._send(producer, rec, batch)
         self.next_offset = batch.end
         self.metrics.forwarded += len(records)
         return True
 
+    def in_flight(self) -> int:
+        """Records handed to the producer and not yet acknowledged or failed."""
+        return sum(b.pending for b in list(self._batches))
+
     def _rewind(self) -> None:
-        """Let in-flight sends settle, drop the producer if it is broken, resume at the commit point."""
+        """Give in-flight sends a moment, discard the producer, resume at the commit point."""
         self.connected = False
-        if self.producer is not None:
-            with contextlib.suppress(KafkaError):
-                self.producer.flush(timeout=1 if self.stopping.is_set() else 35)
-            self._commit_done()
-            self.producer.close(timeout=5)
-            self.producer = None
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.flush(timeout=1 if self.stopping.is_set() else SETTLE_S)
+            with contextlib.suppress(Exception):
+                self._commit_done()
+            close_producer(producer, timeout=1)
         self._commit_done(force=True)
-        self._batches.clear()
-        self._sent = self._finished = 0
+        self._batches.clear()  # callbacks from the discarded producer only touch these orphans
         self.next_offset = self.spool.committed()
         self.metrics.rewinds += 1
 
@@ -226,12 +226,27 @@ class Forwarder(threading.Thread):
         self.stopping.set()
         producer = self.producer
         if producer is not None:
-            with contextlib.suppress(KafkaError):
+            with contextlib.suppress(Exception):
                 producer.flush(timeout=5 if self.connected else 0.5)
             # Closing aborts whatever is still queued, which also releases a flush blocked in _rewind.
-            producer.close(timeout=1)
+            close_producer(producer, timeout=1)
         self.join(timeout=10)
         self._commit_done(force=True)
+
+
+def close_producer(producer: KafkaProducer, timeout: float) -> None:
+    """Close without waiting on records a dead broker will never acknowledge.
+
+    kafka-python 3.0's ``close(timeout)`` raises from its internal flush when records are still
+    pending and then leaves its sender thread running (retrying forever), so that case is forced.
+    """
+    try:
+        producer.close(timeout=timeout)
+    except Exception:
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()
+            sender.join(timeout)
 
 
 def latency_percentiles(samples_ns: np.ndarray) -> dict[str, float]:

@@ -149,9 +149,11 @@ class Bridge:
     def health(self) -> dict[str, Any]:
         m = self.metrics
         kafka = self.forwarder.connected
+        forwarding = self.forwarder.is_alive()
         return {
-            "status": "ok" if kafka else "degraded",
+            "status": ("ok" if kafka else "degraded") if forwarding else "error",
             "kafka_connected": kafka,
+            "forwarder_alive": forwarding,
             "spool_backlog_bytes": self.spool.backlog_bytes(),
             "datagrams": m.datagrams,
             "accepted": m.accepted,

@@ -69,7 +69,10 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
         AsyncDataStream.unordered_wait(
             outputs,
             TelemetrySink(cfg),
-            Time.seconds(300),
+            # No operator timeout: PyFlink starts a timer thread per element for one (measured: a
+            # sixth of the Python worker's time). The sink bounds its own waits: CQL requests
+            # time out after 20 s and are retried, Kafka deliveries after their delivery timeout.
+            Time.milliseconds(0),
             cfg.flink_sink_capacity,
             Types.INT(),
         )

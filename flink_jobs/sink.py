@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from p424.processing.outputs import Outputs
 from p424.storage import writes
 from p424.storage.cluster import connect
 
+GIL_SWITCH_INTERVAL_S = 0.001
 log = logging.getLogger("p424.sink")
 BATCH_ROWS = 64  # rows per unlogged batch: ~20 KiB of frames, well under Cassandra's 50 KiB batch limit
 RETRIES = 8
@@ -48,6 +50,9 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
 
     def open(self, runtime_context: RuntimeContext) -> None:
         cfg = self.cfg
+        # The worker's I/O threads (driver, Kafka sender, event loop) each need the GIL briefly;
+        # a shorter switch interval than the default 5 ms stops them queueing behind the bundle thread.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.cluster: Cluster
         self.session: Session
         self.cluster, self.session = connect(cfg, timeout_s=120)

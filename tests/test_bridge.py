@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import struct
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +15,12 @@ import pytest
 import requests
 
 from p424.codec.frame import FrameEncoder, FrameHeader, decode_header, session_key
+from p424.config import Config
 from tests.helpers import Stack, unique_session_id, wait_for
 from unity_bridge.forwarder import DELIVERY_TIMEOUT_MS
 from unity_bridge.lapfile import lap_frames, read_lap_file
 from unity_bridge.sender import FrameSender
+from unity_bridge.server import Bridge
 from unity_bridge.streams import replay_lap_file
 
 pytestmark = pytest.mark.platform
@@ -179,3 +183,27 @@ def test_spooled_frames_survive_a_bridge_restart_while_kafka_is_down(stack: Stac
     records = frames_for(stack, start, key, len(frames), timeout=60)
     seqs = [decode_header(r.value).sequence for r in records]
     assert seqs == list(range(len(frames)))  # all of them, in order
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_health_is_503_once_frames_cannot_be_forwarded(cfg: Config, tmp_path: Path) -> None:
+    # A bridge whose forwarder thread is not running (as if it had died) still takes datagrams
+    # into its spool, but health checks (status, compose) must see that nothing reaches Kafka.
+    own = replace(cfg, bridge_udp_port=0, bridge_http_port=_free_tcp_port())
+    bridge = Bridge(own, spool_dir=tmp_path)
+    try:
+        bridge.start_http()
+        response = requests.get(f"http://127.0.0.1:{own.bridge_http_port}/health", timeout=5)
+        assert response.status_code == 503
+        assert response.json()["status"] == "error" and response.json()["forwarder_alive"] is False
+    finally:
+        if bridge.http is not None:
+            bridge.http.shutdown()
+            bridge.http.server_close()
+        bridge.sock.close()
+        bridge.spool.close()

@@ -167,6 +167,11 @@ class Bridge:
             "udp_port": self.port,
         }
 
+    def health_response(self) -> tuple[int, dict[str, Any]]:
+        """200 while frames are accepted (Kafka down only delays them), 503 once they cannot be forwarded."""
+        doc = self.health()
+        return (503 if doc["status"] == "error" else 200), doc
+
     def start_http(self) -> None:
         registry = CollectorRegistry()
         registry.register(
@@ -176,7 +181,7 @@ class Bridge:
             self.cfg.platform_bind_address,
             self.cfg.bridge_http_port,
             registry,
-            {"/health": lambda: (200, self.health()), "/sessions": lambda: (200, self.metrics.session_stats())},
+            {"/health": self.health_response, "/sessions": lambda: (200, self.metrics.session_stats())},
         )
 
     # ---------- lifecycle ----------

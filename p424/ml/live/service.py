@@ -30,7 +30,6 @@ import numpy as np
 import orjson
 import pandas as pd
 from cassandra.cluster import ResponseFuture
-from cassandra.query import BatchStatement, BatchType
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry
@@ -45,6 +44,7 @@ from p424.ml.live.state import LapError, LiveState, WindowContext
 from p424.ml.model import THREADS
 from p424.ml.promotion import CHAMPION
 from p424.status_http import serve_status
+from p424.storage.batches import unlogged_batches
 from p424.storage.reader import TelemetryStore
 
 log = logging.getLogger("p424.predictor")
@@ -360,15 +360,9 @@ class Predictor:
             self._write_partition(partition_rows)
 
     def _write_partition(self, rows: list[tuple[object, ...]]) -> None:
-        """One session-lap partition's predictions as unlogged batches: one request per 100 rows."""
-        if len(rows) == 1:
-            self._execute(self.ps_prediction, rows[0])
-            return
-        for i in range(0, len(rows), BATCH_ROWS):
-            batch = BatchStatement(BatchType.UNLOGGED)
-            for row in rows[i : i + BATCH_ROWS]:
-                batch.add(self.ps_prediction, row)
-            fut: ResponseFuture = self.store.session.execute_async(batch, timeout=20)
+        """One session-lap partition's predictions: one request per BATCH_ROWS rows."""
+        for statement in unlogged_batches([(self.ps_prediction, r) for r in rows], BATCH_ROWS):
+            fut: ResponseFuture = self.store.session.execute_async(statement, timeout=20)
             fut.add_errback(self._write_failed)
 
     def finish_laps(self) -> None:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from kafka import KafkaProducer
@@ -41,7 +43,39 @@ def cars(n: int, seconds: float, seed: int) -> list[tuple[int, int, np.ndarray, 
     return out
 
 
-def throughput(n_cars: int, seconds: float) -> dict[str, float]:
+# Which platform part a process belongs to, by its command line (first match wins).
+PARTS = (
+    ("flink python worker", "pyflink.fn_execution"),
+    ("flink jvm", "org.apache.flink"),
+    ("cassandra", "CassandraDaemon"),
+    ("kafka", "kafka.Kafka"),
+    ("predictor", "p424.ml.live"),
+    ("bridge", "unity_bridge"),
+    ("airflow", "airflow"),
+    ("mlflow", "mlflow"),
+    ("minio", "minio"),
+)
+
+
+def cpu_by_part() -> dict[str, float]:
+    """CPU seconds used so far by each platform part's processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        part = next((name for name, marker in PARTS if marker in cmdline), None)
+        if part is None and "bench_pipeline" in cmdline:
+            part = "this benchmark"
+        if part is not None:
+            used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def throughput(n_cars: int, seconds: float) -> dict[str, Any]:
     cfg = load_config()
     fleet = cars(n_cars, seconds, seed=7)
     enc = FrameEncoder()
@@ -78,6 +112,7 @@ def throughput(n_cars: int, seconds: float) -> dict[str, float]:
         "Flink draining ...",
         flush=True,
     )
+    cpu_before = cpu_by_part()
     done = 0
     first_seen = None
     samples: list[tuple[float, int]] = []
@@ -92,15 +127,21 @@ def throughput(n_cars: int, seconds: float) -> dict[str, float]:
             break
         time.sleep(1.0)
     store.close()
+    cpu_after = cpu_by_part()
     t_end = samples[-1][0]
     # Rate over the steady part: from 10 % to 90 % of the backlog.
     lo = next(t for t, d in samples if d >= 0.1 * total)
     hi = next((t for t, d in samples if d >= 0.9 * total), t_end)
     steady = 0.8 * total / (hi - lo) if hi > lo else float("nan")
+    cpu_us_per_frame = {
+        part: round(1e6 * (used - cpu_before.get(part, 0.0)) / max(done, 1), 1)
+        for part, used in sorted(cpu_after.items(), key=lambda kv: cpu_before.get(kv[0], 0.0) - kv[1])
+    }
     return {
         "frames": total,
         "cars": n_cars,
         "processed": done,
+        "cpu_us_per_frame": cpu_us_per_frame,
         "seconds_total": t_end - t_produced,
         "frames_per_s_overall": done / (t_end - t_produced),
         "frames_per_s_steady": steady,
@@ -184,14 +225,23 @@ def main() -> None:
     )
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
-    print("throughput (Kafka backlog -> Flink -> Cassandra):")
-    tp = throughput(a.cars, a.backlog_seconds)
-    print(
-        f"  {tp['processed']:,} frames in {tp['seconds_total']:.1f} s: {tp['frames_per_s_overall']:,.0f} "
-        "frames/s overall, "
-        f"{tp['frames_per_s_steady']:,.0f} frames/s steady (target >= 5,000)"
-    )
+    tp: dict[str, Any] = {}
+    if a.backlog_seconds > 0:
+        print("throughput (Kafka backlog -> Flink -> Cassandra):")
+        tp = throughput(a.cars, a.backlog_seconds)
+        print(
+            f"  {tp['processed']:,} frames in {tp['seconds_total']:.1f} s: {tp['frames_per_s_overall']:,.0f} "
+            "frames/s overall, "
+            f"{tp['frames_per_s_steady']:,.0f} frames/s steady (target >= 5,000)"
+        )
+        cpu: dict[str, float] = tp["cpu_us_per_frame"]
+        print(
+            f"  CPU per frame while draining: {sum(cpu.values()):,.0f} us in all, "
+            + ", ".join(f"{part} {us:,.0f}" for part, us in cpu.items() if us >= 1)
+        )
     fleets = [int(n) for n in a.latency_cars.split(",") if n.strip()] or [a.cars]
+    if a.latency_seconds <= 0:
+        fleets = []
     runs = []
     for n in fleets:
         print(f"latency (bridge -> 100 ms window readable in Cassandra), {n} cars at 50 Hz in real time:")

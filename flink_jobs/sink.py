@@ -24,11 +24,11 @@ from typing import Any
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster, ResponseFuture, Session
 from cassandra.query import UNSET_VALUE, PreparedStatement
-from kafka import KafkaProducer
 from pyflink.datastream import RuntimeContext
 from pyflink.datastream.functions import AsyncFunction
 
 from p424.config import Config
+from p424.kafka import live as kafka_live
 from p424.kafka.messages import lap_message, quality_snapshot, window_message_json
 from p424.processing.outputs import Outputs
 from p424.storage import writes
@@ -70,20 +70,21 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         }
         for p in self.ps.values():
             p.consistency_level = ConsistencyLevel.LOCAL_QUORUM
-        self.producer = KafkaProducer(
-            bootstrap_servers=cfg.kafka_bootstrap,
-            client_id="p424-flink-sink",
-            acks="all",
-            linger_ms=5,
-            compression_type="lz4",
-            retries=2**31 - 1,
+        # librdkafka: batching, compression and network I/O off the GIL this bundle thread holds.
+        # Idempotent, so retries keep each session's windows in order for live consumers.
+        self.producer = kafka_live.producer(
+            cfg.kafka_bootstrap,
+            "p424-flink-sink",
+            enable_idempotence=True,
             delivery_timeout_ms=120_000,
-            metrics_enabled=False,
         )
+        self.deliveries = kafka_live.DeliveryPoller(self.producer, "sink-deliveries")
+        self.deliveries.start()
 
     def close(self) -> None:
-        self.producer.flush(timeout=30)
-        self.producer.close(timeout=5)
+        undelivered = self.deliveries.stop(flush_timeout_s=30)
+        if undelivered:
+            log.warning("kafka records not delivered at close", extra={"records": undelivered})
         self.cluster.shutdown()
 
     # ---------- statements for one Outputs element ----------
@@ -133,7 +134,7 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
     async def async_invoke(self, value: Outputs) -> list[int]:
         """Write one element's rows and messages; return when all are acknowledged.
 
-        Completions arrive on the driver's and kafka-python's I/O threads; they are counted there
+        Completions arrive on the driver's I/O thread and the Kafka delivery thread; they are counted there
         and the event loop is woken once per element, not once per statement.
         """
         loop = asyncio.get_running_loop()
@@ -178,13 +179,14 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         for stmt in stmts:
             rf: ResponseFuture = self.session.execute_async(stmt, timeout=20)
             rf.add_callbacks(lambda _rows, st=stmt: finish_one(st), lambda err, st=stmt: finish_one(st, err))
+        def delivered(err: kafka_live.KafkaError | None, _msg: kafka_live.Message) -> None:
+            finish_one(err=None if err is None else kafka_live.KafkaException(err), kafka=True)
+
         for topic, key, payload in messages:
-            kf = self.producer.send(topic, key=key, value=payload)
-            kf.add_callback(lambda _meta: finish_one(kafka=True))
-            kf.add_errback(lambda err: finish_one(err=err, kafka=True))
+            kafka_live.produce(self.producer, topic, key, payload, delivered)
         await done
         if kafka_error:
-            raise kafka_error[0]  # delivery timed out after kafka-python's own retries: fail, restore, replay
+            raise kafka_error[0]  # delivery timed out after librdkafka's own retries: fail, restore, replay
         return failed
 
 

@@ -30,14 +30,14 @@ import numpy as np
 import orjson
 import pandas as pd
 from cassandra.cluster import ResponseFuture
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from threadpoolctl import threadpool_limits
 
 from p424.config import Config
+from p424.kafka import live as kafka_live
+from p424.kafka.live import Record
 from p424.kafka.messages import LapMessage, PredictionMessage, WindowMessage
 from p424.ml.features import SPEC, WindowObs
 from p424.ml.live.state import LapError, LiveState, WindowContext
@@ -181,25 +181,18 @@ class Predictor:
         self.stopping = threading.Event()
         self.store = TelemetryStore(cfg)
         self._prepare_statements()
-        self.consumer = KafkaConsumer(
-            cfg.kafka_topic_windows,
-            cfg.kafka_topic_laps,
-            bootstrap_servers=cfg.kafka_bootstrap,
-            group_id=group_id,
-            client_id="p424-predictor",
-            auto_offset_reset="earliest" if from_beginning else "latest",
-            enable_auto_commit=True,
-            # Small polls: a burst is predicted and published in slices, not after all of it is decoded.
-            max_poll_records=POLL_RECORDS,
-            fetch_max_wait_ms=20,
+        self.consumer = kafka_live.consumer(
+            cfg.kafka_bootstrap, group_id, "p424-predictor", from_beginning, fetch_wait_max_ms=10
         )
-        self.producer = KafkaProducer(
-            bootstrap_servers=cfg.kafka_bootstrap,
-            client_id="p424-predictor",
-            linger_ms=5,
-            acks=1,
-            compression_type="lz4",
+        # The assignment is tracked from the rebalance callbacks: the consumer's own methods wait
+        # while another thread is inside consume(), and /health must answer at once.
+        self.assigned_partitions = 0
+        self.consumer.subscribe(
+            [cfg.kafka_topic_windows, cfg.kafka_topic_laps], on_assign=self._assigned, on_revoke=self._revoked
         )
+        # Predictions are a live view (at most once per window, see above): leader ack is enough.
+        self.producer = kafka_live.producer(cfg.kafka_bootstrap, "p424-predictor", acks=1)
+        self.deliveries = kafka_live.DeliveryPoller(self.producer, "prediction-deliveries")
         self.http: ThreadingHTTPServer | None = None
 
     def _prepare_statements(self) -> None:
@@ -224,10 +217,16 @@ class Predictor:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
 
+    def _assigned(self, _consumer: kafka_live.Consumer, partitions: list[kafka_live.TopicPartition]) -> None:
+        self.assigned_partitions = len(partitions)
+
+    def _revoked(self, _consumer: kafka_live.Consumer, _partitions: list[kafka_live.TopicPartition]) -> None:
+        self.assigned_partitions = 0
+
     # ------------------------------------------------------------------ health
     def health(self) -> dict[str, Any]:
         cur = self.watcher.current
-        assigned = len(self.consumer.assignment()) if not self.stopping.is_set() else 0
+        assigned = self.assigned_partitions if not self.stopping.is_set() else 0
         status = "waiting for a champion model" if cur is None else ("ok" if assigned else "joining")
         m = self.metrics
         return {
@@ -273,11 +272,11 @@ class Predictor:
             extra={"session_id": msg.session_id, "lap": msg.lap, "windows": len(earlier)},
         )
 
-    def handle(self, records: list[ConsumerRecord]) -> None:
+    def handle(self, records: list[Record]) -> None:
         """One poll's records: windows first (predicted in one batch), then lap summaries."""
         now = time.time()
         live_ms = self.cfg.live_window_ms
-        self.metrics.fetch.extend(now * 1000 - r.timestamp for r in records if r.topic != self.cfg.kafka_topic_laps)
+        self.metrics.fetch.extend(now * 1000 - r.timestamp_ms for r in records if r.topic != self.cfg.kafka_topic_laps)
         batch: list[tuple[WindowContext, np.ndarray[Any, Any], int]] = []
         laps: list[LapMessage] = []
         for r in records:
@@ -296,7 +295,7 @@ class Predictor:
                     log.warning("backfill failed; the lap's features start here", extra={"error": repr(err)})
             seen = self.state.observe(msg, now, WindowObs.from_json_dict(doc))
             if seen is not None:
-                batch.append((seen[0], seen[1], int(r.timestamp)))
+                batch.append((seen[0], seen[1], r.timestamp_ms))
         if batch:
             self.predict(batch)
         for lap in laps:
@@ -333,10 +332,13 @@ class Predictor:
                 serving.version,
                 round(latency, 3),
             )
-            fut = self.producer.send(
-                self.cfg.kafka_topic_predictions, key=str(ctx.session_id).encode(), value=out.to_json()
+            kafka_live.produce(
+                self.producer,
+                self.cfg.kafka_topic_predictions,
+                str(ctx.session_id).encode(),
+                out.to_json(),
+                self._delivered,
             )
-            fut.add_errback(self._write_failed)
             rows[(ctx.session_id, ctx.lap)].append(
                 (
                     ctx.session_id,
@@ -386,6 +388,10 @@ class Predictor:
         fut: ResponseFuture = self.store.session.execute_async(ps, params, timeout=20)
         fut.add_errback(self._write_failed)
 
+    def _delivered(self, err: kafka_live.KafkaError | None, _msg: kafka_live.Message) -> None:
+        if err is not None:
+            self._write_failed(err)
+
     def _write_failed(self, err: object) -> None:
         self.metrics.write_errors += 1
         if self.metrics.write_errors % 100 == 1:
@@ -397,6 +403,7 @@ class Predictor:
         self._thread_limit = threadpool_limits(THREADS)
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.watcher.start()
+        self.deliveries.start()
         port = self.cfg.predictor_http_port if http_port is None else http_port
         self.start_http(port)
         log.info(
@@ -411,8 +418,10 @@ class Predictor:
         last_sweep = time.monotonic()
         try:
             while not self.stopping.is_set():
-                polled = self.consumer.poll(timeout_ms=100)
-                records = [r for recs in polled.values() for r in recs]
+                # Small batches: a burst is predicted and published in slices, not after all of it is decoded.
+                records, errors = kafka_live.records(kafka_live.poll_batch(self.consumer, POLL_RECORDS, 0.1))
+                for err in errors:
+                    log.warning("kafka consumer error", extra={"error": str(err)})
                 if records:
                     # Stable: keeps each partition's order; lap summaries after the windows they close.
                     records.sort(key=lambda r: r.topic == self.cfg.kafka_topic_laps)
@@ -428,8 +437,9 @@ class Predictor:
     def shutdown(self) -> None:
         self.stopping.set()
         self.watcher.stopping.set()
-        self.producer.flush(timeout=10)
-        self.producer.close(timeout=5)
+        undelivered = self.deliveries.stop(flush_timeout_s=10)
+        if undelivered:
+            log.warning("predictions not delivered at shutdown", extra={"records": undelivered})
         self.consumer.close()
         self.store.close()
         if self.http is not None:

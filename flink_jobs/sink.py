@@ -179,6 +179,7 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         for stmt in stmts:
             rf: ResponseFuture = self.session.execute_async(stmt, timeout=20)
             rf.add_callbacks(lambda _rows, st=stmt: finish_one(st), lambda err, st=stmt: finish_one(st, err))
+
         def delivered(err: kafka_live.KafkaError | None, _msg: kafka_live.Message) -> None:
             finish_one(err=None if err is None else kafka_live.KafkaException(err), kafka=True)
 

@@ -133,9 +133,9 @@ def throughput(n_cars: int, seconds: float) -> dict[str, Any]:
     lo = next(t for t, d in samples if d >= 0.1 * total)
     hi = next((t for t, d in samples if d >= 0.9 * total), t_end)
     steady = 0.8 * total / (hi - lo) if hi > lo else float("nan")
+    spent = {part: used - cpu_before.get(part, 0.0) for part, used in cpu_after.items()}
     cpu_us_per_frame = {
-        part: round(1e6 * (used - cpu_before.get(part, 0.0)) / max(done, 1), 1)
-        for part, used in sorted(cpu_after.items(), key=lambda kv: cpu_before.get(kv[0], 0.0) - kv[1])
+        part: round(1e6 * seconds / max(done, 1), 1) for part, seconds in sorted(spent.items(), key=lambda kv: -kv[1])
     }
     return {
         "frames": total,

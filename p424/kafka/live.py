@@ -53,7 +53,7 @@ def consumer(bootstrap: str, group_id: str, client_id: str, from_beginning: bool
         "client.id": client_id,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "enable.auto.commit": True,
-        "fetch.wait.max.ms": 20,
+        "fetch.wait.max.ms": 10,
     }
     conf.update({k.replace("_", "."): v for k, v in overrides.items()})
     return Consumer(conf)

@@ -1,9 +1,10 @@
 """The live prediction service: windows in, lap-time and energy predictions out, every window.
 
 Threads: the Kafka loop (this class's ``run``: poll windows and lap summaries, update the lap-so-far
-state, predict in one batch per poll, write), the model watcher (polls the registry for the
-``champion`` alias and loads a new version in the background, so a reload never stalls the loop)
-and the HTTP server (``/health`` JSON, ``/metrics`` Prometheus).
+state, predict in one batch per poll, write), the Kafka delivery poller (serves the producer's
+delivery reports), the model watcher (polls the registry for the ``champion`` alias and loads a new
+version in the background, so a reload never stalls the loop) and the HTTP server (``/health``
+JSON, ``/metrics`` Prometheus).
 
 Delivery: at most once per window. Offsets are committed automatically by the consumer group; after
 a restart the service resumes where the group left off, and a lap it joins mid-way is rebuilt from
@@ -181,9 +182,7 @@ class Predictor:
         self.stopping = threading.Event()
         self.store = TelemetryStore(cfg)
         self._prepare_statements()
-        self.consumer = kafka_live.consumer(
-            cfg.kafka_bootstrap, group_id, "p424-predictor", from_beginning, fetch_wait_max_ms=10
-        )
+        self.consumer = kafka_live.consumer(cfg.kafka_bootstrap, group_id, "p424-predictor", from_beginning)
         # The assignment is tracked from the rebalance callbacks: the consumer's own methods wait
         # while another thread is inside consume(), and /health must answer at once.
         self.assigned_partitions = 0

@@ -47,6 +47,7 @@ class SequenceTracker:
 
     def __init__(self, window: int = 4096) -> None:
         self.window = window
+        self._mask = (1 << window) - 1
         self.stats = SequenceStats()
         self._seen = 0  # bit i set: sequence (highest - i) was seen
 
@@ -60,7 +61,7 @@ class SequenceTracker:
         seq = unwrap(seq32, s.highest)
         if seq > s.highest:
             shift = seq - s.highest
-            self._seen = ((self._seen << shift) | 1) & ((1 << self.window) - 1) if shift < self.window else 1
+            self._seen = ((self._seen << shift) | 1) & self._mask if shift < self.window else 1
             s.highest = seq
             s.received += 1
             return seq, self.NEW

@@ -23,9 +23,10 @@ from p424.codec.frame import (
     decode_frame,
     encode_frame,
     frame_size,
+    rows_finite,
     validate_frame,
 )
-from unity_bridge.intake import Accepted, Dmg1Adapter, Rejected, classify
+from unity_bridge.intake import Accepted, Dmg1Adapter, Rejected, classify, classify_batch
 
 N = len(CATALOG.payload_channels)
 finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
@@ -149,10 +150,51 @@ def test_dmg1_maps_onto_catalog_channels_and_gets_a_session_per_source() -> None
     c = classify(encode_dmg1(0.0, values), "10.0.0.1:5000", adapter)  # simulator restarted
     d = classify(raw, "10.0.0.2:5000", adapter)
     assert isinstance(a, Accepted) and isinstance(b, Accepted) and isinstance(c, Accepted) and isinstance(d, Accepted)
-    assert a.header.session_id == b.header.session_id != c.header.session_id
-    assert d.header.session_id != a.header.session_id
-    assert (a.header.sequence, b.header.sequence) == (0, 1)
+    assert a.ids.session_id == b.ids.session_id != c.ids.session_id
+    assert d.ids.session_id != a.ids.session_id
+    assert (a.ids.sequence, b.ids.sequence) == (0, 1)
     frame = decode_frame(a.frame)
     assert frame.value("speed") == 61.0 and frame.value("accel_lateral") == -2.0 and frame.value("throttle") is None
     bad = classify(struct.pack("<9d", *([math.nan] * 9)), "x", adapter)
     assert isinstance(bad, Rejected) and bad.reason is RejectReason.NON_FINITE
+
+
+@given(st.lists(st.tuples(frames(), st.integers(0, 4), st.integers(0, 400)), max_size=12))
+def test_batch_classification_matches_one_by_one(items: list[tuple[tuple[FrameHeader, np.ndarray], int, int]]) -> None:
+    """The bridge's batched fast path gives each datagram exactly the outcome ``classify`` gives it."""
+    datagrams = []
+    for (header, values), damage, where in items:
+        raw = bytearray(encode_frame(header, values))
+        if damage == 1:  # a non-finite value
+            struct.pack_into("<f", raw, len(raw) - 4 * (1 + where % N), math.inf)
+        elif damage == 2:  # one corrupted byte, frame size unchanged
+            raw[where % len(raw)] ^= 0xA5
+        elif damage == 3:  # truncated
+            raw = raw[: where % len(raw)]
+        elif damage == 4:  # a DMG1 motion datagram
+            raw = bytearray(encode_dmg1(where / 10, dict.fromkeys(DMG1_CHANNELS, float(where))))
+        datagrams.append(bytes(raw))
+    sources = [("10.0.0.1", 5000 + i % 3) for i in range(len(datagrams))]
+    batch = classify_batch(datagrams, sources, Dmg1Adapter(car_id=1))
+    single_adapter = Dmg1Adapter(car_id=1)
+    single = [classify(d, f"{h}:{p}", single_adapter) for d, (h, p) in zip(datagrams, sources, strict=True)]
+    assert len(batch) == len(single)
+    for b, s in zip(batch, single, strict=True):
+        assert type(b) is type(s)
+        if isinstance(b, Rejected):
+            assert b == s
+        else:
+            assert isinstance(s, Accepted)
+            if b.compat:  # DMG1 sessions get random ids: compare what the datagram carried
+                assert s.compat and b.ids.sequence == s.ids.sequence and b.frame[48:] == s.frame[48:]
+            else:
+                assert b == s
+
+
+def test_rows_finite_flags_each_frame() -> None:
+    h = FrameHeader(car_id=1, session_id=5, sequence=0, sim_time=1.0)
+    good = encode_frame(h, np.zeros(N, dtype=np.float32))
+    bad = bytearray(good)
+    struct.pack_into("<f", bad, len(bad) - 4, math.nan)
+    assert rows_finite([good, bytes(bad), good]) == [True, False, True]
+    assert rows_finite([]) == []

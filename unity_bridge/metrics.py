@@ -39,10 +39,14 @@ class BridgeMetrics:
         self._latency_n = 0
         self._lock = threading.Lock()
 
-    def observe_latency(self, ns: int) -> None:
-        # A ring of recent receive-to-ack latencies; written from the Kafka I/O thread only.
-        self._latency[self._latency_n % LATENCY_SAMPLES] = ns
-        self._latency_n += 1
+    def observe_latencies(self, ns: np.ndarray) -> None:
+        """Add receive-to-ack latencies to a ring of the most recent; written by the forwarder only."""
+        ns = ns[-LATENCY_SAMPLES:]
+        start = self._latency_n % LATENCY_SAMPLES
+        first = min(len(ns), LATENCY_SAMPLES - start)
+        self._latency[start : start + first] = ns[:first]
+        self._latency[: len(ns) - first] = ns[first:]
+        self._latency_n += len(ns)
 
     def latency_ms(self) -> dict[str, float]:
         n = min(self._latency_n, LATENCY_SAMPLES)

@@ -25,7 +25,7 @@ from p424.config import Config
 from p424.sequence import SequenceTracker
 from p424.status_http import serve_status
 from unity_bridge.forwarder import Forwarder
-from unity_bridge.intake import Accepted, Dmg1Adapter, classify
+from unity_bridge.intake import Accepted, Address, Dmg1Adapter, Rejected, classify_batch
 from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
 from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadletter
 
@@ -88,41 +88,54 @@ class Bridge:
         return sock
 
     # ---------- the socket loop ----------
-    def handle(self, data: bytes, source: str, received_ns: int) -> None:
+    def handle_batch(self, datagrams: list[bytes], sources: list[Address], received_ns: list[int]) -> None:
+        """Classify the datagrams of one socket read, track their sessions, append them to the spool."""
         m = self.metrics
-        m.datagrams += 1
-        result = classify(data, source, self.dmg1, CATALOG)
-        if isinstance(result, Accepted):
-            h = result.header
-            tracker = m.sessions.get(h.session_id)
-            if tracker is None:
-                tracker = m.sessions[h.session_id] = SequenceTracker()
-                m.session_car[h.session_id] = h.car_id
-                log.info(
-                    "new session",
-                    extra={"session_id": h.session_id, "car_id": h.car_id, "source": source, "compat": result.compat},
-                )
-            m.session_last_seen[h.session_id] = time.monotonic()
-            tracker.observe(h.sequence)
-            m.accepted += 1
-            if result.compat:
-                m.accepted_dmg1 += 1
-            self.spool.append(KIND_FRAME, received_ns, result.frame)
-        else:
-            m.rejected[result.reason.value] += 1
-            self.spool.append(
-                KIND_DEADLETTER, received_ns, pack_deadletter(result.reason.value, result.detail, source, data)
+        m.datagrams += len(datagrams)
+        now = time.monotonic()
+        append = self.spool.append
+        results = classify_batch(datagrams, sources, self.dmg1, CATALOG)
+        for result, data, source, received in zip(results, datagrams, sources, received_ns, strict=True):
+            if isinstance(result, Accepted):
+                ids = result.ids
+                tracker = m.sessions.get(ids.session_id)
+                if tracker is None:
+                    tracker = m.sessions[ids.session_id] = SequenceTracker()
+                    m.session_car[ids.session_id] = ids.car_id
+                    log.info(
+                        "new session",
+                        extra={
+                            "session_id": ids.session_id,
+                            "car_id": ids.car_id,
+                            "source": f"{source[0]}:{source[1]}",
+                            "compat": result.compat,
+                        },
+                    )
+                m.session_last_seen[ids.session_id] = now
+                tracker.observe(ids.sequence)
+                m.accepted += 1
+                if result.compat:
+                    m.accepted_dmg1 += 1
+                append(KIND_FRAME, received, result.frame)
+            else:
+                self._reject(result, data, f"{source[0]}:{source[1]}", received)
+
+    def _reject(self, result: Rejected, data: bytes, source: str, received_ns: int) -> None:
+        m = self.metrics
+        m.rejected[result.reason.value] += 1
+        self.spool.append(
+            KIND_DEADLETTER, received_ns, pack_deadletter(result.reason.value, result.detail, source, data)
+        )
+        if sum(m.rejected.values()) % 1000 == 1:
+            log.warning(
+                "datagram rejected",
+                extra={
+                    "reason": result.reason.value,
+                    "detail": result.detail,
+                    "source": source,
+                    "rejected_total": sum(m.rejected.values()),
+                },
             )
-            if sum(m.rejected.values()) % 1000 == 1:
-                log.warning(
-                    "datagram rejected",
-                    extra={
-                        "reason": result.reason.value,
-                        "detail": result.detail,
-                        "source": source,
-                        "rejected_total": sum(m.rejected.values()),
-                    },
-                )
 
     def serve_socket(self) -> None:
         sock, spool = self.sock, self.spool
@@ -130,12 +143,19 @@ class Bridge:
         while not self.stopping.is_set():
             ready, _, _ = select.select([sock], [], [], 0.2)
             if ready:
+                datagrams: list[bytes] = []
+                sources: list[Address] = []
+                received: list[int] = []
                 for _ in range(DRAIN_BATCH):
                     try:
                         data, addr = sock.recvfrom(2048)
                     except BlockingIOError:
                         break
-                    self.handle(data, f"{addr[0]}:{addr[1]}", time.time_ns())
+                    received.append(time.time_ns())
+                    datagrams.append(data)
+                    sources.append(addr)
+                if datagrams:
+                    self.handle_batch(datagrams, sources, received)
             spool.flush()
             now = time.monotonic()
             if now - last_sync > 1.0:

@@ -17,9 +17,8 @@ import os
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 RECORD_HEAD = struct.Struct("<IBQ")
 KIND_FRAME = 0
@@ -27,8 +26,7 @@ KIND_DEADLETTER = 1
 DEADLETTER_HEAD = struct.Struct("<BHH")  # reason length, detail length, source length
 
 
-@dataclass(frozen=True)
-class SpoolRecord:
+class SpoolRecord(NamedTuple):  # a tuple, not a dataclass: one is built per frame forwarded
     offset: int  # offset of the record's first byte
     end: int  # offset just past it: what to commit once it is acknowledged
     kind: int

@@ -29,6 +29,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -203,14 +204,35 @@ class FrameEncoder:
         return pack_header(header, self._n) + self._presence + vec.tobytes()
 
 
+class FrameIds(NamedTuple):
+    """What a relay needs of a validated frame: whose it is and where it sits in its session."""
+
+    car_id: int
+    session_id: int
+    sequence: int
+
+
+def frame_ids(data: bytes, catalog: Catalog = CATALOG) -> FrameIds:
+    """Validate the header (as ``decode_header``) and return only the ids: the bridge's hot path."""
+    _magic, _version, _flags, _n, _chash, car, _lap, session, seq, _markers, _t, _dist = _checked_header(data, catalog)
+    return FrameIds(car, session, seq)
+
+
 def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
-    """Validate and decode only the header (the bridge's hot path); checks the size too."""
+    """Validate and decode only the header; checks the size too."""
+    _magic, version, flags, _n, chash, car, lap, session, seq, markers, t, dist = _checked_header(data, catalog)
+    return FrameHeader(car, session, seq, t, lap, dist, markers, flags, chash, version)
+
+
+def _checked_header(data: bytes, catalog: Catalog) -> tuple[Any, ...]:
+    """The header's fields, unpacked, after every check a receiver makes on them."""
     size = len(data)
     if size < HEADER_SIZE:
         raise FrameError(RejectReason.TRUNCATED, f"{size} bytes is shorter than the {HEADER_SIZE}-byte header")
     if size > MAX_DATAGRAM:
         raise FrameError(RejectReason.OVERSIZED, f"{size} bytes exceeds {MAX_DATAGRAM}")
-    magic, version, flags, n, chash, car, lap, session, seq, markers, t, dist = HEADER.unpack_from(data)
+    fields = HEADER.unpack_from(data)
+    magic, version, _flags, n, chash, _car, _lap, session, _seq, _markers, t, dist = fields
     if magic != MAGIC:
         raise FrameError(RejectReason.BAD_MAGIC, f"magic {magic!r} is not {MAGIC!r}")
     if version != VERSION:
@@ -229,7 +251,7 @@ def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
         raise FrameError(RejectReason.BAD_HEADER, f"session_id {session} must be positive")
     if not (math.isfinite(t) and math.isfinite(dist)):
         raise FrameError(RejectReason.NON_FINITE, "sim_time or lap_distance is not finite")
-    return FrameHeader(car, session, seq, t, lap, dist, markers, flags, chash, version)
+    return fields
 
 
 def payload_offset(n_channels: int) -> int:
@@ -254,6 +276,21 @@ def check_values_finite(data: bytes, catalog: Catalog = CATALOG) -> None:
     n = len(catalog.payload_channels)
     if not np.isfinite(np.frombuffer(data, dtype="<f4", count=n, offset=payload_offset(n))).all():
         decode_values(data, catalog)  # raises with the channel names
+
+
+def rows_finite(frames: Sequence[bytes], catalog: Catalog = CATALOG) -> list[bool]:
+    """For full-size frames of ``catalog``: whether each one's values are all finite.
+
+    One numpy pass over the whole batch instead of one call per frame (a per-call overhead of
+    several microseconds, which at 20,000 frames/s is a tenth of a core).
+    """
+    n = len(catalog.payload_channels)
+    size, off = frame_size(n), payload_offset(n)
+    if not frames:
+        return []
+    rows = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), size)
+    values = rows[:, off:].view("<f4")
+    return np.isfinite(values).all(axis=1).tolist()  # type: ignore[no-any-return]
 
 
 def validate_frame(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:

@@ -6,7 +6,7 @@ the other CPU, and reports for each step: frames/s accepted and forwarded, kerne
 spool backlog, and UDP-receive to Kafka-ack latency percentiles. Then measures how fast a bare
 Python `recvfrom` loop receives the same datagrams on the same core, for comparison.
 
-    .platform/venvs/platform/bin/python bench/bench_bridge.py [--rates 5000,10000,20000,30000] [--seconds 10]
+    .platform/venvs/platform/bin/python bench/bench_bridge.py [--rates 10000,20000,30000,35000,40000] [--seconds 10]
 
 Needs the native stack's Kafka (`./launchcommand.sh up`).
 """
@@ -37,6 +37,8 @@ from unity_bridge.metrics import socket_drops
 
 BENCH_TOPIC = "bench.frames.v1"
 SESSIONS = 400
+TARGET_P99_MS = 50
+BARE_OFFERED_FPS = 400_000  # more than one Python sender can send: the bare loop's own limit shows
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
@@ -185,7 +187,7 @@ def _bare_receiver(port: int, cpu: int, seconds: float, out: mp.Queue) -> None: 
     sock.settimeout(1.0)
     n = 0
     first = last = 0.0
-    end = time.monotonic() + seconds + 5
+    end = time.monotonic() + 4 * seconds + 5  # the sender may fall behind its offered rate
     while time.monotonic() < end:
         try:
             sock.recvfrom(2048)
@@ -224,7 +226,7 @@ def bench_bare_receive(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rates", default="5000,10000,20000,25000,30000")
+    p.add_argument("--rates", default="10000,20000,30000,35000,40000")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     a = p.parse_args()
@@ -238,20 +240,25 @@ def main() -> None:
     print("bridge -> Kafka (acks=all, lz4):")
     rates = [int(r) for r in a.rates.split(",")]
     bridge = bench_bridge(rates, a.seconds, frames, bridge_cpu, sender_cpu)
-    print("bare Python recvfrom loop on the same core (no validation, no Kafka):")
-    bare = bench_bare_receive(frames, max(rates) * 3, a.seconds, bridge_cpu, sender_cpu)
+    print("\nbare Python recvfrom loop on the same core (no validation, no Kafka):")
+    bare = bench_bare_receive(frames, BARE_OFFERED_FPS, a.seconds, bridge_cpu, sender_cpu)
+    limit = "the receiver's limit" if bare["socket_drops"] else "the sender's limit: the receiver kept up"
     print(
         f"  offered {bare['target_fps']:,.0f}/s  received {bare['received_fps']:,.0f}/s  drops "
-        f"{bare['socket_drops']:,.0f}"
+        f"{bare['socket_drops']:,.0f} ({limit})"
     )
     clean = [r for r in bridge if r["socket_drops"] == 0 and r["accepted"] >= r["sent"] and r["drain_s"] < 5]
-    best = max(clean, key=lambda r: r["accepted_fps"]) if clean else None
-    if best:
-        print(
-            f"\nhighest sustained rate with no drop: {best['accepted_fps']:,.0f} frames/s "
-            f"(p50 {best['p50_ms']:.1f} ms, p99 {best['p99_ms']:.1f} ms), "
-            f"{100 * best['accepted_fps'] / bare['received_fps']:.0f} % of the bare receive rate"
-        )
+    for label, rows in (
+        ("highest sustained rate with no drop", clean),
+        (f"... and ack p99 under {TARGET_P99_MS} ms", [r for r in clean if r["p99_ms"] < TARGET_P99_MS]),
+    ):
+        if rows:
+            best = max(rows, key=lambda r: r["accepted_fps"])
+            print(
+                f"{label}: {best['accepted_fps']:,.0f} frames/s (p50 {best['p50_ms']:.1f} ms, p99 "
+                f"{best['p99_ms']:.1f} ms), {100 * best['accepted_fps'] / bare['received_fps']:.0f} % of the bare "
+                "receive rate"
+            )
     per_frame = min(r["cpu_us_per_frame"] for r in bridge)
     print(f"bridge CPU per frame (all threads): {per_frame:.0f} us, i.e. {1e6 / per_frame:,.0f} frames/s for one core")
     if a.json:

@@ -4,14 +4,15 @@ One thread reads the spool from the committed offset and produces every record (
 car and session to `telemetry.frames.v1`, rejects to `telemetry.deadletter.v1` with the reason in
 headers). Acknowledgements advance the committed offset over the contiguous acknowledged prefix.
 
+On any delivery failure the forwarder gives what is in flight a moment, discards the producer,
+rewinds to the committed offset and resends with a fresh producer after a back-off: a broker outage
+delays frames, it never drops them (records acknowledged just before a rewind may be sent twice).
+
 Acknowledgements are tracked per read chunk (up to 1 MiB of spool, a few thousand records), not
 per record: a callback on each partition's last record of the chunk tells when the chunk may be
 done, then every record's future is checked before the chunk counts as delivered. Per-record
 callbacks cost about a quarter of kafka-python's send path. The receive-to-ack latency of each
 record is therefore measured up to the chunk's last acknowledgement: an upper bound, a few ms high.
-On any delivery failure the forwarder gives what is in flight a moment, discards the producer,
-rewinds to the committed offset and resends with a fresh producer after a back-off: a broker outage
-delays frames, it never drops them (records acknowledged just before a rewind may be sent twice).
 """
 
 from __future__ import annotations
@@ -82,7 +83,6 @@ class Forwarder(threading.Thread):
         self.stopping = threading.Event()
         self.producer: KafkaProducer | None = None
         self._batches: deque[_Batch] = deque()
-        self._in_flight = 0
         self._commit_lock = threading.Lock()
         self._acked_offset = spool.committed()
         self._last_commit = 0.0
@@ -153,7 +153,6 @@ class Forwarder(threading.Thread):
             if not delivered:
                 return False
             self._batches.popleft()
-            self._in_flight -= len(b.futures)
             self.metrics.observe_latencies(b.acked_ns - np.asarray(b.received_ns, dtype=np.int64))
             advanced = b.end
         if advanced is not None:
@@ -228,7 +227,6 @@ class Forwarder(threading.Thread):
             pending=len(last_of_partition),
         )
         self._batches.append(batch)
-        self._in_flight += len(futures)
         for fut in last_of_partition.values():
             fut.add_callback(self._partition_acked, batch)
             fut.add_errback(self._failed, batch)
@@ -238,7 +236,7 @@ class Forwarder(threading.Thread):
 
     def in_flight(self) -> int:
         """Records handed to the producer whose batch is not yet committed."""
-        return self._in_flight
+        return sum(len(b.futures) for b in self._batches)
 
     def _rewind(self) -> None:
         """Give in-flight sends a moment, discard the producer, resume at the commit point."""
@@ -252,7 +250,6 @@ class Forwarder(threading.Thread):
             close_producer(producer, timeout=1)
         self._commit_done(force=True)
         self._batches.clear()  # callbacks from the discarded producer only touch these orphans
-        self._in_flight = 0
         self.next_offset = self.spool.committed()
         self.metrics.rewinds += 1
 

@@ -19,14 +19,19 @@ from p424.codec.frame import (
     FrameHeader,
     FrameIds,
     RejectReason,
+    check_values_finite,
     encode_frame,
     frame_ids,
     frame_size,
     rows_finite,
-    validate_frame,
 )
 
 Address = tuple[str, int]
+
+
+def address_text(address: Address) -> str:
+    """``host:port``, as the dead-letter headers and logs name a source."""
+    return f"{address[0]}:{address[1]}"
 
 
 class Accepted(NamedTuple):
@@ -89,8 +94,9 @@ def classify(data: bytes, source: str, dmg1: Dmg1Adapter, catalog: Catalog = CAT
     try:
         if len(data) == DMG1_SIZE and data[:4] != MAGIC:
             return dmg1.adapt(data, source)
-        h = validate_frame(data, catalog)
-        return Accepted(FrameIds(h.car_id, h.session_id, h.sequence), data)
+        ids = frame_ids(data, catalog)
+        check_values_finite(data, catalog)
+        return Accepted(ids, data)
     except FrameError as err:
         return Rejected(err.reason, err.detail)
 
@@ -115,5 +121,5 @@ def classify_batch(
                 continue
             except FrameError:
                 pass
-        out.append(classify(data, f"{source[0]}:{source[1]}", dmg1, catalog))
+        out.append(classify(data, address_text(source), dmg1, catalog))
     return out

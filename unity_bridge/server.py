@@ -25,7 +25,7 @@ from p424.config import Config
 from p424.sequence import SequenceTracker
 from p424.status_http import serve_status
 from unity_bridge.forwarder import Forwarder
-from unity_bridge.intake import Accepted, Address, Dmg1Adapter, Rejected, classify_batch
+from unity_bridge.intake import Accepted, Address, Dmg1Adapter, Rejected, address_text, classify_batch
 from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
 from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadletter
 
@@ -107,7 +107,7 @@ class Bridge:
                         extra={
                             "session_id": ids.session_id,
                             "car_id": ids.car_id,
-                            "source": f"{source[0]}:{source[1]}",
+                            "source": address_text(source),
                             "compat": result.compat,
                         },
                     )
@@ -118,7 +118,7 @@ class Bridge:
                     m.accepted_dmg1 += 1
                 append(KIND_FRAME, received, result.frame)
             else:
-                self._reject(result, data, f"{source[0]}:{source[1]}", received)
+                self._reject(result, data, address_text(source), received)
 
     def _reject(self, result: Rejected, data: bytes, source: str, received_ns: int) -> None:
         m = self.metrics

@@ -158,7 +158,13 @@ class FlinkJobs:
             out.write(f"\n$ {' '.join(argv)}\n".encode())
             out.flush()
             result = subprocess.run(
-                argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=REPO_ROOT, timeout=300
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # The job resolves its settings in this client process: give it the launcher's.
+                env={**self.cfg.environment(), **self.env},
+                cwd=REPO_ROOT,
+                timeout=300,
             )
         if result.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])

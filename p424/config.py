@@ -115,7 +115,7 @@ class Config:
     window_columns_ms: str = "1000"
     out_of_orderness_ms: int = 200
     session_idle_timeout_s: int = 2
-    flink_parallelism: int = 1
+    flink_parallelism: int = 2
     flink_checkpoint_interval_ms: int = 5000
     flink_job_name: str = "p424-telemetry"
     flink_bundle_time_ms: int = 100
@@ -218,6 +218,14 @@ class Config:
     def __repr__(self) -> str:
         shown = ", ".join(f"{k.lower()}={v!r}" for k, v in self.public_dict().items())
         return f"Config({shown})"
+
+    def environment(self) -> dict[str, str]:
+        """Every setting as an UPPER_SNAKE environment variable, secrets included.
+
+        Given to the processes the platform starts (the Flink job, the bridge, the predictor,
+        Airflow) so they resolve exactly the launcher's configuration, command-line flags included.
+        """
+        return {f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

@@ -52,6 +52,22 @@ def test_precedence_defaults_file_credentials_environment_overrides(tmp_path: Pa
     assert cfg.mlflow_port == 45000  # overrides beat everything
 
 
+def test_a_child_given_the_environment_resolves_the_parents_configuration(tmp_path: Path) -> None:
+    # What the launcher hands to the Flink job, the bridge, the predictor and Airflow: flags and
+    # secrets included, whatever the child's own env file says.
+    state = tmp_path / "state"
+    state.mkdir()
+    write(state / "credentials.env", "MINIO_ROOT_PASSWORD=generated\n")
+    parent = load_config(
+        write(tmp_path / "c.env", f"PLATFORM_STATE_DIR={state}\n"),
+        environ={},
+        overrides={"FLINK_PARALLELISM": "3", "WINDOW_SIZES_MS": "50,500"},
+    )
+    child = load_config(write(tmp_path / "child.env", "FLINK_PARALLELISM=1\n"), environ=parent.environment())
+    assert child == parent
+    assert (child.flink_parallelism, child.window_sizes, child.minio_root_password) == (3, (50, 500), "generated")
+
+
 def test_unknown_keys_in_the_file_or_overrides_are_errors_but_environment_noise_is_ignored(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="KAFKA_PROT"):
         load_config(write(tmp_path / "c.env", "KAFKA_PROT=1\n"), environ={})

@@ -84,6 +84,7 @@ class Airflow(NativeService):
         c = self.cfg
         base = f"http://{c.host_of('airflow')}:{c.airflow_port}"
         return {
+            **c.environment(),  # DAG tasks resolve the launcher's settings, flags included
             "AIRFLOW_HOME": str(self.home),
             "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "airflow" / "dags"),

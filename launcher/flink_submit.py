@@ -138,6 +138,11 @@ class FlinkJobs:
 
     # ---------- submit / stop ----------
     def submit(self, job: JobSpec, restore: Path | None = None, wait_running_s: float = 120) -> JobInfo:
+        if self.cfg.flink_parallelism > self.cfg.flink_taskmanager_slots:
+            raise PlatformError(
+                f"FLINK_PARALLELISM={self.cfg.flink_parallelism} needs as many task slots, but "
+                f"FLINK_TASKMANAGER_SLOTS={self.cfg.flink_taskmanager_slots}: raise the slots or lower the parallelism"
+            )
         jars = ";".join(f"file://{j}" for j in self.jars)
         argv = [
             str(self.home / "bin" / "flink"),

@@ -81,7 +81,7 @@ class Config:
     cassandra_heap: str = "1g"
     flink_jobmanager_memory: str = "1024m"
     flink_taskmanager_memory: str = "1728m"
-    flink_taskmanager_slots: int = 2
+    flink_taskmanager_slots: int = 3
     airflow_parallelism: int = 2
     # --- timeouts (seconds) ---
     service_start_timeout: int = 180

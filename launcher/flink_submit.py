@@ -138,11 +138,6 @@ class FlinkJobs:
 
     # ---------- submit / stop ----------
     def submit(self, job: JobSpec, restore: Path | None = None, wait_running_s: float = 120) -> JobInfo:
-        if self.cfg.flink_parallelism > self.cfg.flink_taskmanager_slots:
-            raise PlatformError(
-                f"FLINK_PARALLELISM={self.cfg.flink_parallelism} needs as many task slots, but "
-                f"FLINK_TASKMANAGER_SLOTS={self.cfg.flink_taskmanager_slots}: raise the slots or lower the parallelism"
-            )
         jars = ";".join(f"file://{j}" for j in self.jars)
         argv = [
             str(self.home / "bin" / "flink"),
@@ -187,6 +182,11 @@ class FlinkJobs:
 
     def ensure(self, job: JobSpec) -> tuple[JobInfo, str]:
         """Submit the job unless it runs; redeploy it (through a savepoint) when its code changed."""
+        if self.cfg.flink_parallelism > self.cfg.flink_taskmanager_slots:
+            raise PlatformError(
+                f"FLINK_PARALLELISM={self.cfg.flink_parallelism} needs as many task slots, but "
+                f"FLINK_TASKMANAGER_SLOTS={self.cfg.flink_taskmanager_slots}: raise the slots or lower the parallelism"
+            )
         running = self.active(job.name)
         digest = code_digest(self.cfg)
         if running is not None:

@@ -84,7 +84,7 @@ class Airflow(NativeService):
         c = self.cfg
         base = f"http://{c.host_of('airflow')}:{c.airflow_port}"
         return {
-            **c.environment(),  # DAG tasks resolve the launcher's settings, flags included
+            **self.settings_env(),  # DAG tasks resolve the launcher's settings, flags included
             "AIRFLOW_HOME": str(self.home),
             "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "airflow" / "dags"),
@@ -107,7 +107,6 @@ class Airflow(NativeService):
             # DAG tasks run the ML code in the platform environment (external_python).
             "P424_PLATFORM_PYTHON": str(self.paths.venv_python("platform")),
             "P424_CONFIG_FILE": str(REPO_ROOT / "toolchain-config.env"),
-            "PLATFORM_STATE_DIR": str(self.paths.root),
             **airflow_connections(c),
         }
 

@@ -34,7 +34,7 @@ class Bridge(NativeService):
             ProcessSpec(
                 "bridge",
                 [python, "-m", "unity_bridge", "serve"],
-                {**self.cfg.environment(), "PLATFORM_STATE_DIR": str(self.paths.root)},
+                self.settings_env(),
                 stop_timeout=30,
             )
         ]

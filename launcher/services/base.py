@@ -77,6 +77,10 @@ class NativeService(ABC):
     @abstractmethod
     def port(self) -> int: ...
 
+    def settings_env(self) -> dict[str, str]:
+        """Environment for a process of ours: the launcher's resolved settings, flags included."""
+        return {**self.cfg.environment(), "PLATFORM_STATE_DIR": str(self.paths.root)}
+
     def prepare(self) -> None:  # noqa: B027 - optional hook; most services need no preparation
         """Write configuration files and initialise storage before the first start."""
 

@@ -38,8 +38,7 @@ class GrafanaLive(NativeService):
 
     def processes(self) -> list[ProcessSpec]:
         python = str(self.paths.venv_python("platform"))
-        env = {"PLATFORM_STATE_DIR": str(self.paths.root)}
-        return [ProcessSpec("grafana-live", [python, "-m", "grafana.live"], env, stop_timeout=15)]
+        return [ProcessSpec("grafana-live", [python, "-m", "grafana.live"], self.settings_env(), stop_timeout=15)]
 
     def data_dirs(self) -> list[Path]:
         return []  # stateless: it consumes from the newest offsets

@@ -40,7 +40,7 @@ class Predictor(NativeService):
             ProcessSpec(
                 "predictor",
                 [python, "-m", "p424.ml.live"],
-                {**self.cfg.environment(), "PLATFORM_STATE_DIR": str(self.paths.root)},
+                self.settings_env(),
                 stop_timeout=20,
             )
         ]

@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from p424.codec.frame import frame_car_id, frame_session_id
 from p424.processing.emit import EmitPolicy
 from p424.processing.idle import next_idle_check
 from p424.processing.outputs import Outputs
 from p424.processing.session import ProcessingSettings, SessionProcessor
+from p424.processing.state import SessionState  # also the class older checkpoints pickled here
 
 FORGET_AFTER_MS = 3600_000  # state of a session idle this long is dropped
-
-
-@dataclass
-class SessionState:
-    processor: SessionProcessor
-    pending: Outputs = field(default_factory=Outputs)
-    last_seen_ms: int = 0  # processing time of the session's latest frame
-    last_received_ms: int = 0  # bridge receive time (Kafka timestamp) of the session's latest frame
-    timer_ms: int = 0
-    flushed: bool = False
-
-
-def session_key(raw: bytes) -> int:
-    """Key of a protocol-v1 frame: its session id (signed int64 at offset 16)."""
-    return int.from_bytes(raw[16:24], "little", signed=True)
-
-
-def car_of(raw: bytes) -> int:
-    return int.from_bytes(raw[12:14], "little")
 
 
 class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
@@ -63,7 +45,7 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         st: SessionState | None = self.state.value()
         now = ctx.timer_service().current_processing_time()
         if st is None:
-            st = SessionState(SessionProcessor(session_key(raw), car_of(raw), self.settings))
+            st = SessionState(SessionProcessor(frame_session_id(raw), frame_car_id(raw), self.settings))
         received = ctx.timestamp() or now
         st.pending.extend(st.processor.on_frame(raw, received))
         st.last_seen_ms = now

@@ -28,8 +28,9 @@ from pyflink.java_gateway import get_gateway
 # The job runs from the repository (flink run --python); make the shared package importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flink_jobs.session_function import SessionFunction, session_key
+from flink_jobs.session_function import SessionFunction
 from flink_jobs.sink import TelemetrySink
+from p424.codec.frame import frame_session_id
 from p424.config import Config, load_config
 from p424.processing.session import ProcessingSettings
 
@@ -57,7 +58,7 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
         out_of_orderness_s=cfg.out_of_orderness_ms / 1000.0,
     )
     outputs = (
-        frames.key_by(session_key, key_type=Types.LONG())
+        frames.key_by(frame_session_id, key_type=Types.LONG())
         .process(
             SessionFunction(settings, cfg.session_idle_timeout_s * 1000, cfg.flink_emit_interval_ms),
             output_type=Types.PICKLED_BYTE_ARRAY(),

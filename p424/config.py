@@ -73,6 +73,7 @@ class Config:
     grafana_port: int = 3000
     postgres_port: int = 5432
     bridge_udp_port: int = 20424
+    bridge_dmg1_port: int = 56236  # the simulator's motion-platform (DMG1) output; 0 switches it off
     bridge_http_port: int = 9424
     predictor_http_port: int = 9425
     grafana_live_http_port: int = 9426

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 
-from p424.codec.frame import FrameEncoder, FrameHeader, decode_header, session_key
+from p424.codec.frame import OFFSET, FrameEncoder, FrameHeader, decode_header, session_key
 from p424.config import Config
 from tests.helpers import Stack, unique_session_id, wait_for
 from unity_bridge.forwarder import DELIVERY_TIMEOUT_MS
@@ -94,7 +94,7 @@ def test_bad_datagrams_are_counted_dead_lettered_and_the_bridge_keeps_running(st
         "truncated": good[:30],
         "bad_magic": b"NOPE" + good[4:],
         "unsupported_version": good[:4] + b"\x07" + good[5:],
-        "catalog_mismatch": good[:8] + b"\x00\x00\x00\x00" + good[12:],
+        "unknown_catalog": good[: OFFSET["catalog_hash"]] + b"\x00\x00\x00\x00" + good[OFFSET["catalog_hash"] + 4 :],
         "non_finite": good[:-4] + struct.pack("<f", float("inf")),
         "oversized": good + bytes(2000),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import struct
 
@@ -11,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from p424.catalog import CATALOG, CHANNELS, Catalog, Channel
+from p424.catalog import CATALOG, CHANNELS, Catalog
 from p424.codec.dmg1 import DMG1_CHANNELS, decode_dmg1, encode_dmg1
 from p424.codec.frame import (
     HEADER_SIZE,
     MAX_DATAGRAM,
+    OFFSET,
     FrameEncoder,
     FrameError,
     FrameHeader,
@@ -26,7 +28,8 @@ from p424.codec.frame import (
     rows_finite,
     validate_frame,
 )
-from unity_bridge.intake import Accepted, Dmg1Adapter, Rejected, classify, classify_batch
+from tests.catalogs import channel
+from unity_bridge.intake import Accepted, Dmg1Adapter, Rejected, classify, classify_batch, classify_dmg1
 
 N = len(CATALOG.payload_channels)
 finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
@@ -87,7 +90,7 @@ def test_decoder_never_crashes_on_corrupted_frames(frame: tuple[FrameHeader, np.
         (lambda b: b + bytes(MAX_DATAGRAM), RejectReason.OVERSIZED),
         (lambda b: b"XXXX" + b[4:], RejectReason.BAD_MAGIC),
         (lambda b: b[:4] + bytes([9]) + b[5:], RejectReason.UNSUPPORTED_VERSION),
-        (lambda b: b[:8] + struct.pack("<I", 12345) + b[12:], RejectReason.CATALOG_MISMATCH),
+        (lambda b: b[: OFFSET["catalog_hash"]] + struct.pack("<I", 12345) + b[OFFSET["catalog_hash"] + 4 :], RejectReason.UNKNOWN_CATALOG),
         (lambda b: b + b"\0\0\0\0", RejectReason.SIZE_MISMATCH),
         (lambda b: b[:16] + struct.pack("<q", -5) + b[24:], RejectReason.BAD_HEADER),
         (lambda b: b[:32] + struct.pack("<d", math.inf) + b[40:], RejectReason.NON_FINITE),
@@ -115,22 +118,28 @@ def test_encoder_refuses_what_the_decoder_would_reject() -> None:
 
 
 def test_catalog_hash_changes_with_layout_not_with_display_metadata() -> None:
-    renamed = Catalog([*CHANNELS[:-1], Channel("battery_energy2", "kWh", "battery", 0, 55, "x")])
-    relabelled = Catalog([*CHANNELS[:-1], Channel("battery_energy", "kWh", "other", -5, 500, "another description")])
+    last = CHANNELS[-1]
+    renamed = Catalog([*CHANNELS[:-1], dataclasses.replace(last, name=last.name + "2")], "0.0.1")
+    relabelled = Catalog(
+        [*CHANNELS[:-1], dataclasses.replace(last, group="other", lo=-5, hi=500, description="another", sim_name="X")],
+        "0.0.2",
+    )
     assert renamed.hash != CATALOG.hash
     assert relabelled.hash == CATALOG.hash
-    appended = Catalog([*CHANNELS, Channel("new_channel", "V", "battery", 0, 900, "pack voltage")])
+    # A decoder that has never known the sender's catalog refuses its frames, naming the sender's hash.
+    appended = Catalog([*CHANNELS, channel("new_channel", unit="V")], "0.0.3")
     frame = encode_frame(FrameHeader(1, 7, 0, 1.0), {"speed": 3.0})
     with pytest.raises(FrameError) as err:
         decode_frame(frame, appended)
-    assert err.value.reason is RejectReason.CATALOG_MISMATCH
+    assert err.value.reason is RejectReason.UNKNOWN_CATALOG
+    assert CATALOG.hash_hex in err.value.detail
 
 
 def test_catalog_validation() -> None:
     with pytest.raises(ValueError, match="twice"):
-        Catalog([*CHANNELS, CHANNELS[-1]])
+        Catalog([*CHANNELS, CHANNELS[-1]], "0.0.1")
     with pytest.raises(ValueError, match="snake_case"):
-        Catalog([*CHANNELS, Channel("Bad-Name", "", "x", 0, 1, "")])
+        Catalog([*CHANNELS, channel("Bad-Name")], "0.0.1")
 
 
 def test_header_is_48_bytes_and_frames_fit_one_datagram() -> None:
@@ -145,18 +154,29 @@ def test_dmg1_maps_onto_catalog_channels_and_gets_a_session_per_source() -> None
     sample = decode_dmg1(raw)
     assert sample.sim_time == 12.5 and sample.values == values
     adapter = Dmg1Adapter(car_id=3)
-    a = classify(raw, "10.0.0.1:5000", adapter)
-    b = classify(encode_dmg1(12.52, values), "10.0.0.1:5000", adapter)
-    c = classify(encode_dmg1(0.0, values), "10.0.0.1:5000", adapter)  # simulator restarted
-    d = classify(raw, "10.0.0.2:5000", adapter)
+    sim = ("10.0.0.1", 5000)
+    a = classify_dmg1(raw, sim, adapter)
+    b = classify_dmg1(encode_dmg1(12.52, values), sim, adapter)
+    c = classify_dmg1(encode_dmg1(0.0, values), sim, adapter)  # simulator restarted
+    d = classify_dmg1(raw, ("10.0.0.2", 5000), adapter)
     assert isinstance(a, Accepted) and isinstance(b, Accepted) and isinstance(c, Accepted) and isinstance(d, Accepted)
     assert a.ids.session_id == b.ids.session_id != c.ids.session_id
     assert d.ids.session_id != a.ids.session_id
     assert (a.ids.sequence, b.ids.sequence) == (0, 1)
+    assert a.ids.catalog_hash == CATALOG.hash
     frame = decode_frame(a.frame)
     assert frame.value("speed") == 61.0 and frame.value("accel_lateral") == -2.0 and frame.value("throttle") is None
-    bad = classify(struct.pack("<9d", *([math.nan] * 9)), "x", adapter)
+    bad = classify_dmg1(struct.pack("<9d", *([math.nan] * 9)), sim, adapter)
     assert isinstance(bad, Rejected) and bad.reason is RejectReason.NON_FINITE
+    short = classify_dmg1(raw[:-8], sim, adapter)
+    assert isinstance(short, Rejected) and short.reason is RejectReason.SIZE_MISMATCH
+
+
+def test_the_frame_socket_never_takes_a_dmg1_datagram_for_motion_data() -> None:
+    """PROTOCOL.md: what a datagram is follows from the socket it arrived on, never from its content."""
+    motion = encode_dmg1(3.0, dict.fromkeys(DMG1_CHANNELS, 1.0))
+    result = classify(motion)
+    assert isinstance(result, Rejected) and result.reason is RejectReason.BAD_MAGIC
 
 
 @given(st.lists(st.tuples(frames(), st.integers(0, 4), st.integers(0, 400)), max_size=12))
@@ -171,24 +191,12 @@ def test_batch_classification_matches_one_by_one(items: list[tuple[tuple[FrameHe
             raw[where % len(raw)] ^= 0xA5
         elif damage == 3:  # truncated
             raw = raw[: where % len(raw)]
-        elif damage == 4:  # a DMG1 motion datagram
+        elif damage == 4:  # a DMG1 motion datagram sent to the wrong port
             raw = bytearray(encode_dmg1(where / 10, dict.fromkeys(DMG1_CHANNELS, float(where))))
         datagrams.append(bytes(raw))
-    sources = [("10.0.0.1", 5000 + i % 3) for i in range(len(datagrams))]
-    batch = classify_batch(datagrams, sources, Dmg1Adapter(car_id=1))
-    single_adapter = Dmg1Adapter(car_id=1)
-    single = [classify(d, f"{h}:{p}", single_adapter) for d, (h, p) in zip(datagrams, sources, strict=True)]
-    assert len(batch) == len(single)
-    for b, s in zip(batch, single, strict=True):
-        assert type(b) is type(s)
-        if isinstance(b, Rejected):
-            assert b == s
-        else:
-            assert isinstance(s, Accepted)
-            if b.compat:  # DMG1 sessions get random ids: compare what the datagram carried
-                assert s.compat and b.ids.sequence == s.ids.sequence and b.frame[48:] == s.frame[48:]
-            else:
-                assert b == s
+    batch = classify_batch(datagrams)
+    single = [classify(d) for d in datagrams]
+    assert batch == single
 
 
 def test_rows_finite_flags_each_frame() -> None:

@@ -30,9 +30,10 @@ from grafana.generate import (
 from grafana.queries import CASSANDRA_TYPE, CassandraQuery, LiveQuery, register
 from grafana.sdk import mdash, prometheus_model
 from grafana.units import channel_unit, display_range
-from p424.catalog import CATALOG, Catalog, Channel, Transport
+from p424.catalog import CATALOG, Transport
 from p424.config import REPO_ROOT, Config, parse_env_file
 from p424.storage.schema import catalog_columns
+from tests.catalogs import channel, grown
 from tests.helpers import Stack
 
 COMPOSE = REPO_ROOT / "compose" / "docker-compose.yml"
@@ -93,8 +94,8 @@ def test_live_dashboard_is_grouped_by_catalog_group_and_refreshes_live(live: dic
 
 
 def test_adding_a_channel_adds_its_panel() -> None:
-    extra = Channel("coolant_pressure", "bar", "battery", 0, 5, "Coolant loop pressure", "CoolantPressure")
-    catalog = Catalog((*CATALOG.channels, extra))
+    extra = channel("coolant_pressure", unit="bar", group="battery", hi=5, description="Coolant loop pressure")
+    catalog = grown(extra)
     doc = dashboard_json(live_car.build(BoardSettings(), catalog))
     (panel,) = [p for p in panels(doc) if p["title"] == "coolant pressure"]
     assert panel["fieldConfig"]["defaults"]["unit"] == "pressurebar"

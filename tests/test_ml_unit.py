@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from p424.catalog import CATALOG, CHANNELS, Catalog, Channel
+from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder
 from p424.kafka.messages import LapMessage, WindowMessage, lap_message, window_message
 from p424.ml import dataset as ds
@@ -31,6 +31,7 @@ from p424.processing.outputs import LapRow, WindowRow
 from p424.processing.session import ProcessingSettings, SessionProcessor
 from p424.sim import CarSimulator, driver_pace
 from p424.storage import window_stats, writes
+from tests.catalogs import channel, grown
 
 T0_MS = 1_790_000_000_000
 RATE_HZ = 5.0
@@ -106,7 +107,7 @@ def test_features_derive_from_the_catalog() -> None:
     assert "sector_mean" not in SPEC.names  # discrete channels have no mean
     assert len(set(SPEC.names)) == len(SPEC.names)
     # a channel appended to the catalog brings its features (and changes the fingerprint)
-    extra = Catalog((*CHANNELS, Channel("coolant_temperature", "degC", "battery", 0, 120, "Coolant", key=True)))
+    extra = grown(channel("coolant_temperature", unit="degC", group="battery", hi=120, key=True))
     spec = FeatureSpec.from_catalog(extra)
     assert {
         "coolant_temperature_mean",

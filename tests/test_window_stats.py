@@ -32,10 +32,10 @@ def test_pack_unpack_round_trip_in_catalog_order() -> None:
     assert values[f"{CATALOG.payload_channels[3].name}_mean"] is None  # NaN reads as absent, like an unset column
 
 
-def test_a_blob_from_another_catalog_is_refused() -> None:
-    other = Catalog(CATALOG.channels[:-1])
+def test_a_blob_from_a_catalog_never_registered_is_refused() -> None:
+    other = Catalog(CATALOG.channels[:-1], "0.0.1")
     blob = window_stats.pack(*[np.zeros(len(other.payload_channels), np.float32)] * 4, catalog=other)
-    with pytest.raises(ValueError, match="catalog"):
+    with pytest.raises(ValueError, match=f"{other.hash_hex}, which is not registered"):
         window_stats.unpack(blob)
 
 

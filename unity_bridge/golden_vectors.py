@@ -3,7 +3,7 @@
 Every file this module writes is derived from ``p424/catalog.py`` and ``p424/codec/frame.py``;
 none is edited by hand (see unity_bridge/PROTOCOL.md, "Golden vectors")::
 
-    python -m unity_bridge.golden_vectors           # rewrite the generated files
+    python -m unity_bridge.golden_vectors           # rewrite the generated files, register the catalog
     python -m unity_bridge.golden_vectors --check   # exit 1 when any of them is missing or stale
 
 Generated: ``golden/<case>.json`` (inputs) + ``golden/<case>.hex`` (the datagram),
@@ -22,12 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p424.catalog import CATALOG, Catalog
+from p424.catalog import CATALOG, Catalog, history
 from p424.codec.dmg1 import decode_dmg1, encode_dmg1
 from p424.codec.frame import (
     FLAG_SYNTHESISED,
     HEADER_SIZE,
     MAX_DATAGRAM,
+    OFFSET,
     VERSION,
     FrameHeader,
     RejectReason,
@@ -196,17 +197,19 @@ def invalid_cases(catalog: Catalog = CATALOG) -> tuple[InvalidCase, ...]:
         InvalidCase("truncated_payload", "A full frame missing its last value.", r.TRUNCATED, full[:-4]),
         InvalidCase("oversized", f"{MAX_DATAGRAM + 1} bytes: a valid frame zero-padded past the maximum datagram.",
                     r.OVERSIZED, full + bytes(MAX_DATAGRAM + 1 - len(full))),
-        InvalidCase("bad_magic", 'Magic "P425".', r.BAD_MAGIC, _patch(full, 0, b"P425")),
-        InvalidCase("unsupported_version", "Version byte 2.", r.UNSUPPORTED_VERSION, _patch(full, 4, bytes([2]))),
-        InvalidCase("catalog_mismatch", "Catalog hash with every bit flipped.", r.CATALOG_MISMATCH,
-                    _patch(full, 8, struct.pack("<I", catalog.hash ^ 0xFFFF_FFFF))),
+        InvalidCase("bad_magic", 'Magic "P425".', r.BAD_MAGIC, _patch(full, OFFSET["magic"], b"P425")),
+        InvalidCase("unsupported_version", "Version byte 2.", r.UNSUPPORTED_VERSION,
+                    _patch(full, OFFSET["version"], bytes([2]))),
+        InvalidCase("unknown_catalog", "Catalog hash with every bit flipped.", r.UNKNOWN_CATALOG,
+                    _patch(full, OFFSET["catalog_hash"], struct.pack("<I", catalog.hash ^ 0xFFFF_FFFF))),
         InvalidCase("size_mismatch", "A full frame followed by 4 extra bytes.", r.SIZE_MISMATCH, full + bytes(4)),
         InvalidCase("bad_header", "session_id 0 (session ids are > 0).", r.BAD_HEADER,
-                    _patch(encode_frame(sparse.header, sparse.values, catalog), 16, struct.pack("<q", 0))),
+                    _patch(encode_frame(sparse.header, sparse.values, catalog), OFFSET["session_id"],
+                           struct.pack("<q", 0))),
         InvalidCase("non_finite_value", "speed carries a float32 NaN with its presence bit set.", r.NON_FINITE,
                     _patch(full, speed_at, nan32)),
         InvalidCase("non_finite_header", "sim_time is a float64 NaN.", r.NON_FINITE,
-                    _patch(full, 32, struct.pack("<d", math.nan))),
+                    _patch(full, OFFSET["sim_time"], struct.pack("<d", math.nan))),
     )
 
 
@@ -400,12 +403,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         problems = stale_files()
+        unregistered_catalog = history.unregistered(CATALOG)
+        if unregistered_catalog:
+            problems.append(unregistered_catalog)
         if problems:
             print(stale_message(problems), file=sys.stderr)
             return 1
         print(f"golden vectors and P424Catalog.g.cs are current (catalog {CATALOG.hash_hex})")
         return 0
-    for line in write() or ["nothing to do: every generated file is current"]:
+    # The catalog's version file first: stored data and older senders stay readable after a change.
+    registered = history.register(CATALOG)
+    lines = write() + ([f"registered catalog {CATALOG.version} in {registered}"] if registered else [])
+    for line in lines or ["nothing to do: every generated file is current"]:
         print(line)
     return 0
 

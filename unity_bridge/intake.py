@@ -1,6 +1,9 @@
 """Classifying arriving datagrams: protocol-v1 frames, DMG1 motion datagrams, or rejects.
 
-Pure functions and a small state machine for DMG1 sessions; no sockets, no Kafka.
+Each input has its own socket, so what a datagram is follows from where it arrived, never from
+its content: the frame socket reads protocol v1 only (of any catalog version the platform
+knows), the DMG1 socket reads the simulator's motion datagrams only. Pure functions and a small
+state machine for DMG1 sessions; no sockets, no Kafka.
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from p424.catalog import CATALOG, Catalog
-from p424.codec.dmg1 import DMG1_SIZE, decode_dmg1
+from p424.codec.dmg1 import decode_dmg1
 from p424.codec.frame import (
     FLAG_SYNTHESISED,
-    MAGIC,
     FrameError,
     FrameHeader,
     FrameIds,
@@ -82,7 +84,8 @@ class Dmg1Adapter:
         )
         s.sequence += 1
         frame = encode_frame(header, sample.values, self.catalog)
-        return Accepted(FrameIds(header.car_id, header.session_id, header.sequence), frame, compat=True)
+        ids = FrameIds(header.car_id, header.session_id, header.sequence, self.catalog.hash)
+        return Accepted(ids, frame, compat=True)
 
 
 def new_session_id() -> int:
@@ -90,10 +93,9 @@ def new_session_id() -> int:
     return secrets.randbits(63) or 1
 
 
-def classify(data: bytes, source: str, dmg1: Dmg1Adapter, catalog: Catalog = CATALOG) -> Accepted | Rejected:
+def classify(data: bytes, catalog: Catalog = CATALOG) -> Accepted | Rejected:
+    """A datagram from the frame socket: a protocol-v1 frame of a known catalog version, or a reject."""
     try:
-        if len(data) == DMG1_SIZE and data[:4] != MAGIC:
-            return dmg1.adapt(data, source)
         ids = frame_ids(data, catalog)
         check_values_finite(data, catalog)
         return Accepted(ids, data)
@@ -101,25 +103,32 @@ def classify(data: bytes, source: str, dmg1: Dmg1Adapter, catalog: Catalog = CAT
         return Rejected(err.reason, err.detail)
 
 
-def classify_batch(
-    datagrams: Sequence[bytes], sources: Sequence[Address], dmg1: Dmg1Adapter, catalog: Catalog = CATALOG
-) -> list[Accepted | Rejected]:
-    """``classify`` for the datagrams one socket read returned, in order.
+def classify_dmg1(data: bytes, source: Address, dmg1: Dmg1Adapter) -> Accepted | Rejected:
+    """A datagram from the DMG1 socket: wrapped into a synthesised frame, or a reject."""
+    try:
+        return dmg1.adapt(data, address_text(source))
+    except FrameError as err:
+        return Rejected(err.reason, err.detail)
 
-    Full-size protocol-v1 frames take a fast path (one vectorised finite check for the batch, the
-    header checked without building a FrameHeader); anything else, or anything the fast path
-    refuses, goes through ``classify`` so the outcome and reject reason are exactly the same.
+
+def classify_batch(datagrams: Sequence[bytes], catalog: Catalog = CATALOG) -> list[Accepted | Rejected]:
+    """``classify`` for the datagrams one read of the frame socket returned, in order.
+
+    Full-size frames of the current catalog take a fast path (one vectorised finite check for the
+    batch, the header checked without building a FrameHeader); anything else (older catalog
+    versions included), or anything the fast path refuses, goes through ``classify`` so the
+    outcome and reject reason are exactly the same.
     """
     size = frame_size(len(catalog.payload_channels))
     full = [d for d in datagrams if len(d) == size]
     finite = iter(rows_finite(full, catalog))
     out: list[Accepted | Rejected] = []
-    for data, source in zip(datagrams, sources, strict=True):
+    for data in datagrams:
         if len(data) == size and next(finite):
             try:
                 out.append(Accepted(frame_ids(data, catalog), data))
                 continue
             except FrameError:
                 pass
-        out.append(classify(data, address_text(source), dmg1, catalog))
+        out.append(classify(data, catalog))
     return out

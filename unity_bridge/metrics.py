@@ -16,6 +16,7 @@ import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from p424.catalog import Catalog
 from p424.sequence import SequenceTracker
 
 LATENCY_SAMPLES = 100_000
@@ -27,6 +28,7 @@ class BridgeMetrics:
         self.datagrams = 0
         self.accepted = 0
         self.accepted_dmg1 = 0
+        self.accepted_by_catalog: Counter[int] = Counter()  # catalog hash -> frames accepted
         self.rejected: Counter[str] = Counter()
         self.forwarded = 0
         self.kafka_errors = 0
@@ -60,6 +62,14 @@ class BridgeMetrics:
             "max": float(ms.max()),
             "samples": float(n),
         }
+
+    def catalog_counts(self, catalog: Catalog) -> dict[str, int]:
+        """Accepted frames per sender catalog, as ``<hash> (<version>)``."""
+        out = {}
+        for chash, n in sorted(self.accepted_by_catalog.items()):
+            known = catalog.known(chash)
+            out[f"{chash:08x} ({known.version if known else '?'})"] = n
+        return out
 
     def reset_latency(self) -> None:
         self._latency_n = 0
@@ -109,8 +119,14 @@ def socket_drops(port: int) -> int | None:
 
 class PrometheusView(Collector):
     def __init__(
-        self, metrics: BridgeMetrics, spool_backlog: Callable[[], int], kafka_up: Callable[[], bool], udp_port: int
+        self,
+        metrics: BridgeMetrics,
+        spool_backlog: Callable[[], int],
+        kafka_up: Callable[[], bool],
+        udp_port: int,
+        catalog: Catalog,
     ) -> None:
+        self.catalog = catalog
         self.m = metrics
         self.backlog = spool_backlog
         self.kafka_up = kafka_up
@@ -124,6 +140,16 @@ class PrometheusView(Collector):
         c = CounterMetricFamily("p424_bridge_frames_accepted", "Datagrams accepted as frames", labels=["input"])
         c.add_metric(["protocol_v1"], m.accepted - m.accepted_dmg1)
         c.add_metric(["dmg1"], m.accepted_dmg1)
+        yield c
+        c = CounterMetricFamily(
+            "p424_bridge_frames_by_catalog",
+            "Frames accepted per sender catalog version (an older registered catalog is read by name)",
+            labels=["catalog", "version", "current"],
+        )
+        for chash, n in sorted(m.accepted_by_catalog.items()):
+            known = self.catalog.known(chash)
+            version = known.version if known is not None else "unknown"
+            c.add_metric([f"{chash:08x}", version, str(chash == self.catalog.hash).lower()], n)
         yield c
         c = CounterMetricFamily(
             "p424_bridge_frames_rejected", "Datagrams rejected and dead-lettered", labels=["reason"]

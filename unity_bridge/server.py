@@ -1,6 +1,9 @@
-"""The bridge service: UDP socket -> validation -> spool -> Kafka, plus HTTP metrics and health.
+"""The bridge service: UDP sockets -> validation -> spool -> Kafka, plus HTTP metrics and health.
 
-Threads: the socket loop (this module; never blocks on Kafka), the Kafka forwarder, the HTTP
+Two UDP inputs, each on its own socket so a datagram's kind follows from where it arrived: the
+frame socket (protocol v1, ``BRIDGE_UDP_PORT``) and the DMG1 socket (the unmodified simulator's
+motion datagrams, ``BRIDGE_DMG1_PORT``, 56236 as the simulator sends by default; 0 switches it
+off). Threads: the socket loop (this module; never blocks on Kafka), the Kafka forwarder, the HTTP
 server. SIGTERM/SIGINT stop the socket, forward and commit what is spooled (bounded wait), and
 exit; anything not acknowledged by then stays in the spool for the next start.
 """
@@ -25,7 +28,15 @@ from p424.config import Config
 from p424.sequence import SequenceTracker
 from p424.status_http import serve_status
 from unity_bridge.forwarder import Forwarder
-from unity_bridge.intake import Accepted, Address, Dmg1Adapter, Rejected, address_text, classify_batch
+from unity_bridge.intake import (
+    Accepted,
+    Address,
+    Dmg1Adapter,
+    Rejected,
+    address_text,
+    classify_batch,
+    classify_dmg1,
+)
 from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
 from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadletter
 
@@ -66,11 +77,13 @@ class Bridge:
         self.forwarder = Forwarder(cfg, self.spool, self.metrics)
         self.dmg1 = Dmg1Adapter(car_id=cfg.bridge_car_id_dmg1)
         self.stopping = threading.Event()
-        self.sock = self._open_socket()
+        self.sock = self._open_socket(cfg.bridge_udp_port)
         self.port = self.sock.getsockname()[1]
+        self.dmg1_sock = self._open_socket(cfg.bridge_dmg1_port) if cfg.bridge_dmg1_port else None
+        self.dmg1_port = self.dmg1_sock.getsockname()[1] if self.dmg1_sock is not None else None
         self.http: ThreadingHTTPServer | None = None
 
-    def _open_socket(self) -> socket.socket:
+    def _open_socket(self, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         wanted = self.cfg.bridge_socket_buffer_bytes
         try:
@@ -83,18 +96,32 @@ class Bridge:
                 "UDP receive buffer smaller than configured; raise net.core.rmem_max to avoid drops under bursts",
                 extra={"wanted": wanted, "got": got},
             )
-        sock.bind((self.cfg.platform_bind_address, self.cfg.bridge_udp_port))
+        sock.bind((self.cfg.platform_bind_address, port))
         sock.setblocking(False)
         return sock
 
     # ---------- the socket loop ----------
     def handle_batch(self, datagrams: list[bytes], sources: list[Address], received_ns: list[int]) -> None:
-        """Classify the datagrams of one socket read, track their sessions, append them to the spool."""
+        """Classify the datagrams of one frame-socket read, track their sessions, spool them."""
+        self._spool_results(classify_batch(datagrams, CATALOG), datagrams, sources, received_ns)
+
+    def handle_dmg1_batch(self, datagrams: list[bytes], sources: list[Address], received_ns: list[int]) -> None:
+        """Wrap the datagrams of one DMG1-socket read into frames, track their sessions, spool them."""
+        results = [classify_dmg1(d, s, self.dmg1) for d, s in zip(datagrams, sources, strict=True)]
+        self._spool_results(results, datagrams, sources, received_ns)
+
+    def _spool_results(
+        self,
+        results: list[Accepted | Rejected],
+        datagrams: list[bytes],
+        sources: list[Address],
+        received_ns: list[int],
+    ) -> None:
         m = self.metrics
         m.datagrams += len(datagrams)
         now = time.monotonic()
         append = self.spool.append
-        results = classify_batch(datagrams, sources, self.dmg1, CATALOG)
+        by_catalog = m.accepted_by_catalog
         for result, data, source, received in zip(results, datagrams, sources, received_ns, strict=True):
             if isinstance(result, Accepted):
                 ids = result.ids
@@ -114,6 +141,7 @@ class Bridge:
                 m.session_last_seen[ids.session_id] = now
                 tracker.observe(ids.sequence)
                 m.accepted += 1
+                by_catalog[ids.catalog_hash] += 1
                 if result.compat:
                     m.accepted_dmg1 += 1
                 append(KIND_FRAME, received, result.frame)
@@ -138,11 +166,15 @@ class Bridge:
             )
 
     def serve_socket(self) -> None:
-        sock, spool = self.sock, self.spool
+        spool = self.spool
+        handlers = {self.sock: self.handle_batch}
+        if self.dmg1_sock is not None:
+            handlers[self.dmg1_sock] = self.handle_dmg1_batch
+        sockets = list(handlers)
         last_sync = last_sweep = time.monotonic()
         while not self.stopping.is_set():
-            ready, _, _ = select.select([sock], [], [], 0.2)
-            if ready:
+            ready, _, _ = select.select(sockets, [], [], 0.2)
+            for sock in ready:
                 datagrams: list[bytes] = []
                 sources: list[Address] = []
                 received: list[int] = []
@@ -155,7 +187,7 @@ class Bridge:
                     datagrams.append(data)
                     sources.append(addr)
                 if datagrams:
-                    self.handle_batch(datagrams, sources, received)
+                    handlers[sock](datagrams, sources, received)
             spool.flush()
             now = time.monotonic()
             if now - last_sync > 1.0:
@@ -184,7 +216,10 @@ class Bridge:
             "ack_latency_ms": m.latency_ms(),
             "uptime_s": time.time() - m.started,
             "catalog_hash": CATALOG.hash_hex,
+            "catalog_version": CATALOG.version,
+            "accepted_by_catalog": m.catalog_counts(CATALOG),
             "udp_port": self.port,
+            "dmg1_port": self.dmg1_port,
         }
 
     def health_response(self) -> tuple[int, dict[str, Any]]:
@@ -195,7 +230,9 @@ class Bridge:
     def start_http(self) -> None:
         registry = CollectorRegistry()
         registry.register(
-            PrometheusView(self.metrics, self.spool.backlog_bytes, lambda: self.forwarder.connected, self.port)
+            PrometheusView(
+                self.metrics, self.spool.backlog_bytes, lambda: self.forwarder.connected, self.port, CATALOG
+            )
         )
         self.http = serve_status(
             self.cfg.platform_bind_address,
@@ -212,6 +249,7 @@ class Bridge:
             "bridge listening",
             extra={
                 "udp": f"{self.cfg.platform_bind_address}:{self.port}",
+                "dmg1_udp": f"{self.cfg.platform_bind_address}:{self.dmg1_port}" if self.dmg1_port else "off",
                 "http": self.cfg.bridge_http_url,
                 "kafka": self.cfg.kafka_bootstrap,
                 "spool_backlog_bytes": self.spool.backlog_bytes(),
@@ -225,6 +263,8 @@ class Bridge:
 
     def shutdown(self, drain_timeout: float = 20.0) -> None:
         self.sock.close()
+        if self.dmg1_sock is not None:
+            self.dmg1_sock.close()
         self.spool.flush()
         drained = self.forwarder.drain(drain_timeout) if self.forwarder.connected else False
         self.forwarder.stop()

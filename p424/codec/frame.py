@@ -18,8 +18,10 @@ Layout, little-endian::
     48     4*W  presence         W = ceil(N / 32) little-endian uint32 words; bit i = channel i present
     48+4W  4*N  values           float32 in catalog payload order; absent channels carry 0.0
 
-Decoding is pure and total: any byte string either decodes or raises ``FrameError`` with a
-reason from ``RejectReason``; nothing else escapes.
+A frame of any catalog version the receiver knows (``Catalog.known``) decodes: its values come
+back in the receiver's catalog order, NaN for channels that version lacks. Decoding is pure and
+total: any byte string either decodes or raises ``FrameError`` with a reason from
+``RejectReason``; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -38,8 +40,29 @@ from p424.catalog import CATALOG, Catalog
 
 MAGIC = b"P424"
 VERSION = 1
-HEADER = struct.Struct("<4sBBHIHHqIIdd")
+# The header, field by field: the one place its layout is written (offsets derive from it).
+HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("magic", "4s"),
+    ("version", "B"),
+    ("flags", "B"),
+    ("channel_count", "H"),
+    ("catalog_hash", "I"),
+    ("car_id", "H"),
+    ("lap", "H"),
+    ("session_id", "q"),
+    ("sequence", "I"),
+    ("markers", "I"),
+    ("sim_time", "d"),
+    ("lap_distance", "d"),
+)
+HEADER = struct.Struct("<" + "".join(fmt for _, fmt in HEADER_FIELDS))
 HEADER_SIZE = HEADER.size  # 48
+OFFSET: dict[str, int] = {
+    name: struct.calcsize("<" + "".join(fmt for _, fmt in HEADER_FIELDS[:i]))
+    for i, (name, _) in enumerate(HEADER_FIELDS)
+}
+_CAR_ID = slice(OFFSET["car_id"], OFFSET["car_id"] + 2)
+_SESSION_ID = slice(OFFSET["session_id"], OFFSET["session_id"] + 8)
 MAX_DATAGRAM = 1472  # one Ethernet MTU without IP fragmentation
 FLAG_SYNTHESISED = 0x01
 SEQUENCE_MODULO = 2**32
@@ -52,7 +75,7 @@ class RejectReason(StrEnum):
     OVERSIZED = "oversized"
     BAD_MAGIC = "bad_magic"
     UNSUPPORTED_VERSION = "unsupported_version"
-    CATALOG_MISMATCH = "catalog_mismatch"
+    UNKNOWN_CATALOG = "unknown_catalog"
     SIZE_MISMATCH = "size_mismatch"
     BAD_HEADER = "bad_header"
     NON_FINITE = "non_finite"
@@ -205,23 +228,42 @@ class FrameEncoder:
 
 
 class FrameIds(NamedTuple):
-    """What a relay needs of a validated frame: whose it is and where it sits in its session."""
+    """What a relay needs of a validated frame: whose it is, where it sits in its session, and
+    which catalog version it was written with."""
 
     car_id: int
     session_id: int
     sequence: int
+    catalog_hash: int
 
 
 def frame_ids(data: bytes, catalog: Catalog = CATALOG) -> FrameIds:
     """Validate the header (as ``decode_header``) and return only the ids: the bridge's hot path."""
-    _magic, _version, _flags, _n, _chash, car, _lap, session, seq, _markers, _t, _dist = _checked_header(data, catalog)
-    return FrameIds(car, session, seq)
+    _magic, _version, _flags, _n, chash, car, _lap, session, seq, _markers, _t, _dist = _checked_header(data, catalog)
+    return FrameIds(car, session, seq, chash)
 
 
 def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
     """Validate and decode only the header; checks the size too."""
     _magic, version, flags, _n, chash, car, lap, session, seq, markers, t, dist = _checked_header(data, catalog)
     return FrameHeader(car, session, seq, t, lap, dist, markers, flags, chash, version)
+
+
+def sender_catalog(data: bytes, catalog: Catalog = CATALOG) -> Catalog:
+    """The catalog version a header-validated frame was written with."""
+    (chash,) = _CATALOG_HASH.unpack_from(data, OFFSET["catalog_hash"])
+    found = catalog.known(chash)
+    if found is None:
+        raise FrameError(RejectReason.UNKNOWN_CATALOG, _unknown_catalog(chash, catalog))
+    return found
+
+
+def _unknown_catalog(chash: int, catalog: Catalog) -> str:
+    known = ", ".join(f"{c.hash_hex} ({c.version})" for c in catalog.history.values())
+    return f"sender catalog {chash:08x} is not one this platform knows (known: {known})"
+
+
+_CATALOG_HASH = struct.Struct("<I")
 
 
 def _checked_header(data: bytes, catalog: Catalog) -> tuple[Any, ...]:
@@ -237,11 +279,13 @@ def _checked_header(data: bytes, catalog: Catalog) -> tuple[Any, ...]:
         raise FrameError(RejectReason.BAD_MAGIC, f"magic {magic!r} is not {MAGIC!r}")
     if version != VERSION:
         raise FrameError(RejectReason.UNSUPPORTED_VERSION, f"protocol version {version}, this decoder reads {VERSION}")
-    if chash != catalog.hash or n != len(catalog.payload_channels):
+    sender = catalog if chash == catalog.hash else catalog.known(chash)
+    if sender is None:
+        raise FrameError(RejectReason.UNKNOWN_CATALOG, _unknown_catalog(chash, catalog))
+    if n != len(sender.payload_channels):
         raise FrameError(
-            RejectReason.CATALOG_MISMATCH,
-            f"frame catalog {chash:08x} with {n} channels, expected {catalog.hash_hex} with "
-            f"{len(catalog.payload_channels)}",
+            RejectReason.UNKNOWN_CATALOG,
+            f"sender catalog {chash:08x} has {len(sender.payload_channels)} payload channels, the frame says {n}",
         )
     expected = frame_size(n)
     if size != expected:
@@ -259,21 +303,26 @@ def payload_offset(n_channels: int) -> int:
 
 
 def decode_values(data: bytes, catalog: Catalog = CATALOG) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Values (NaN where absent) and presence of a frame whose header is already validated."""
-    n = len(catalog.payload_channels)
+    """Values (NaN where absent) and presence of a frame whose header is already validated, in
+    ``catalog``'s payload order whichever known catalog version the frame was written with."""
+    sender = sender_catalog(data, catalog)
+    n = len(sender.payload_channels)
     off = payload_offset(n)
     present = unpack_presence(data[HEADER_SIZE:off], n)
     values = np.frombuffer(data, dtype="<f4", count=n, offset=off).astype(np.float32)
     if not np.isfinite(values).all():
-        bad = [catalog.payload_names[i] for i in np.flatnonzero(~np.isfinite(values))]
+        bad = [sender.payload_names[i] for i in np.flatnonzero(~np.isfinite(values))]
         raise FrameError(RejectReason.NON_FINITE, f"non-finite values in {', '.join(bad[:5])}")
     values[~present] = np.nan
+    if sender is not catalog:
+        values = catalog.from_payload(values, sender)
+        present = ~np.isnan(values)
     return values, present
 
 
 def check_values_finite(data: bytes, catalog: Catalog = CATALOG) -> None:
     """Reject a header-validated frame whose values hold NaN or infinity (cheap: no copy)."""
-    n = len(catalog.payload_channels)
+    n = int.from_bytes(data[OFFSET["channel_count"] : OFFSET["channel_count"] + 2], "little")
     if not np.isfinite(np.frombuffer(data, dtype="<f4", count=n, offset=payload_offset(n))).all():
         decode_values(data, catalog)  # raises with the channel names
 
@@ -308,4 +357,14 @@ def decode_frame(data: bytes, catalog: Catalog = CATALOG) -> Frame:
 
 def session_key(data: bytes) -> bytes:
     """Kafka key of a validated frame: car id and session id, so a session keeps its order."""
-    return data[12:14] + data[16:24]
+    return data[_CAR_ID] + data[_SESSION_ID]
+
+
+def frame_session_id(data: bytes) -> int:
+    """The session id of a validated frame, without decoding the rest."""
+    return int.from_bytes(data[_SESSION_ID], "little", signed=True)
+
+
+def frame_car_id(data: bytes) -> int:
+    """The car id of a validated frame, without decoding the rest."""
+    return int.from_bytes(data[_CAR_ID], "little")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import heapq
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,7 @@ import numpy.typing as npt
 from p424.catalog import CATALOG, Catalog
 from p424.codec.frame import decode_header, decode_values
 from p424.processing.laps import LapAccumulator, LapState, is_lap_boundary, starts_at_line
+from p424.processing.layout import LEGACY_LAYOUT_HASH, remap_window_stats, source_catalog
 from p424.processing.outputs import (
     FrameRow,
     LapRow,
@@ -77,6 +79,8 @@ class SessionProcessor:
         self.car_id = car_id
         self.settings = settings
         self.catalog = catalog
+        self.layout_hash = catalog.hash  # the catalog the state's vectors are ordered by
+        self.sender_catalog_hash = catalog.hash  # the catalog the session's frames are written with
         self.sizes = tuple(sorted(settings.window_sizes_ms))
         self.tracker = SequenceTracker()
         self.laps = LapAccumulator(settings.profile_step_m, catalog)
@@ -107,6 +111,23 @@ class SessionProcessor:
         self.__dict__.update(state)
         self.catalog = CATALOG
         self.laps = LapAccumulator(self.settings.profile_step_m, CATALOG)
+        layout = cast(int, state.get("layout_hash", LEGACY_LAYOUT_HASH))
+        self.sender_catalog_hash = cast(int, state.get("sender_catalog_hash", layout))
+        if layout != CATALOG.hash:
+            self._remap(source_catalog(layout, CATALOG))
+
+    def _remap(self, source: Catalog) -> None:
+        """State restored from a checkpoint of another catalog: its vectors, mapped by channel name."""
+        target = self.catalog
+        for p in (*self._heap, *self._block):
+            p.values = target.from_payload(p.values, source)
+        for parent in self._parents.values():
+            if parent is not None:
+                remap_window_stats(parent, source, target)
+        if self.lap is not None and self.lap.mins is not None and self.lap.maxs is not None:
+            self.lap.mins = target.from_key(self.lap.mins, source)
+            self.lap.maxs = target.from_key(self.lap.maxs, source)
+        self.layout_hash = target.hash
 
     # ------------------------------------------------------------------ input
     def on_frame(self, raw: bytes, received_ms: int) -> Outputs:
@@ -117,6 +138,7 @@ class SessionProcessor:
         except ValueError:
             self.invalid += 1  # the bridge validates; this guards against other producers
             return out
+        self.sender_catalog_hash = h.catalog_hash
         seq, kind = self.tracker.observe(h.sequence)
         if kind == SequenceTracker.DUPLICATE:
             return out
@@ -309,7 +331,7 @@ class SessionProcessor:
             SessionRow(
                 self.session_id,
                 self.car_id,
-                self.catalog.hash_hex,
+                f"{self.sender_catalog_hash:08x}",
                 self.anchor_ms or 0,
                 self.last_received_ms,
                 self.first_sim_time or 0.0,

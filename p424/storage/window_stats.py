@@ -4,7 +4,8 @@ A 100 ms window row holding each payload channel as four float columns costs Cas
 driver ~230 cells per row, which capped the pipeline near 500 frames/s. The canonical form is
 therefore one ``stats`` blob per row: the catalog hash (uint32) followed by float32 values,
 stat-major (every channel's min, then max, mean, last) in catalog payload order, NaN where a
-channel was absent. Window sizes listed in ``WINDOW_COLUMNS_MS`` also get the per-channel
+channel was absent. A blob packed under an older registered catalog unpacks into the current
+catalog's order, its missing channels NaN. Window sizes listed in ``WINDOW_COLUMNS_MS`` also get the per-channel
 columns, for CQL readers (Grafana, ad-hoc queries) that cannot unpack a blob.
 
 ``pack`` and ``unpack`` are pure; readers go through ``row_values`` so rows written with only
@@ -40,12 +41,17 @@ def pack(
 
 
 def unpack(blob: bytes, catalog: Catalog = CATALOG) -> npt.NDArray[np.float32]:
-    """The (stat, channel) matrix of a blob; ValueError if it was packed for another catalog."""
+    """The (stat, channel) matrix of a blob in ``catalog``'s payload order, whichever registered
+    catalog version packed it; ValueError for a catalog this platform never knew."""
     (catalog_hash,) = HEADER.unpack_from(blob)
-    n = len(catalog.payload_channels)
-    if catalog_hash != catalog.hash or len(blob) != HEADER.size + 4 * len(WINDOW_STATS) * n:
-        raise ValueError(f"window stats packed for catalog {catalog_hash:08x}, not {catalog.hash_hex}")
-    return np.frombuffer(blob, dtype="<f4", offset=HEADER.size).reshape(len(WINDOW_STATS), n)
+    packed_with = catalog.known(catalog_hash)
+    if packed_with is None:
+        raise ValueError(f"window stats packed for catalog {catalog_hash:08x}, which is not registered")
+    n = len(packed_with.payload_channels)
+    if len(blob) != HEADER.size + 4 * len(WINDOW_STATS) * n:
+        raise ValueError(f"a {len(blob)}-byte window stats blob cannot hold catalog {catalog_hash:08x}'s {n} channels")
+    matrix = np.frombuffer(blob, dtype="<f4", offset=HEADER.size).reshape(len(WINDOW_STATS), n)
+    return catalog.from_payload(matrix, packed_with)
 
 
 def column_index(catalog: Catalog = CATALOG) -> dict[str, tuple[int, int]]:

@@ -27,7 +27,7 @@ RATE_HZ = 20.0
 
 
 def channels(distance: float) -> dict[str, float]:
-    """A few catalog channels (SI units, see p424/catalog.py) for a car at ``distance`` into the lap."""
+    """A few catalog channels (SI units, see p424/catalog/channels.py) for a car at ``distance`` into the lap."""
     phase = 2 * math.pi * distance / LAP_M
     speed = 45.0 + 15.0 * math.sin(3 * phase)  # m/s: three corners a lap
     accelerating = math.cos(3 * phase) > 0

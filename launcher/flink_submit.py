@@ -40,11 +40,14 @@ JOB_CODE = (
     "p424/storage",
     "p424/kafka",
     "p424/codec",
-    "p424/catalog.py",
+    "p424/catalog",  # the channel list and every registered version (versions/*.json)
     "p424/config.py",
     "p424/sequence.py",
     "requirements/flink.lock",  # the environment it runs in
 )
+
+
+JOB_FILES = ("*.py", "*.json")  # in the directories above: code, and the catalog versions it reads
 
 
 def code_digest(cfg: Config) -> str:
@@ -52,7 +55,8 @@ def code_digest(cfg: Config) -> str:
     h = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode())
     for entry in JOB_CODE:
         root = REPO_ROOT / entry
-        for path in sorted(root.rglob("*.py") if root.is_dir() else [root]):  # the job's code and its environment
+        found = [p for pattern in JOB_FILES for p in root.rglob(pattern)] if root.is_dir() else [root]
+        for path in sorted(found):  # the job's code and its environment
             h.update(str(path.relative_to(REPO_ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]

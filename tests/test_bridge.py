@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 import requests
 
+from p424.analysis import get_session
+from p424.catalog import CATALOG
+from p424.codec.dmg1 import DMG1_CHANNELS, encode_dmg1
 from p424.codec.frame import OFFSET, FrameEncoder, FrameHeader, decode_header, session_key
 from p424.config import Config
 from tests.helpers import Stack, unique_session_id, wait_for
@@ -89,7 +92,9 @@ def test_loss_duplicates_and_out_of_order_are_counted(stack: Stack) -> None:
 def test_bad_datagrams_are_counted_dead_lettered_and_the_bridge_keeps_running(stack: Stack) -> None:
     start = stack.end_offsets(stack.cfg.kafka_topic_deadletter)
     before = bridge_health(stack)["rejected"]
-    good = FrameEncoder().encode(FrameHeader(1, unique_session_id(), 0, 0.0), np.zeros(57, dtype=np.float32))
+    good = FrameEncoder().encode(
+        FrameHeader(1, unique_session_id(), 0, 0.0), np.zeros(len(CATALOG.payload_channels), dtype=np.float32)
+    )
     bad = {
         "truncated": good[:30],
         "bad_magic": b"NOPE" + good[4:],
@@ -111,6 +116,41 @@ def test_bad_datagrams_are_counted_dead_lettered_and_the_bridge_keeps_running(st
     assert after["status"] == "ok"
     for reason in bad:
         assert after["rejected"].get(reason, 0) == before.get(reason, 0) + 1
+
+
+def test_an_unmodified_simulators_dmg1_output_becomes_a_stored_session(stack: Stack) -> None:
+    """What the simulator sends to 127.0.0.1:56236 with no change to it (its DynismaMotionPlatform
+    output: nine float64, no header) reaches Cassandra as a session of the DMG1 channels."""
+    assert stack.cfg.bridge_dmg1_port == 56236  # the simulator's default destination
+    n, rate = 300, 150.0  # the simulator sends at most 150 datagrams/s
+    speeds = [40.0 + 0.1 * i for i in range(n)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sim:
+        sim.bind(("127.0.0.1", 0))
+        source = f"127.0.0.1:{sim.getsockname()[1]}"
+        for i in range(n):
+            values = dict.fromkeys(DMG1_CHANNELS, 0.5)
+            values["speed"] = speeds[i]
+            sim.sendto(encode_dmg1(100.0 + i / rate, values), (stack.cfg.host_of("bridge"), stack.cfg.bridge_dmg1_port))
+            time.sleep(1 / rate)
+
+    def ours() -> dict[str, Any] | None:
+        rows = requests.get(f"{stack.cfg.bridge_http_url}/sessions", timeout=5).json()
+        return next((r for r in rows if r["source"] == source and r["received"] == n), None)
+
+    session = wait_for(ours, 20, "the bridge to take every DMG1 datagram as one session")
+    sid = int(session["session_id"])
+    assert session["car_id"] == stack.cfg.bridge_car_id_dmg1 and session["lost"] == 0
+    wait_for(lambda: (stack.store.quality(sid) or {}).get("frames_received") == n, 120, "the session in Cassandra")
+    stored = get_session(sid, stack.store)
+    assert stored.info["catalog_hash"] == CATALOG.hash_hex
+    (lap,) = [stored.laps.pick_lap(int(number)) for number in stored.laps["LapNumber"]]
+    assert not lap["Complete"]  # DMG1 carries no lap data: one open lap
+    raw = lap.get_telemetry(channels=["speed", "accel_lateral", "throttle"], source="raw")
+    assert len(raw) == n
+    np.testing.assert_allclose(raw["speed"], speeds, rtol=1e-6)
+    assert (raw["accel_lateral"] == 0.5).all() and raw["throttle"].isna().all()  # no powertrain or driver data
+    windows = lap.get_telemetry(channels=["speed"])
+    assert windows["speed"].notna().all() and len(windows) >= n / rate / 0.1 - 2  # 100 ms windows over 2 s
 
 
 def _send_paced(stack: Stack, frames: list[bytes], rate: float, stop_at: threading.Event | None = None) -> None:
@@ -194,7 +234,7 @@ def _free_tcp_port() -> int:
 def test_health_is_503_once_frames_cannot_be_forwarded(cfg: Config, tmp_path: Path) -> None:
     # A bridge whose forwarder thread is not running (as if it had died) still takes datagrams
     # into its spool, but health checks (status, compose) must see that nothing reaches Kafka.
-    own = replace(cfg, bridge_udp_port=0, bridge_http_port=_free_tcp_port())
+    own = replace(cfg, bridge_udp_port=0, bridge_dmg1_port=0, bridge_http_port=_free_tcp_port())
     bridge = Bridge(own, spool_dir=tmp_path)
     try:
         bridge.start_http()

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,22 @@ from p424.catalog import Catalog
 from p424.sequence import SequenceTracker
 
 LATENCY_SAMPLES = 100_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionCounts:
+    """What the bridge has seen of one session (``/sessions``, per-session Prometheus counters)."""
+
+    session_id: int
+    car_id: int
+    source: str  # host:port of the sender
+    received: int
+    lost: int
+    duplicated: int
+    out_of_order: int
+    too_old: int
+    first_seq: int
+    highest_seq: int
 
 
 class BridgeMetrics:
@@ -36,6 +53,7 @@ class BridgeMetrics:
         self.committed_offset = 0
         self.sessions: dict[int, SequenceTracker] = {}
         self.session_car: dict[int, int] = {}
+        self.session_source: dict[int, str] = {}  # host:port of the session's sender
         self.session_last_seen: dict[int, float] = {}
         self._latency = np.zeros(LATENCY_SAMPLES, dtype=np.int64)
         self._latency_n = 0
@@ -74,22 +92,23 @@ class BridgeMetrics:
     def reset_latency(self) -> None:
         self._latency_n = 0
 
-    def session_stats(self) -> list[dict[str, int]]:
+    def session_stats(self) -> list[SessionCounts]:
         out = []
         for sid, tracker in list(self.sessions.items()):
             s = tracker.stats
             out.append(
-                {
-                    "session_id": sid,
-                    "car_id": self.session_car.get(sid, 0),
-                    "received": s.received,
-                    "lost": s.lost,
-                    "duplicated": s.duplicated,
-                    "out_of_order": s.out_of_order,
-                    "too_old": s.too_old,
-                    "first_seq": s.first,
-                    "highest_seq": s.highest,
-                }
+                SessionCounts(
+                    session_id=sid,
+                    car_id=self.session_car.get(sid, 0),
+                    source=self.session_source.get(sid, ""),
+                    received=s.received,
+                    lost=s.lost,
+                    duplicated=s.duplicated,
+                    out_of_order=s.out_of_order,
+                    too_old=s.too_old,
+                    first_seq=s.first,
+                    highest_seq=s.highest,
+                )
             )
         return out
 
@@ -99,6 +118,7 @@ class BridgeMetrics:
             if seen < cutoff:
                 self.sessions.pop(sid, None)
                 self.session_car.pop(sid, None)
+                self.session_source.pop(sid, None)
                 self.session_last_seen.pop(sid, None)
 
 
@@ -192,5 +212,5 @@ class PrometheusView(Collector):
         for key, name in per.items():
             c = CounterMetricFamily(name, f"Frames {key.replace('_', ' ')} per session", labels=["car", "session"])
             for s in stats:
-                c.add_metric([str(s["car_id"]), str(s["session_id"])], s[key])
+                c.add_metric([str(s.car_id), str(s.session_id)], getattr(s, key))
             yield c

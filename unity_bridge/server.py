@@ -17,6 +17,7 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import asdict
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -129,13 +130,15 @@ class Bridge:
                 if tracker is None:
                     tracker = m.sessions[ids.session_id] = SequenceTracker()
                     m.session_car[ids.session_id] = ids.car_id
+                    m.session_source[ids.session_id] = address_text(source)
                     log.info(
                         "new session",
                         extra={
                             "session_id": ids.session_id,
                             "car_id": ids.car_id,
-                            "source": address_text(source),
+                            "source": m.session_source[ids.session_id],
                             "compat": result.compat,
+                            "catalog": f"{ids.catalog_hash:08x}",
                         },
                     )
                 m.session_last_seen[ids.session_id] = now
@@ -238,7 +241,10 @@ class Bridge:
             self.cfg.platform_bind_address,
             self.cfg.bridge_http_port,
             registry,
-            {"/health": self.health_response, "/sessions": lambda: (200, self.metrics.session_stats())},
+            {
+                "/health": self.health_response,
+                "/sessions": lambda: (200, [asdict(s) for s in self.metrics.session_stats()]),
+            },
         )
 
     # ---------- lifecycle ----------

@@ -16,7 +16,8 @@ class Bridge(NativeService):
     @property
     def url(self) -> str:
         host, port = self.cfg.host_of("bridge"), self.cfg.bridge_udp_port
-        return f"udp://{host}:{port} (metrics {self.cfg.bridge_http_url}/metrics)"
+        dmg1 = f", DMG1 udp://{host}:{self.cfg.bridge_dmg1_port}" if self.cfg.bridge_dmg1_port else ""
+        return f"udp://{host}:{port}{dmg1} (metrics {self.cfg.bridge_http_url}/metrics)"
 
     @property
     def port(self) -> int:

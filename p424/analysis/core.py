@@ -84,7 +84,9 @@ class Lap(pd.Series):  # type: ignore[misc]
         session: Session = self.session
         lap_no = int(self["LapNumber"])
         if source == "raw":
-            tel = session._raw(float(self["StartSessionTime"]), float(self["EndSessionTime"]), lap_no, channels)
+            # A complete lap ends where the next one starts; an open lap ends at its last frame.
+            end_included = not bool(self["Complete"])
+            tel = session._raw(float(self["StartSessionTime"]), float(self["EndSessionTime"]), channels, end_included)
         elif source == "windows":
             tel = session._windows(lap_no, window_ms, channels, stat)
         else:
@@ -181,13 +183,15 @@ class Session:
             out[c] = df[f"{c}_{stat}"].astype("float64")
         return Telemetry(out)
 
-    def _raw(self, start: float, end: float, lap: int, channels: Sequence[str] | None) -> Telemetry:
+    def _raw(
+        self, start: float, end: float, channels: Sequence[str] | None, end_included: bool = False
+    ) -> Telemetry:
         names = list(channels) if channels else list(CATALOG.payload_names)
         idx = [CATALOG.payload_index[c] for c in names]
         times, dists, values = [], [], []
         for row in self.store.frames(self.session_id, start, end):
-            if row["lap"] != lap and not (start <= row["sim_time"] < end):
-                continue
+            if row["sim_time"] >= end and not end_included:
+                continue  # the next lap's first frame
             f = decode_frame(row["frame"])
             times.append(f.header.sim_time)
             dists.append(f.header.lap_distance)
@@ -197,7 +201,7 @@ class Session:
         out.insert(0, "Distance", dists)
         out.insert(0, "LapTime", np.asarray(times) - start)
         out.insert(0, "SessionTime", times)
-        return Telemetry(out[out["SessionTime"] < end].sort_values("SessionTime").reset_index(drop=True))
+        return Telemetry(out.sort_values("SessionTime").reset_index(drop=True))
 
     def profile(self, lap: int) -> pd.DataFrame:
         df = pd.DataFrame(self.store.profile(self.session_id, lap))

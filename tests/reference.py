@@ -15,6 +15,8 @@ def reference_laps(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     starts = df.groupby("lap")["sim_time"].min()
     for number, g in df.groupby("lap"):
+        if len(g) < 2:
+            continue  # a lap's opening line crossing alone (the end of a stint) is not a lap yet
         nxt = df[df["lap"] == number + 1].head(1)
         span = pd.concat([g, nxt])
         t, p = span["sim_time"].to_numpy(), span["power_electrical_total"].to_numpy()

@@ -49,13 +49,14 @@ def test_looping_a_lap_makes_a_stint(fixture_csv: Path) -> None:
     lap = read_lap_file(fixture_csv)
     samples = list(lap_frames(lap, 3, car_id=2, session_id=5))
     headers = [h for h, _ in samples]
-    assert len(samples) == 3 * lap.samples
+    assert len(samples) == 3 * lap.samples + 1  # and the line crossing that closes lap 3
     assert [h.sequence for h in headers] == list(range(len(samples)))
     times = np.array([h.sim_time for h in headers])
     assert np.all(np.diff(times) > 0)  # the session clock keeps increasing
-    firsts = [headers[k * lap.samples] for k in range(3)]
-    assert [h.lap for h in firsts] == [1, 2, 3]
+    firsts = [headers[k * lap.samples] for k in range(4)]
+    assert [h.lap for h in firsts] == [1, 2, 3, 4]
     assert all(h.markers & MARKER_START_LINE for h in firsts)
+    assert headers[-1] is firsts[-1] and times[-1] - times[0] == pytest.approx(3 * lap.duration)
     assert times[lap.samples] - times[0] == pytest.approx(lap.duration)
     total = np.array([v[CATALOG.payload_index["total_distance"]] for _, v in samples])
     assert np.all(np.diff(total) >= 0) and total[-1] > 3 * 1200  # total distance keeps increasing

@@ -94,6 +94,22 @@ def test_windows_match_pandas(fixture_csv: Path, window_ms: int) -> None:
     assert all(np.isnan(w.means[throttle]) for w in out.windows)
 
 
+def test_a_replayed_stint_of_n_laps_ends_with_n_complete_laps(fixture_csv: Path) -> None:
+    """Regression: `replay --laps 2` stored one complete lap, the second never saw its closing line."""
+    raws, _, _ = encode_stint(fixture_csv, laps=2)
+    out = run(SessionProcessor(77, 1), raws)
+    assert [(lap.lap, lap.complete) for lap in out.laps] == [(1, True), (2, True)]
+    assert out.sessions[-1].laps == 2  # the closing crossing alone does not open a third lap
+
+
+def test_a_stream_that_stops_mid_lap_shows_that_lap_incomplete(fixture_csv: Path) -> None:
+    raws, _, _ = encode_stint(fixture_csv, laps=2)
+    out = run(SessionProcessor(77, 1), raws[: len(raws) * 3 // 4])
+    laps = {lap.lap: lap for lap in out.laps}
+    assert laps[1].complete and not laps[2].complete
+    assert laps[2].frames == len(raws) * 3 // 4 - laps[1].frames
+
+
 def comparable(out: Outputs) -> tuple[list[tuple[int, int, float, int]], list[tuple[int, float, float]]]:
     # Compared by session time: the wall-clock anchor depends on which frame happened to arrive first.
     windows = sorted((w.window_ms, w.lap, round(w.window_start, 3), w.frame_count) for w in out.windows)

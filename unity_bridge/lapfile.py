@@ -102,7 +102,12 @@ def lap_frames(
     first_lap: int = 1,
     catalog: Catalog = CATALOG,
 ) -> Iterator[tuple[FrameHeader, npt.NDArray[np.float32]]]:
-    """Headers and catalog-ordered values (NaN where the file has no such channel) for a stint."""
+    """Headers and catalog-ordered values (NaN where the file has no such channel) for a stint.
+
+    A lap file is one whole lap, so a stint of ``laps`` ends with the line crossing that closes the
+    last one: the file's first row once more, as the first frame of lap ``first_lap + laps``
+    (``laps * samples + 1`` frames in all). Without it the last lap could never complete.
+    """
     n = lap.samples
     payload = np.full((n, len(catalog.payload_channels)), np.nan, dtype=np.float32)
     for name, values in lap.columns.items():
@@ -116,9 +121,9 @@ def lap_frames(
     file_laps = lap.columns.get("lap")
     total_i = catalog.payload_index.get("total_distance")
     seq = 0
-    for k in range(laps):
+    for k in range(laps + 1):
         t0 = k * period
-        for r in range(n):
+        for r in range(n if k < laps else 1):  # after the last lap: its closing line crossing
             sim_time = (
                 float(lap.columns["sim_time"][r]) + t0 if "sim_time" in lap.columns else t0 + float(lap.lap_time[r])
             )

@@ -84,7 +84,7 @@ def replay_lap_file(
         host,
         port,
         speed,
-        lap.samples * laps,
+        lap.samples * laps + 1,
         f"replay {path.name}",
         max_rate,
         quiet,

@@ -188,7 +188,7 @@ class SessionProcessor:
                 parent = self._parents[w]
                 if parent is not None:
                     out.windows.append(self._window_row(parent, preview))
-        if preview.frames:
+        if preview.frames > 1:  # a lap is a span: its opening line crossing alone is not one yet
             out.laps.append(self._lap_row(preview, preview.last_sim_time, complete=False))
         self._report(out)
         return out
@@ -215,6 +215,9 @@ class SessionProcessor:
             self._close_block(out, final=False)
         self._block_index = index
         self._block.append(f)
+
+    def _open_lap_spans_time(self) -> bool:
+        return self.lap is not None and self.lap.frames + len(self._block) > 1
 
     def _last_distance(self, lap: LapState) -> float:
         if self._block:
@@ -337,7 +340,7 @@ class SessionProcessor:
                 self.first_sim_time or 0.0,
                 self.released_until if self.released_until > float("-inf") else 0.0,
                 self.tracker.stats.received,
-                self.laps_done + (1 if self.lap is not None else 0),
+                self.laps_done + (1 if self._open_lap_spans_time() else 0),
             )
         )
 

@@ -375,7 +375,7 @@ def test_published_ports_bind_loopback_with_the_native_numbers(services: dict[st
         "grafana": {(c.grafana_port, "tcp")},
         "grafana-live": {(GrafanaLive(native).port, "tcp")},
         "predictor": {(Predictor(native).port, "tcp")},
-        "bridge": {(Bridge(native).port, "udp"), (c.bridge_http_port, "tcp")},
+        "bridge": {(Bridge(native).port, "udp"), (c.bridge_dmg1_port, "udp"), (c.bridge_http_port, "tcp")},
     }
     published = {
         name: {(int(p["published"]), p["protocol"]) for p in svc.get("ports", [])}

@@ -90,6 +90,26 @@ _FULL_VALUES: dict[str, float] = {
     "battery_temperature": 48.2, "battery_total_heat": 111712.5, "battery_air_mass_flow": 1.9,
     "battery_heat_dissipation": 1500.5, "battery_heat_dissipated": 1.25e6, "battery_q_internal": 3.5e6,
     "battery_soc": 0.62, "battery_energy": 34.1,
+    # catalog 1.1.0 (today's simulator)
+    "position_x": 1523.25, "position_y": 118.5, "position_z": -2210.75, "heading": 247.5,
+    "attitude_pitch": -0.75, "attitude_roll": 0.5,
+    "brake_position": 0.0, "lift_and_coast": 0, "raw_steer": -347, "raw_throttle": 10000, "raw_brake": 0,
+    "automatic_gear": 4,
+    "power_balance_feed_forward": 0.3333333, "power_balance_offset": 0.0, "power_balance_delivered": 0.3333333,
+    "wheel_torque_balance": 0.34, "pre_efficiency_power_front": 260.5, "pre_efficiency_power_rear": 521.0,
+    "wheel_rpm_diff_front": 1.5, "wheel_rpm_diff_rear": -2.25, "torque_friction_front": 12.5, "torque_friction_rear": -25.0,
+    "wheel_speed_fl": 83.25, "wheel_speed_fr": 83.5, "wheel_speed_rl": 84.75, "wheel_speed_rr": 84.5,
+    "wheel_rpm_fl": 2295.5, "wheel_rpm_fr": 2302.25, "wheel_rpm_rl": 2336.75, "wheel_rpm_rr": 2330.0,
+    "wheel_load_fl": 5625.0, "wheel_load_fr": 5480.5, "wheel_load_rl": 7210.25, "wheel_load_rr": 7050.0,
+    "camber_fl": -3.25, "camber_fr": -3.5, "camber_rl": -2.0, "camber_rr": -2.25,
+    "suspension_travel_fl": 0.0415, "suspension_travel_fr": 0.0422, "suspension_travel_rl": 0.0561,
+    "suspension_travel_rr": 0.0553,
+    "roll_angle_front": 0.45, "roll_angle_rear": 0.375, "ground_slope": -1.25, "ground_grade": -0.0218,
+    "understeer_angle": 0.625,
+    "aero_scz_front": 1.05, "aero_scz_rear": 1.65, "aero_scx": 0.875, "aero_balance": 0.39,
+    "aero_downforce_front": 4512.5, "aero_downforce_rear": 7091.25, "aero_drag": 3760.0, "aero_front_flap": 1.5,
+    "air_density": 1.18,
+    "battery_power": 780.25, "battery_power_rms": 512.75, "battery_net_energy": 18.625,
 }
 
 # First row of /work/shared/fixtures/perrinn424_lap_start_mgu_50hz.csv (a simulator lap-file export):

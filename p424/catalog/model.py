@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -44,6 +44,9 @@ class Channel:
     description: str
     sim_name: str = ""  # the current simulator's channel name (its CSV export header, any case)
     sim_aliases: tuple[str, ...] = ()  # names older simulator versions and lap files used
+    # -1 where the simulator's axis points the other way: Unity's x is to the right and its yaw is
+    # clockwise seen from above, where ISO 8855 (the stored convention) has y to the left.
+    sim_sign: int = 1
     rate_hz: int = 50  # nominal poll rate in the simulator
     multiplier: float = 1.0  # display value = stored value * multiplier
     display_unit: str = ""  # unit after multiplying; empty means ``unit``
@@ -66,9 +69,11 @@ class Channel:
         return self.display_unit or self.unit
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field that differs from its default (so a field added later leaves files as they are)."""
         d = asdict(self)
         d["sim_aliases"] = list(self.sim_aliases)
-        return d
+        defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
+        return {k: v for k, v in d.items() if k not in defaults or v != _plain(defaults[k])}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Channel:
@@ -81,6 +86,14 @@ class Channel:
         args["transport"] = Transport(args.get("transport", Transport.PAYLOAD))
         args["sim_aliases"] = tuple(args.get("sim_aliases", ()))
         return cls(**args)
+
+    def __post_init__(self) -> None:
+        if self.sim_sign not in (1, -1):
+            raise ValueError(f"channel {self.name!r}: sim_sign is 1 or -1, not {self.sim_sign}")
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 HEADER_CHANNELS = ("sim_time", "lap", "lap_distance", "markers")

@@ -24,6 +24,9 @@ from p424.catalog import CATALOG
 from p424.codec.frame import decode_frame
 from p424.storage.reader import TelemetryStore
 
+# FastF1's position axes -> catalog channels (Unity's y is up: the track plane is its x and z).
+POSITION_AXES = {"X": "position_x", "Y": "position_z", "Z": "position_y"}
+
 LAP_COLUMNS = {
     "lap": "LapNumber",
     "car_id": "CarId",
@@ -54,7 +57,7 @@ class Telemetry(pd.DataFrame):  # type: ignore[misc]
 
     @property
     def units(self) -> dict[str, str]:
-        base = {"SessionTime": "s", "LapTime": "s", "Distance": "m"}
+        base = {"SessionTime": "s", "LapTime": "s", "Distance": "m", "X": "m", "Y": "m", "Z": "m"}
         return {c: base.get(c) or (CATALOG.by_name[c].unit if c in CATALOG.by_name else "") for c in self.columns}
 
     def decimate(self, every: int) -> Telemetry:
@@ -93,6 +96,23 @@ class Lap(pd.Series):  # type: ignore[misc]
             raise ValueError("source must be 'windows' or 'raw'")
         tel.session_id, tel.lap_number, tel.source = session.session_id, lap_no, source
         return tel.decimate(decimate) if decimate else tel
+
+    def get_pos_data(self, source: str = "raw", window_ms: int = 100) -> Telemetry:
+        """The car's position during the lap, shaped like FastF1's: X, Y (the track plane), Z
+        (height), Distance, SessionTime, LapTime and, from windows, Date; metres.
+
+        The simulator's world is Unity's, with y up: X is its x, Y its z and Z its y, so plotting
+        Y against X draws the track map as seen from above. Samples without a position (a sender
+        that has none, or a catalog version before 1.1.0) are left out.
+        """
+        stat = "last"  # a window's position is where the car was at its end, not an average of the path
+        tel = self.get_telemetry(list(POSITION_AXES.values()), source=source, window_ms=window_ms, stat=stat)
+        pos = tel.rename(columns={channel: axis for axis, channel in POSITION_AXES.items()})
+        pos = pos.dropna(subset=list(POSITION_AXES)).reset_index(drop=True)
+        keep = [c for c in ("Date", "SessionTime", "LapTime", "Distance", *POSITION_AXES) if c in pos.columns]
+        out = Telemetry(pos[keep])
+        out.session_id, out.lap_number, out.source = tel.session_id, tel.lap_number, source
+        return out
 
 
 class Laps(pd.DataFrame):  # type: ignore[misc]

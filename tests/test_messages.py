@@ -29,7 +29,9 @@ def test_fast_window_json_is_the_same_document_as_the_typed_message() -> None:
     row = WindowRow(session_id=7, car_id=3, window_ms=100, lap=2, part=0, ts_ms=1_790_000_012_300, window_start=12.3,
                     lap_time=4.5, lap_distance=1234.5, frame_count=5, mins=means - 1, maxs=means + 1, means=means,
                     lasts=means * 2, lap_energy_drawn_kwh=0.5, lap_energy_regen_kwh=0.1)
-    quality = SessionQualitySnapshot(100, 1, 2, 3, 4)
+    quality = SessionQualitySnapshot(
+        frames_received=100, frames_lost=1, frames_duplicated=2, frames_late=3, frames_out_of_order=4
+    )
     fast = window_message_json(row, quality=quality)
     typed = window_message(row, quality=quality).to_json()
     assert json.loads(fast) == json.loads(typed)

@@ -19,7 +19,7 @@ from p424.catalog import CATALOG, Catalog
 from p424.processing.outputs import LapRow, QualityRow, WindowRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChannelStats:
     min: float
     max: float
@@ -27,7 +27,7 @@ class ChannelStats:
     last: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionQualitySnapshot:
     frames_received: int
     frames_lost: int
@@ -36,7 +36,7 @@ class SessionQualitySnapshot:
     frames_out_of_order: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowMessage:
     session_id: int
     car_id: int
@@ -65,7 +65,7 @@ class WindowMessage:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapMessage:
     session_id: int
     car_id: int
@@ -96,7 +96,7 @@ class LapMessage:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PredictionMessage:
     session_id: int
     car_id: int
@@ -126,24 +126,26 @@ def window_message(
     row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None
 ) -> WindowMessage:
     channels = {
-        name: ChannelStats(float(row.mins[i]), float(row.maxs[i]), float(row.means[i]), float(row.lasts[i]))
+        name: ChannelStats(
+            min=float(row.mins[i]), max=float(row.maxs[i]), mean=float(row.means[i]), last=float(row.lasts[i])
+        )
         for i, name in enumerate(catalog.payload_names)
         if not np.isnan(row.means[i])
     }
     return WindowMessage(
-        row.session_id,
-        row.car_id,
-        row.window_ms,
-        row.lap,
-        row.window_start,
-        row.ts_ms,
-        row.lap_time,
-        row.lap_distance,
-        row.frame_count,
-        channels,
-        row.lap_energy_drawn_kwh,
-        row.lap_energy_regen_kwh,
-        quality,
+        session_id=row.session_id,
+        car_id=row.car_id,
+        window_ms=row.window_ms,
+        lap=row.lap,
+        window_start=row.window_start,
+        ts_ms=row.ts_ms,
+        lap_time=row.lap_time,
+        lap_distance=row.lap_distance,
+        frame_count=row.frame_count,
+        channels=channels,
+        lap_energy_drawn_kwh=row.lap_energy_drawn_kwh,
+        lap_energy_regen_kwh=row.lap_energy_regen_kwh,
+        quality=quality,
     )
 
 
@@ -191,28 +193,32 @@ def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
         if not (np.isnan(row.mins[i]) or np.isnan(row.maxs[i]))
     }
     return LapMessage(
-        row.session_id,
-        row.car_id,
-        row.lap,
-        row.start_sim_time,
-        row.end_sim_time,
-        row.start_ts_ms,
-        row.lap_time,
-        row.distance,
-        row.frames,
-        row.complete,
-        row.invalidated,
-        row.max_speed,
-        row.mean_speed,
-        row.energy_drawn_kwh,
-        row.energy_regen_kwh,
-        row.energy_net_kwh,
-        row.sector_times,
-        extremes,
+        session_id=row.session_id,
+        car_id=row.car_id,
+        lap=row.lap,
+        start_sim_time=row.start_sim_time,
+        end_sim_time=row.end_sim_time,
+        start_ts_ms=row.start_ts_ms,
+        lap_time=row.lap_time,
+        distance=row.distance,
+        frames=row.frames,
+        complete=row.complete,
+        invalidated=row.invalidated,
+        max_speed=row.max_speed,
+        mean_speed=row.mean_speed,
+        energy_drawn_kwh=row.energy_drawn_kwh,
+        energy_regen_kwh=row.energy_regen_kwh,
+        energy_net_kwh=row.energy_net_kwh,
+        sector_times=row.sector_times,
+        channel_extremes=extremes,
     )
 
 
 def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
     return SessionQualitySnapshot(
-        row.frames_received, row.frames_lost, row.frames_duplicated, row.frames_late, row.frames_out_of_order
+        frames_received=row.frames_received,
+        frames_lost=row.frames_lost,
+        frames_duplicated=row.frames_duplicated,
+        frames_late=row.frames_late,
+        frames_out_of_order=row.frames_out_of_order,
     )

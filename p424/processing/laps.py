@@ -34,7 +34,7 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LapPoint:
     """The last frame seen in a lap, kept to integrate across block and lap boundaries."""
 
@@ -44,7 +44,7 @@ class LapPoint:
     channels: F32  # profile channels at this frame
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LapState:
     number: int
     header_lap: int
@@ -105,7 +105,7 @@ def _distance_increments(d: F64) -> F64:
     return np.where(step < -DISTANCE_RESET_M, d[1:], np.maximum(step, 0.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapSummary:
     lap_time: float
     distance: float
@@ -140,7 +140,13 @@ class LapAccumulator:
     ) -> LapState:
         first_bin = int(np.floor(lap_distance / self.step)) + 1 if lap_distance > 0 else 0
         return LapState(
-            number, header_lap, sim_time, ts_ms, at_line, next_profile_m=first_bin * self.step, last_sim_time=sim_time
+            number=number,
+            header_lap=header_lap,
+            start_sim_time=sim_time,
+            start_ts_ms=ts_ms,
+            started_at_line=at_line,
+            next_profile_m=first_bin * self.step,
+            last_sim_time=sim_time,
         )
 
     def _profile_channels(self, values: F32) -> F32:
@@ -187,7 +193,12 @@ class LapAccumulator:
             lap.speed_sum += float(s[ok].sum())
             lap.speed_count += int(ok.sum())
         points = self._profile(lap, t, d, ch)
-        lap.last = LapPoint(float(sim_times[-1]), float(lap_distances[-1]), float(power[-1]), prof[-1].copy())
+        lap.last = LapPoint(
+            sim_time=float(sim_times[-1]),
+            lap_distance=float(lap_distances[-1]),
+            power=float(power[-1]),
+            channels=prof[-1].copy(),
+        )
         lap.last_sim_time = float(sim_times[-1])
         return points
 

@@ -1,7 +1,8 @@
 """What session processing produces: rows for Cassandra and messages for Kafka.
 
 Plain dataclasses with numpy vectors in catalog payload order; the storage layer turns them into
-CQL parameters and the Kafka layer into JSON, so processing knows neither.
+CQL parameters and the Kafka layer into JSON, so processing knows neither. Records are built by
+keyword: with a dozen same-typed fields, position is how values end up in the wrong column.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy.typing as npt
 F32 = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FrameRow:
     session_id: int
     seq: int
@@ -25,7 +26,7 @@ class FrameRow:
     frame: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowRow:
     session_id: int
     car_id: int
@@ -45,7 +46,7 @@ class WindowRow:
     lap_energy_regen_kwh: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapRow:
     session_id: int
     car_id: int
@@ -68,7 +69,7 @@ class LapRow:
     maxs: F32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProfilePoint:
     session_id: int
     lap: int
@@ -80,7 +81,7 @@ class ProfilePoint:
     power_electrical_total: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QualityRow:
     session_id: int
     frames_received: int
@@ -92,7 +93,7 @@ class QualityRow:
     last_seq: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionRow:
     session_id: int
     car_id: int

@@ -106,7 +106,7 @@ class SampleBlock:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapSummary:
     """Per-lap facts (labels for ML and tests); times in seconds, energies in kWh."""
 

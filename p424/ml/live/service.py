@@ -56,7 +56,7 @@ IDLE_SESSION_S = 600.0
 GIL_SWITCH_INTERVAL_S = 0.001  # the Kafka I/O threads get the GIL without waiting 5 ms behind the model
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServingModel:
     name: str
     version: str
@@ -95,7 +95,7 @@ class ModelWatcher(threading.Thread):
                 f"({missing[:3]}...); retrain it"
             )
             return
-        self.current = ServingModel(self.model_name, str(mv.version), model, time.time())
+        self.current = ServingModel(name=self.model_name, version=str(mv.version), model=model, loaded_at=time.time())
         self.last_error = ""
         log.info("serving model", extra={"model": self.model_name, "version": str(mv.version)})
 
@@ -318,18 +318,20 @@ class Predictor:
             self.state.record(ctx, predicted, baseline, serving.version)
             # Kafka first: it is the live path (Grafana Live); Cassandra keeps the history.
             out = PredictionMessage(
-                ctx.session_id,
-                ctx.car_id,
-                ctx.lap,
-                ctx.ts_ms,
-                ctx.window_start,
-                ctx.lap_distance,
-                ctx.lap_time_so_far,
-                *predicted,
-                *baseline,
-                serving.name,
-                serving.version,
-                round(latency, 3),
+                session_id=ctx.session_id,
+                car_id=ctx.car_id,
+                lap=ctx.lap,
+                ts_ms=ctx.ts_ms,
+                window_start=ctx.window_start,
+                lap_distance=ctx.lap_distance,
+                lap_time_so_far=ctx.lap_time_so_far,
+                predicted_lap_time=predicted[0],
+                predicted_energy_kwh=predicted[1],
+                baseline_lap_time=baseline[0],
+                baseline_energy_kwh=baseline[1],
+                model_name=serving.name,
+                model_version=serving.version,
+                latency_ms=round(latency, 3),
             )
             kafka_live.produce(
                 self.producer,
@@ -457,16 +459,16 @@ class Predictor:
 def _window_header(doc: dict[str, Any]) -> WindowMessage:
     """The window's identity and clocks; its channel statistics are decoded once, by ``WindowObs``."""
     return WindowMessage(
-        doc["session_id"],
-        doc["car_id"],
-        doc["window_ms"],
-        doc["lap"],
-        doc["window_start"],
-        doc["ts_ms"],
-        doc["lap_time"],
-        doc["lap_distance"],
-        doc["frame_count"],
-        {},
+        session_id=doc["session_id"],
+        car_id=doc["car_id"],
+        window_ms=doc["window_ms"],
+        lap=doc["lap"],
+        window_start=doc["window_start"],
+        ts_ms=doc["ts_ms"],
+        lap_time=doc["lap_time"],
+        lap_distance=doc["lap_distance"],
+        frame_count=doc["frame_count"],
+        channels={},
     )
 
 

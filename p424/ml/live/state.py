@@ -26,7 +26,7 @@ CLOSED_MEMORY = 10_000  # (session, lap) pairs remembered as closed, so late win
 SUMMARY_GRACE_S = 30.0  # a summary whose session sends no further lap is scored after this long
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowContext:
     """Where a prediction was made: identifies its row and message."""
 
@@ -40,7 +40,7 @@ class WindowContext:
     energy_so_far_kwh: float
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LapTrack:
     car_id: int
     acc: LapSoFar
@@ -50,7 +50,7 @@ class LapTrack:
     versions: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapError:
     model_name: str
     month: str
@@ -134,7 +134,7 @@ class LiveState:
         laps = self.sessions.setdefault(session_id, OrderedDict())
         track = laps.get(lap)
         if track is None:
-            track = laps[lap] = LapTrack(car_id, LapSoFar(self.spec))
+            track = laps[lap] = LapTrack(car_id=car_id, acc=LapSoFar(self.spec))
             while len(laps) > MAX_OPEN_LAPS:
                 laps.popitem(last=False)
         return track
@@ -156,14 +156,14 @@ class LiveState:
         track = self._track(msg.session_id, msg.lap, msg.car_id)
         features = track.acc.update(obs if obs is not None else WindowObs.from_message(msg, self.spec))
         ctx = WindowContext(
-            msg.session_id,
-            msg.car_id,
-            msg.lap,
-            msg.ts_ms,
-            msg.window_start,
-            track.acc.distance,
-            track.acc.elapsed,
-            track.acc.energy_kwh,
+            session_id=msg.session_id,
+            car_id=msg.car_id,
+            lap=msg.lap,
+            ts_ms=msg.ts_ms,
+            window_start=msg.window_start,
+            lap_distance=track.acc.distance,
+            lap_time_so_far=track.acc.elapsed,
+            energy_so_far_kwh=track.acc.energy_kwh,
         )
         return ctx, features
 

@@ -67,7 +67,7 @@ def main() -> None:
     cases: list[tuple[str, Callable[[Any], object], Sequence[Any]]] = [
         ("frame params", writes.frame_params, out.frames),
         ("window params (100 ms, blob)", writes.window_params, small),
-        ("window params (1 s, blob + columns)", lambda w: writes.window_params(w, True), large),
+        ("window params (1 s, blob + columns)", writes.window_with_columns_params, large),
         ("lap params", writes.lap_params, out.laps),
         ("profile params", writes.profile_params, out.profile),
         ("quality params", lambda q: writes.quality_params(q, NOW_MS), out.quality),

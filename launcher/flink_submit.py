@@ -40,6 +40,7 @@ JOB_CODE = (
     "p424/storage",
     "p424/kafka",
     "p424/codec",
+    "p424/ml/live/records.py",  # the predictor's rows, whose statements p424/storage/writes.py derives
     "p424/catalog.py",
     "p424/config.py",
     "p424/sequence.py",

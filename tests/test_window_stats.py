@@ -49,7 +49,7 @@ def test_rows_read_the_same_with_the_blob_or_with_columns_only() -> None:
     st = writes.Statements("ks")
     packed = dict(zip(st.window_columns, writes.window_params(row), strict=True))
     full_columns = [*st.window_columns, *window_stat_columns()]
-    full = dict(zip(full_columns, writes.window_params(row, with_columns=True), strict=True))
+    full = dict(zip(full_columns, writes.window_with_columns_params(row), strict=True))
     legacy = {k: v for k, v in full.items() if k != "stats"}  # written before the blob existed
     wanted = window_stat_columns()
     a, b, c = (window_stats.expand(r, wanted) for r in (packed, full, legacy))

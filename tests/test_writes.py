@@ -7,6 +7,7 @@ live predictor derive their statements, so they pin the stored rows column for c
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from types import SimpleNamespace
@@ -24,7 +25,8 @@ from p424.ml.live import service
 from p424.ml.live.state import LapTrack, WindowContext, lap_error
 from p424.processing.outputs import FrameRow, LapRow, ProfilePoint, QualityRow, SessionRow, WindowRow
 from p424.storage import window_stats, writes
-from p424.storage.schema import lap_stat_columns, window_stat_columns
+from p424.storage.migrate import migrations
+from p424.storage.schema import catalog_columns, lap_stat_columns, window_stat_columns
 
 KS = "ks"
 NOW_MS = 1_790_000_999_000
@@ -123,7 +125,7 @@ def test_window_rows_with_columns_add_every_channel_stat() -> None:
     for i, c in enumerate(CATALOG.payload_channels):
         for stat, values in (("min", row.mins), ("max", row.maxs), ("mean", row.means), ("last", row.lasts)):
             channel_stats[f"{c.name}_{stat}"] = optional(values[i])
-    table, got = written(writes.Statements(KS).window_with_columns, writes.window_params(row, with_columns=True))
+    table, got = written(writes.Statements(KS).window_with_columns, writes.window_with_columns_params(row))
     assert table == "channel_windows"
     assert got == {**WINDOW_SCALARS, "stats": window_stats.pack(row.mins, row.maxs, row.means, row.lasts), **channel_stats}
     assert list(got)[len(WINDOW_SCALARS) + 1 :] == window_stat_columns()  # the catalog's column layout
@@ -371,3 +373,49 @@ def test_prediction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
             "error_energy_at_75": 2.0,
         },
     )
+
+
+# ---------------------------------------------------------------- every written column exists
+def schema_columns() -> dict[str, set[str]]:
+    """Table -> columns, from the migration files' CREATE TABLE and ALTER TABLE ... ADD, plus catalog columns."""
+    tables: dict[str, set[str]] = {}
+    for m in migrations():
+        for statement in m.statements(KS, "{}"):
+            text = " ".join(statement.split())
+            if create := re.fullmatch(r"CREATE TABLE (?:IF NOT EXISTS )?ks\.(\w+) \((.*?)\)(?: WITH .*)?", text):
+                items = split_top_level(create[2])
+                tables[create[1]] = {item.split()[0] for item in items if not item.upper().startswith("PRIMARY KEY")}
+            elif alter := re.fullmatch(r"ALTER TABLE ks\.(\w+) ADD (?:IF NOT EXISTS )?(\w+) [\w<>, ]+", text):
+                tables[alter[1]].add(alter[2])
+            else:
+                assert not text.upper().startswith("ALTER"), f"an ALTER this test does not read: {text}"
+    for table, columns in catalog_columns().items():
+        tables[table] |= set(columns)
+    return tables
+
+
+def split_top_level(body: str) -> list[str]:
+    items, depth, current = [], 0, ""
+    for ch in body:
+        depth += (ch in "(<") - (ch in ")>")
+        if ch == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*items, current.strip()]
+
+
+def test_the_schema_reader_sees_every_table_and_the_blob_column() -> None:
+    schema = schema_columns()
+    assert {"frames", "channel_windows", "laps", "predictions", "prediction_errors"} <= set(schema)
+    assert {"stats", "ts", *window_stat_columns()} <= schema["channel_windows"]  # ALTER TABLE and catalog columns
+    assert "PRIMARY" not in schema["frames"] and "bucket" in schema["frames"]
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(writes.Tables)])
+def test_every_column_a_table_writes_exists_in_the_schema(name: str) -> None:
+    table = getattr(writes.TABLES, name)
+    missing = set(table.columns) - schema_columns()[table.name]
+    assert not missing, f"{table.name} has no column {sorted(missing)}"
+    assert columns_of(getattr(writes.Statements(KS), name)) == (table.name, list(table.columns))

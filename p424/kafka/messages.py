@@ -9,7 +9,7 @@ milliseconds; ``*_sim_time`` and ``window_start`` are session-clock seconds.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import orjson
 
 from p424.catalog import CATALOG, Catalog
 from p424.processing.outputs import LapRow, QualityRow, WindowRow
+from p424.records import SharedFields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,7 +122,14 @@ class PredictionMessage:
         return cls(**json.loads(raw))
 
 
-# ---- from processing outputs (pure) ----
+# ---- from processing outputs (pure): fields the two records share are copied by name ----
+_WINDOW_FROM_ROW = SharedFields(WindowRow, WindowMessage)
+_LAP_FROM_ROW = SharedFields(LapRow, LapMessage)
+_QUALITY_FROM_ROW = SharedFields(QualityRow, SessionQualitySnapshot)
+# A window document's keys in WindowMessage's field order, which is the order ``to_json`` writes.
+_WINDOW_DOCUMENT: dict[str, Any] = dict.fromkeys(f.name for f in fields(WindowMessage))
+
+
 def window_message(
     row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None
 ) -> WindowMessage:
@@ -132,21 +140,7 @@ def window_message(
         for i, name in enumerate(catalog.payload_names)
         if not np.isnan(row.means[i])
     }
-    return WindowMessage(
-        session_id=row.session_id,
-        car_id=row.car_id,
-        window_ms=row.window_ms,
-        lap=row.lap,
-        window_start=row.window_start,
-        ts_ms=row.ts_ms,
-        lap_time=row.lap_time,
-        lap_distance=row.lap_distance,
-        frame_count=row.frame_count,
-        channels=channels,
-        lap_energy_drawn_kwh=row.lap_energy_drawn_kwh,
-        lap_energy_regen_kwh=row.lap_energy_regen_kwh,
-        quality=quality,
-    )
+    return WindowMessage(**_WINDOW_FROM_ROW.of(row), channels=channels, quality=quality)
 
 
 def window_message_json(
@@ -165,23 +159,12 @@ def window_message_json(
         row.lasts[present].tolist(),
         strict=True,
     )
-    doc = {
-        "session_id": row.session_id,
-        "car_id": row.car_id,
-        "window_ms": row.window_ms,
-        "lap": row.lap,
-        "window_start": row.window_start,
-        "ts_ms": row.ts_ms,
-        "lap_time": row.lap_time,
-        "lap_distance": row.lap_distance,
-        "frame_count": row.frame_count,
-        "channels": {
-            n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)
-        },
-        "lap_energy_drawn_kwh": row.lap_energy_drawn_kwh,
-        "lap_energy_regen_kwh": row.lap_energy_regen_kwh,
-        "quality": asdict(quality) if quality is not None else None,
+    doc = _WINDOW_DOCUMENT.copy()
+    doc.update(_WINDOW_FROM_ROW.items(row))
+    doc["channels"] = {
+        n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)
     }
+    doc["quality"] = asdict(quality) if quality is not None else None
     # orjson: ~10x faster than json for these ~230 floats, and the same document.
     return orjson.dumps(doc)
 
@@ -192,33 +175,8 @@ def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
         for i, c in enumerate(catalog.key_channels())
         if not (np.isnan(row.mins[i]) or np.isnan(row.maxs[i]))
     }
-    return LapMessage(
-        session_id=row.session_id,
-        car_id=row.car_id,
-        lap=row.lap,
-        start_sim_time=row.start_sim_time,
-        end_sim_time=row.end_sim_time,
-        start_ts_ms=row.start_ts_ms,
-        lap_time=row.lap_time,
-        distance=row.distance,
-        frames=row.frames,
-        complete=row.complete,
-        invalidated=row.invalidated,
-        max_speed=row.max_speed,
-        mean_speed=row.mean_speed,
-        energy_drawn_kwh=row.energy_drawn_kwh,
-        energy_regen_kwh=row.energy_regen_kwh,
-        energy_net_kwh=row.energy_net_kwh,
-        sector_times=row.sector_times,
-        channel_extremes=extremes,
-    )
+    return LapMessage(**_LAP_FROM_ROW.of(row), channel_extremes=extremes)
 
 
 def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
-    return SessionQualitySnapshot(
-        frames_received=row.frames_received,
-        frames_lost=row.frames_lost,
-        frames_duplicated=row.frames_duplicated,
-        frames_late=row.frames_late,
-        frames_out_of_order=row.frames_out_of_order,
-    )
+    return SessionQualitySnapshot(**_QUALITY_FROM_ROW.of(row))

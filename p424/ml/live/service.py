@@ -45,6 +45,7 @@ from p424.ml.live.records import LapError, PredictionRow
 from p424.ml.live.state import LiveState, WindowContext
 from p424.ml.model import THREADS
 from p424.ml.promotion import CHAMPION
+from p424.records import SharedFields
 from p424.status_http import serve_status
 from p424.storage import writes
 from p424.storage.batches import unlogged_batches
@@ -56,6 +57,7 @@ POLL_RECORDS = 200
 BATCH_ROWS = 100
 IDLE_SESSION_S = 600.0
 GIL_SWITCH_INTERVAL_S = 0.001  # the Kafka I/O threads get the GIL without waiting 5 ms behind the model
+_MESSAGE_FROM_ROW = SharedFields(PredictionRow, PredictionMessage, leave={"latency_ms"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -327,27 +329,11 @@ class Predictor:
                 latency_ms=latency,
             )
             # Kafka first: it is the live path (Grafana Live); Cassandra keeps the history.
-            out = PredictionMessage(
-                session_id=row.session_id,
-                car_id=row.car_id,
-                lap=row.lap,
-                ts_ms=row.ts_ms,
-                window_start=row.window_start,
-                lap_distance=row.lap_distance,
-                lap_time_so_far=row.lap_time_so_far,
-                predicted_lap_time=row.predicted_lap_time,
-                predicted_energy_kwh=row.predicted_energy_kwh,
-                baseline_lap_time=row.baseline_lap_time,
-                baseline_energy_kwh=row.baseline_energy_kwh,
-                model_name=row.model_name,
-                model_version=row.model_version,
-                latency_ms=round(row.latency_ms, 3),
-            )
             kafka_live.produce(
                 self.producer,
                 self.cfg.kafka_topic_predictions,
                 str(row.session_id).encode(),
-                out.to_json(),
+                prediction_message(row).to_json(),
                 self._delivered,
             )
             rows[(row.session_id, row.lap)].append(writes.prediction_params(row))
@@ -448,6 +434,11 @@ class Predictor:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+
+
+def prediction_message(row: PredictionRow) -> PredictionMessage:
+    """The live message of a stored prediction: its fields by name, the latency to the microsecond."""
+    return PredictionMessage(**_MESSAGE_FROM_ROW.of(row), latency_ms=round(row.latency_ms, 3))
 
 
 def _window_header(doc: dict[str, Any]) -> WindowMessage:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
+from p424.storage.schema import PROFILE_STEP_M
 
 MARKER_TIME_RESET = 1 << 0
 MARKER_DISTANCE_RESET = 1 << 1
@@ -124,7 +125,7 @@ class LapSummary:
 class LapAccumulator:
     """Running lap statistics; all work is done per block of frames, vectorised."""
 
-    def __init__(self, profile_step_m: int = 10, catalog: Catalog = CATALOG) -> None:
+    def __init__(self, profile_step_m: int = PROFILE_STEP_M, catalog: Catalog = CATALOG) -> None:
         self.step = profile_step_m
         self.catalog = catalog
         idx = catalog.payload_index

@@ -34,7 +34,7 @@ from p424.processing.outputs import (
 )
 from p424.processing.windows import WindowStats, block_stats, merge_into, parent_index
 from p424.sequence import SequenceTracker
-from p424.storage.schema import window_part
+from p424.storage.schema import PROFILE_STEP_M, window_part
 
 F32 = npt.NDArray[np.float32]
 
@@ -44,7 +44,7 @@ class ProcessingSettings:
     window_sizes_ms: tuple[int, ...] = (100, 1000)
     out_of_orderness_s: float = 0.2
     min_lap_s: float = 10.0
-    profile_step_m: int = 10
+    profile_step_m: int = PROFILE_STEP_M
 
     def __post_init__(self) -> None:
         sizes = sorted(self.window_sizes_ms)

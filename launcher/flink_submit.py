@@ -43,6 +43,7 @@ JOB_CODE = (
     "p424/ml/live/records.py",  # the predictor's rows, whose statements p424/storage/writes.py derives
     "p424/catalog.py",
     "p424/config.py",
+    "p424/markers.py",
     "p424/records.py",
     "p424/sequence.py",
     "requirements/flink.lock",  # the environment it runs in

@@ -46,6 +46,7 @@ JOB_CODE = (
     "p424/markers.py",
     "p424/records.py",
     "p424/sequence.py",
+    "p424/units.py",
     "requirements/flink.lock",  # the environment it runs in
 )
 

@@ -28,10 +28,10 @@ from p424.markers import (
     MARKER_TIME_RESET,
 )
 from p424.storage.schema import PROFILE_STEP_M
+from p424.units import KWS_PER_KWH
 
 LAP_START_MARKERS = MARKER_START_LINE | MARKER_TIME_RESET | MARKER_DISTANCE_RESET
 DISTANCE_RESET_M = 100.0
-KWS_PER_KWH = 3600.0
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]

@@ -35,6 +35,7 @@ from p424.processing.outputs import (
 from p424.processing.windows import WindowStats, block_stats, merge_into, parent_index
 from p424.sequence import SequenceTracker
 from p424.storage.schema import PROFILE_STEP_M, window_part
+from p424.units import KWS_PER_KWH
 
 F32 = npt.NDArray[np.float32]
 
@@ -267,7 +268,6 @@ class SessionProcessor:
     def _window_row(self, s: WindowStats, lap: LapState, lap_number: int | None = None) -> WindowRow:
         base = self._lap_window_base.setdefault(s.window_ms, s.index)
         number = lap.number if lap_number is None else lap_number
-        kwh = 3600.0
         return WindowRow(
             session_id=self.session_id,
             car_id=self.car_id,
@@ -283,8 +283,8 @@ class SessionProcessor:
             maxs=s.maxs,
             means=s.means,
             lasts=s.lasts,
-            lap_energy_drawn_kwh=lap.drawn_kws / kwh,
-            lap_energy_regen_kwh=lap.regen_kws / kwh,
+            lap_energy_drawn_kwh=lap.drawn_kws / KWS_PER_KWH,
+            lap_energy_regen_kwh=lap.regen_kws / KWS_PER_KWH,
         )
 
     def _lap_row(self, lap: LapState, end_sim_time: float, complete: bool) -> LapRow:

@@ -115,11 +115,22 @@ def test_encoder_refuses_what_the_decoder_would_reject() -> None:
 
 
 def test_catalog_hash_changes_with_layout_not_with_display_metadata() -> None:
-    renamed = Catalog([*CHANNELS[:-1], Channel("battery_energy2", "kWh", "battery", 0, 55, "x")])
-    relabelled = Catalog([*CHANNELS[:-1], Channel("battery_energy", "kWh", "other", -5, 500, "another description")])
+    renamed = Catalog(
+        [*CHANNELS[:-1], Channel(name="battery_energy2", unit="kWh", group="battery", lo=0, hi=55, description="x")]
+    )
+    relabelled = Catalog(
+        [
+            *CHANNELS[:-1],
+            Channel(
+                name="battery_energy", unit="kWh", group="other", lo=-5, hi=500, description="another description"
+            ),
+        ]
+    )
     assert renamed.hash != CATALOG.hash
     assert relabelled.hash == CATALOG.hash
-    appended = Catalog([*CHANNELS, Channel("new_channel", "V", "battery", 0, 900, "pack voltage")])
+    appended = Catalog(
+        [*CHANNELS, Channel(name="new_channel", unit="V", group="battery", lo=0, hi=900, description="pack voltage")]
+    )
     frame = encode_frame(FrameHeader(1, 7, 0, 1.0), {"speed": 3.0})
     with pytest.raises(FrameError) as err:
         decode_frame(frame, appended)
@@ -130,7 +141,7 @@ def test_catalog_validation() -> None:
     with pytest.raises(ValueError, match="twice"):
         Catalog([*CHANNELS, CHANNELS[-1]])
     with pytest.raises(ValueError, match="snake_case"):
-        Catalog([*CHANNELS, Channel("Bad-Name", "", "x", 0, 1, "")])
+        Catalog([*CHANNELS, Channel(name="Bad-Name", unit="", group="x", lo=0, hi=1, description="")])
 
 
 def test_header_is_48_bytes_and_frames_fit_one_datagram() -> None:

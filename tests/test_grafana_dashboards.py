@@ -93,7 +93,10 @@ def test_live_dashboard_is_grouped_by_catalog_group_and_refreshes_live(live: dic
 
 
 def test_adding_a_channel_adds_its_panel() -> None:
-    extra = Channel("coolant_pressure", "bar", "battery", 0, 5, "Coolant loop pressure", "CoolantPressure")
+    extra = Channel(
+        name="coolant_pressure", unit="bar", group="battery", lo=0, hi=5, description="Coolant loop pressure",
+        sim_name="CoolantPressure",
+    )
     catalog = Catalog((*CATALOG.channels, extra))
     doc = dashboard_json(live_car.build(BoardSettings(), catalog))
     (panel,) = [p for p in panels(doc) if p["title"] == "coolant pressure"]

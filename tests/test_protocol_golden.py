@@ -135,7 +135,10 @@ def test_every_reject_reason_has_an_invalid_vector() -> None:
 
 
 def test_a_catalog_change_makes_the_vectors_stale_with_instructions() -> None:
-    extra = Channel("brake_temperature_fl", "degC", "brakes", 0, 1200, "Front-left brake disc temperature")
+    extra = Channel(
+        name="brake_temperature_fl", unit="degC", group="brakes", lo=0, hi=1200,
+        description="Front-left brake disc temperature",
+    )
     grown = Catalog((*CHANNELS, extra))
     problems = gv.stale_files(grown)
     assert "stale golden/full_catalog.hex" in problems

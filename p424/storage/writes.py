@@ -88,34 +88,33 @@ def _tuple_function(arguments: str, values: Sequence[str], scope: dict[str, obje
     return cast(Callable[..., Params], eval(source, scope))
 
 
-class Table(Generic[R]):
+class _Upsert:
+    name: str
+    columns: tuple[str, ...]
+
+    def insert(self, keyspace: str) -> str:
+        cols = self.columns
+        return f"INSERT INTO {keyspace}.{self.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+
+
+class Table(_Upsert, Generic[R]):
     """The upsert of records of type R: the record's stored fields in field order, then the derived columns."""
 
     def __init__(self, name: str, record: type[R], *derived: Derived) -> None:
         self.name = name
         columns, values, scope = _layout(record, derived)
-        self.columns: tuple[str, ...] = tuple(columns)
+        self.columns = tuple(columns)
         self.params: Callable[[R], Params] = _tuple_function("r", values, scope)
 
-    def insert(self, keyspace: str) -> str:
-        return _insert(keyspace, self.name, self.columns)
 
-
-class StampedTable(Generic[R]):
+class StampedTable(_Upsert, Generic[R]):
     """A table whose rows also keep when they were written: ``written_at`` (epoch ms) is its last column."""
 
     def __init__(self, name: str, record: type[R], *derived: Derived, written_at: str = UPDATED_AT) -> None:
         self.name = name
         columns, values, scope = _layout(record, derived)
-        self.columns: tuple[str, ...] = (*columns, written_at)
+        self.columns = (*columns, written_at)
         self.params: Callable[[R, int], Params] = _tuple_function("r, written_at_ms", [*values, "written_at_ms"], scope)
-
-    def insert(self, keyspace: str) -> str:
-        return _insert(keyspace, self.name, self.columns)
-
-
-def _insert(keyspace: str, table: str, columns: Sequence[str]) -> str:
-    return f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +146,7 @@ def tables(catalog: Catalog = CATALOG) -> Tables:
         of=channel_stat_fields(LapRow, LAP_STATS),
     )
     return Tables(
+        # Frames are partitioned per session and minute of session time.
         frame=Table("frames", FrameRow, Derived(columns=("bucket",), compute=frame_bucket, of=("sim_time",))),
         window=Table("channel_windows", WindowRow, packed),
         window_with_columns=Table("channel_windows", WindowRow, packed, window_columns),

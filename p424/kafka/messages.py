@@ -9,7 +9,7 @@ milliseconds; ``*_sim_time`` and ``window_start`` are session-clock seconds.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import orjson
 
 from p424.catalog import CATALOG, Catalog
 from p424.processing.outputs import LapRow, QualityRow, WindowRow
-from p424.records import SharedFields
+from p424.records import fields_from
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,12 +122,10 @@ class PredictionMessage:
         return cls(**json.loads(raw))
 
 
-# ---- from processing outputs (pure): fields the two records share are copied by name ----
-_WINDOW_FROM_ROW = SharedFields(WindowRow, WindowMessage)
-_LAP_FROM_ROW = SharedFields(LapRow, LapMessage)
-_QUALITY_FROM_ROW = SharedFields(QualityRow, SessionQualitySnapshot)
-# A window document's keys in WindowMessage's field order, which is the order ``to_json`` writes.
-_WINDOW_DOCUMENT: dict[str, Any] = dict.fromkeys(f.name for f in fields(WindowMessage))
+# ---- from processing outputs (pure): the fields a message shares with its record are read by name ----
+_window_fields = fields_from(WindowRow, WindowMessage, "channels", "quality")
+_lap_fields = fields_from(LapRow, LapMessage, "channel_extremes")
+_quality_fields = fields_from(QualityRow, SessionQualitySnapshot)
 
 
 def window_message(
@@ -140,7 +138,7 @@ def window_message(
         for i, name in enumerate(catalog.payload_names)
         if not np.isnan(row.means[i])
     }
-    return WindowMessage(**_WINDOW_FROM_ROW.of(row), channels=channels, quality=quality)
+    return WindowMessage(**_window_fields(row, channels, quality))
 
 
 def window_message_json(
@@ -148,7 +146,8 @@ def window_message_json(
 ) -> bytes:
     """``window_message(row, ...).to_json()`` without building the objects: the sink's hot path.
 
-    Produces the same document (tests check they agree); about five times faster.
+    Produces the same document (tests check they agree), its keys in WindowMessage's field order
+    as ``to_json`` writes them; about five times faster.
     """
     present = ~np.isnan(row.means)
     names = [n for n, p in zip(catalog.payload_names, present, strict=True) if p]
@@ -159,12 +158,8 @@ def window_message_json(
         row.lasts[present].tolist(),
         strict=True,
     )
-    doc = _WINDOW_DOCUMENT.copy()
-    doc.update(_WINDOW_FROM_ROW.items(row))
-    doc["channels"] = {
-        n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)
-    }
-    doc["quality"] = asdict(quality) if quality is not None else None
+    channels = {n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)}
+    doc = _window_fields(row, channels, asdict(quality) if quality is not None else None)
     # orjson: ~10x faster than json for these ~230 floats, and the same document.
     return orjson.dumps(doc)
 
@@ -175,8 +170,8 @@ def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
         for i, c in enumerate(catalog.key_channels())
         if not (np.isnan(row.mins[i]) or np.isnan(row.maxs[i]))
     }
-    return LapMessage(**_LAP_FROM_ROW.of(row), channel_extremes=extremes)
+    return LapMessage(**_lap_fields(row, extremes))
 
 
 def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
-    return SessionQualitySnapshot(**_QUALITY_FROM_ROW.of(row))
+    return SessionQualitySnapshot(**_quality_fields(row))

@@ -45,7 +45,7 @@ from p424.ml.live.records import LapError, PredictionRow
 from p424.ml.live.state import LiveState, WindowContext
 from p424.ml.model import THREADS
 from p424.ml.promotion import CHAMPION
-from p424.records import SharedFields
+from p424.records import fields_from
 from p424.status_http import serve_status
 from p424.storage import writes
 from p424.storage.batches import unlogged_batches
@@ -57,7 +57,7 @@ POLL_RECORDS = 200
 BATCH_ROWS = 100
 IDLE_SESSION_S = 600.0
 GIL_SWITCH_INTERVAL_S = 0.001  # the Kafka I/O threads get the GIL without waiting 5 ms behind the model
-_MESSAGE_FROM_ROW = SharedFields(PredictionRow, PredictionMessage, leave={"latency_ms"})
+_message_fields = fields_from(PredictionRow, PredictionMessage, "latency_ms")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -438,7 +438,7 @@ class Predictor:
 
 def prediction_message(row: PredictionRow) -> PredictionMessage:
     """The live message of a stored prediction: its fields by name, the latency to the microsecond."""
-    return PredictionMessage(**_MESSAGE_FROM_ROW.of(row), latency_ms=round(row.latency_ms, 3))
+    return PredictionMessage(**_message_fields(row, round(row.latency_ms, 3)))
 
 
 def _window_header(doc: dict[str, Any]) -> WindowMessage:

@@ -139,7 +139,10 @@ class SessionProcessor:
         if h.sim_time < self.released_until or kind == SequenceTracker.TOO_OLD:
             self.late += 1
             return out
-        heapq.heappush(self._heap, _Pending(h.sim_time, seq, h.lap, h.lap_distance, h.markers, values))
+        pending = _Pending(
+            sim_time=h.sim_time, seq=seq, lap=h.lap, lap_distance=h.lap_distance, markers=h.markers, values=values
+        )
+        heapq.heappush(self._heap, pending)
         self.max_sim_time = max(self.max_sim_time, h.sim_time)
         watermark = self.max_sim_time - self.settings.out_of_orderness_s
         while self._heap and self._heap[0].sim_time <= watermark:

@@ -1,8 +1,9 @@
 """Query a stored session and plot two of its laps aligned by distance (p424.analysis, FastF1-shaped).
 
 Picks the newest session with at least two complete laps unless `--session` is given, compares
-its fastest lap with another one on the stored 10 m distance profile, and writes a PNG: speed and
-throttle of both laps against lap distance, and the time delta (negative: the compared lap ahead).
+its fastest lap with another one on the stored distance profile (a point every `PROFILE_STEP_M`,
+p424/storage/schema.py), and writes a PNG: speed and throttle of both laps against lap distance,
+and the time delta (negative: the compared lap ahead).
 
     .platform/venvs/platform/bin/python examples/compare_laps.py [--session ID] [--laps 1 2]
         [--out lap_comparison.png]

@@ -17,7 +17,7 @@ import time
 
 from p424.codec.frame import FrameHeader, encode_frame
 from p424.config import load_config
-from p424.processing.laps import MARKER_START_LINE
+from p424.markers import MARKER_START_LINE
 from p424.storage.reader import TelemetryStore
 from unity_bridge.intake import new_session_id
 from unity_bridge.sender import FrameSender, Pacer

@@ -55,7 +55,7 @@ def main() -> None:
     points = np.column_stack([pos["X"], pos["Y"]])
     segments = np.stack([points[:-1], points[1:]], axis=1)
     fig, ax = plt.subplots(figsize=(9, 9))
-    line = LineCollection(segments, cmap="plasma", linewidths=2.5)
+    line = LineCollection(list(segments), cmap="plasma", linewidths=2.5)
     line.set_array(kmh[:-1])
     ax.add_collection(line)
     ax.autoscale()

@@ -97,9 +97,10 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         ]
         column_sizes = self.cfg.window_column_sizes
         for w in out.windows:
-            with_columns = w.window_ms in column_sizes
-            statement = ps["window_with_columns" if with_columns else "window"]
-            rows.append((statement, _unset(writes.window_params(w, with_columns))))
+            if w.window_ms in column_sizes:
+                rows.append((ps["window_with_columns"], _unset(writes.window_with_columns_params(w))))
+            else:
+                rows.append((ps["window"], _unset(writes.window_params(w))))
         rows += [(ps["profile"], _unset(writes.profile_params(p))) for p in out.profile]
         rows += [(ps["lap"], _unset(writes.lap_params(lap))) for lap in out.laps]
         if out.quality:

@@ -41,8 +41,12 @@ JOB_CODE = (
     "p424/kafka",
     "p424/codec",
     "p424/catalog",  # the channel list and every registered version (versions/*.json)
+    "p424/ml/live/records.py",  # the predictor's rows, whose statements p424/storage/writes.py derives
     "p424/config.py",
+    "p424/markers.py",
+    "p424/records.py",
     "p424/sequence.py",
+    "p424/units.py",
     "requirements/flink.lock",  # the environment it runs in
 )
 

@@ -4,7 +4,8 @@ The simulator exports display values (value x its display multiplier) with a uni
 ``km/h``, ``G``, ``mm``, ``%``, ``°/s``; its telemetry API gives the same display units per
 channel. The catalog stores SI units (with kW, kWh and rpm as engineers read them). One table
 here says what each spelling measures, so the lap-file reader and the Unity sender (its generated
-C# table, ``unity_bridge/golden_vectors.py``) convert the same way.
+C# table, ``unity_bridge/golden_vectors.py``) convert the same way. The few conversion constants
+processing, simulation and features share are defined here once too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 STANDARD_GRAVITY = 9.80665  # m/s2 per g
+KWS_PER_KWH = 3600.0  # kW*s in a kWh: energies integrate power (kW) over the session clock (s)
 
 # Spelling -> (the unit it converts through, how many of that unit one of it is).
 UNITS: dict[str, tuple[str, float]] = {

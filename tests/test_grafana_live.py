@@ -58,7 +58,9 @@ def window(session_id: int = 253283429522628666, car_id: int = 7) -> WindowMessa
         channels=channels,
         lap_energy_drawn_kwh=1.5,
         lap_energy_regen_kwh=0.25,
-        quality=SessionQualitySnapshot(995, 5, 1, 2, 3),
+        quality=SessionQualitySnapshot(
+            frames_received=995, frames_lost=5, frames_duplicated=1, frames_late=2, frames_out_of_order=3
+        ),
     )
 
 
@@ -136,7 +138,8 @@ def test_non_finite_values_are_dropped_and_empty_lines_skipped() -> None:
     assert text is not None and lpp.parse_line(text)["fields"] == {"c": 1.0}
     assert line("m", {"a": float("nan")}, 1) is None
     msg = window()
-    bad = {**msg.channels, "speed": ChannelStats(float("nan"), float("nan"), float("nan"), float("nan"))}
+    nan = float("nan")
+    bad = {**msg.channels, "speed": ChannelStats(min=nan, max=nan, mean=nan, last=nan)}
     fields = lpp.parse_line(window_lines(replace(msg, channels=bad))[0])["fields"]
     assert "speed" not in fields and "throttle" in fields
 

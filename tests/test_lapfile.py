@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from p424.catalog import CATALOG
-from unity_bridge.lapfile import MARKER_START_LINE, LapFileError, lap_frames, read_lap_file
+from p424.markers import MARKER_START_LINE
+from unity_bridge.lapfile import LapFileError, lap_frames, read_lap_file
 
 
 def test_reads_the_real_fixture(fixture_csv: Path) -> None:

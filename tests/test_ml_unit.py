@@ -365,7 +365,7 @@ def test_live_state_predicts_from_the_same_features_and_scores_completed_laps(fl
     assert err.model_version == "7" and err.windows == len(lap1) and (err.session_id, err.lap) == (9001, 1)
     assert err.mae_lap_time == pytest.approx(0.0) and err.baseline_mae_lap_time == pytest.approx(5.0)
     assert err.baseline_mae_energy_kwh == pytest.approx(1.0)
-    assert err.error_lap_time_at == (0.0, 0.0, 0.0)
+    assert (err.error_lap_time_at_25, err.error_lap_time_at_50, err.error_lap_time_at_75) == (0.0, 0.0, 0.0)
     assert err.month == "2026-09"
     assert state.observe(lap1[-1], 0.0) is None  # a late window does not reopen a closed lap
     assert state.finished("m", now=3.0) == []  # scored once

@@ -18,6 +18,7 @@ from p424.codec.frame import FrameEncoder, FrameHeader
 from p424.processing.outputs import Outputs
 from p424.processing.session import ProcessingSettings, SessionProcessor
 from p424.sim import CarSimulator
+from p424.storage.schema import PROFILE_STEP_M
 from tests.reference import reference_laps, reference_windows
 from unity_bridge.lapfile import lap_frames, read_lap_file
 
@@ -191,8 +192,8 @@ def test_simulated_multi_lap_session_matches_the_simulator() -> None:
     assert laps[1].distance == pytest.approx(20_680, rel=5e-3)
     assert len(laps[1].sector_times) == 3 and sum(laps[1].sector_times) == pytest.approx(laps[1].lap_time)
     distances = [p.distance for p in out.profile if p.lap == 1]
-    assert distances == list(range(distances[0], distances[-1] + 10, 10))  # every 10 m, none skipped
-    assert distances[0] <= 10 and distances[-1] >= 20_660
+    assert distances == list(range(distances[0], distances[-1] + PROFILE_STEP_M, PROFILE_STEP_M))  # none skipped
+    assert distances[0] <= PROFILE_STEP_M and distances[-1] >= 20_660
 
 
 def upserted(out: Outputs) -> tuple[dict[tuple[int, int, int, int], tuple[int, float]], dict[int, tuple[bool, float]]]:

@@ -27,7 +27,12 @@ def test_a_resumed_session_is_armed_again_despite_a_far_forget_timer() -> None:
 
 # ---------------------------------------------------------------- emission grouping
 def _windows(n: int, window_ms: int = 100) -> Outputs:
-    w = WindowRow(1, 1, window_ms, 1, 0, 0, 0.0, 0.0, 0.0, 5, *([np.zeros(1, np.float32)] * 4), 0.0, 0.0)
+    stats = np.zeros(1, np.float32)
+    w = WindowRow(
+        session_id=1, car_id=1, window_ms=window_ms, lap=1, part=0, ts_ms=0, window_start=0.0, lap_time=0.0,
+        lap_distance=0.0, frame_count=5, mins=stats, maxs=stats, means=stats, lasts=stats, lap_energy_drawn_kwh=0.0,
+        lap_energy_regen_kwh=0.0,
+    )
     return Outputs(windows=[w] * n)
 
 

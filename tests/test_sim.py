@@ -14,9 +14,8 @@ import pytest
 
 from p424.catalog import CATALOG
 from p424.codec.frame import decode_frame, encode_frame
+from p424.markers import MARKER_SECTOR_LINE, MARKER_START_LINE
 from p424.sim import (
-    MARKER_SECTOR_LINE,
-    MARKER_START_LINE,
     CarParams,
     CarSimulator,
     LapPlan,

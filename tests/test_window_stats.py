@@ -41,11 +41,15 @@ def test_a_blob_from_a_catalog_never_registered_is_refused() -> None:
 
 def test_rows_read_the_same_with_the_blob_or_with_columns_only() -> None:
     mins, maxs, means, lasts = stats(2)
-    row = WindowRow(7, 1, 100, 0, 0, 1_000, 0.0, 0.1, 5.0, 5, mins, maxs, means, lasts, 0.0, 0.0)
+    row = WindowRow(
+        session_id=7, car_id=1, window_ms=100, lap=0, part=0, ts_ms=1_000, window_start=0.0, lap_time=0.1,
+        lap_distance=5.0, frame_count=5, mins=mins, maxs=maxs, means=means, lasts=lasts, lap_energy_drawn_kwh=0.0,
+        lap_energy_regen_kwh=0.0,
+    )
     st = writes.Statements("ks")
     packed = dict(zip(st.window_columns, writes.window_params(row), strict=True))
     full_columns = [*st.window_columns, *window_stat_columns()]
-    full = dict(zip(full_columns, writes.window_params(row, with_columns=True), strict=True))
+    full = dict(zip(full_columns, writes.window_with_columns_params(row), strict=True))
     legacy = {k: v for k, v in full.items() if k != "stats"}  # written before the blob existed
     wanted = window_stat_columns()
     a, b, c = (window_stats.expand(r, wanted) for r in (packed, full, legacy))

@@ -37,6 +37,7 @@ from p424.codec.frame import (
     payload_offset,
     presence_words,
 )
+from p424.markers import MARKER_DISTANCE_RESET, MARKER_SECTOR_LINE, MARKER_TIME_RESET
 
 ROOT = Path(__file__).resolve().parent
 GOLDEN_DIR = "golden"
@@ -115,7 +116,7 @@ _FULL_VALUES: dict[str, float] = {
 
 # First row of /work/shared/fixtures/perrinn424_lap_start_mgu_50hz.csv (a simulator lap-file export):
 # TIME, DISTANCE, MARKERS, then its channel columns.
-_LAP_ROW_TIME, _LAP_ROW_DISTANCE, _LAP_ROW_MARKERS = 0.006, 0.222, 3
+_LAP_ROW_TIME, _LAP_ROW_DISTANCE, _LAP_ROW_MARKERS = 0.006, 0.222, MARKER_TIME_RESET | MARKER_DISTANCE_RESET
 _LAP_ROW: dict[str, float] = {
     "SPEED": 36.89207, "MOTORRPMFRONT": 8392.781, "MOTORRPMREAR": 7892.599,
     "POWERELECTRICALFRONT": 190.323, "POWERELECTRICALREAR": 380.646, "POWERELECTRICALTOTAL": 570.969,
@@ -185,7 +186,7 @@ def golden_cases(catalog: Catalog = CATALOG) -> tuple[GoldenCase, ...]:
             "Full regenerative braking (negative power and torque); the last sequence number before "
             "the wrap to 0; markers = sector line (bit 4) + custom marker 0 (bit 16); car id 65535.",
             FrameHeader(car_id=65_535, session_id=2**63 - 1, sequence=2**32 - 1, sim_time=86_399.98, lap=7,
-                        lap_distance=1_204.5, markers=(1 << 4) | (1 << 16), catalog_hash=catalog.hash),
+                        lap_distance=1_204.5, markers=MARKER_SECTOR_LINE | (1 << 16), catalog_hash=catalog.hash),
             {n: _REGEN_VALUES[n] for n in catalog.payload_names if n in _REGEN_VALUES},
         ),
         GoldenCase(

@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
 from p424.codec.frame import FrameHeader
+from p424.markers import MARKER_START_LINE
 
-MARKER_START_LINE = 1 << 3
 # Fixed lap-file columns that are not catalog channels, and what replay does with them.
 FIXED_COLUMNS = {"FRAME", "TIME", "MARKERTIME", "MARKERFLAG"}
 

@@ -1,6 +1,7 @@
 """Lap analysis: a session's lap table, lap times and energies, sector times, two laps overlaid
-by distance with the time delta (from ``lap_distance_profile``, one row every 10 m), and the live
-predictions made during a lap with the model's errors per lap (``predictions``, ``prediction_errors``).
+by distance with the time delta (from ``lap_distance_profile``, one row every ``PROFILE_STEP_M``
+metres), and the live predictions made during a lap with the model's errors per lap
+(``predictions``, ``prediction_errors``).
 
 The overlay joins lap A and lap B on ``distance`` and computes ``delta_s = elapsed_b - elapsed_a``
 with Grafana transformations, so Cassandra serves two single-partition reads.

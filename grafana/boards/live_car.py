@@ -31,6 +31,7 @@ from grafana.boards.laps import lap_table_query
 from grafana.queries import Cql, grafana_ref
 from grafana.units import channel_unit
 from p424.catalog import CATALOG, Catalog, Channel
+from p424.storage.schema import FRAME_BUCKET_S
 
 UID = "p424-live-car"
 
@@ -52,7 +53,10 @@ MARKERS_CQL = """
 SELECT session_id, seq, sim_time, lap, lap_distance, markers
 FROM frames WHERE session_id = $session AND bucket = $bucket AND markers > 0 ALLOW FILTERING
 """
-BUCKET_CQL = "SELECT CAST(CAST(last_sim_time / 60 AS int) AS text) FROM sessions WHERE session_id = $session"
+# The newest frame bucket: p424.storage.schema.frame_bucket of the session's last sim time.
+BUCKET_CQL = (
+    f"SELECT CAST(CAST(last_sim_time / {FRAME_BUCKET_S:g} AS int) AS text) FROM sessions WHERE session_id = $session"
+)
 
 
 def _live_stat(

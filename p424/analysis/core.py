@@ -239,7 +239,7 @@ def list_sessions(store: TelemetryStore | None = None) -> pd.DataFrame:
 
 
 def delta_time(reference: Lap, compare: Lap) -> pd.DataFrame:
-    """Time of ``compare`` minus time of ``reference`` at every 10 m of lap distance (negative: ahead)."""
+    """Time of ``compare`` minus time of ``reference`` at every stored profile distance (negative: ahead)."""
     return compare_laps(reference, compare, channels=())[["Distance", "Delta"]]
 
 
@@ -248,7 +248,7 @@ def compare_laps(
     compare: Lap,
     channels: Sequence[str] = ("speed", "throttle", "brake_pressure", "power_electrical_total"),
 ) -> pd.DataFrame:
-    """Two laps aligned by distance (the stored 10 m profile): their lap times, channels and Delta."""
+    """Two laps aligned by distance (the stored profile, every ``PROFILE_STEP_M``): lap times, channels, Delta."""
     a = reference.session.profile(int(reference["LapNumber"]))
     b = compare.session.profile(int(compare["LapNumber"]))
     if a.empty or b.empty:

@@ -17,9 +17,10 @@ import orjson
 
 from p424.catalog import CATALOG, Catalog
 from p424.processing.outputs import LapRow, QualityRow, WindowRow
+from p424.records import fields_from
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChannelStats:
     min: float
     max: float
@@ -27,7 +28,7 @@ class ChannelStats:
     last: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionQualitySnapshot:
     frames_received: int
     frames_lost: int
@@ -36,7 +37,7 @@ class SessionQualitySnapshot:
     frames_out_of_order: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowMessage:
     session_id: int
     car_id: int
@@ -65,7 +66,7 @@ class WindowMessage:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapMessage:
     session_id: int
     car_id: int
@@ -96,7 +97,7 @@ class LapMessage:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PredictionMessage:
     session_id: int
     car_id: int
@@ -121,30 +122,23 @@ class PredictionMessage:
         return cls(**json.loads(raw))
 
 
-# ---- from processing outputs (pure) ----
+# ---- from processing outputs (pure): the fields a message shares with its record are read by name ----
+_window_fields = fields_from(WindowRow, WindowMessage, "channels", "quality")
+_lap_fields = fields_from(LapRow, LapMessage, "channel_extremes")
+_quality_fields = fields_from(QualityRow, SessionQualitySnapshot)
+
+
 def window_message(
     row: WindowRow, catalog: Catalog = CATALOG, quality: SessionQualitySnapshot | None = None
 ) -> WindowMessage:
     channels = {
-        name: ChannelStats(float(row.mins[i]), float(row.maxs[i]), float(row.means[i]), float(row.lasts[i]))
+        name: ChannelStats(
+            min=float(row.mins[i]), max=float(row.maxs[i]), mean=float(row.means[i]), last=float(row.lasts[i])
+        )
         for i, name in enumerate(catalog.payload_names)
         if not np.isnan(row.means[i])
     }
-    return WindowMessage(
-        row.session_id,
-        row.car_id,
-        row.window_ms,
-        row.lap,
-        row.window_start,
-        row.ts_ms,
-        row.lap_time,
-        row.lap_distance,
-        row.frame_count,
-        channels,
-        row.lap_energy_drawn_kwh,
-        row.lap_energy_regen_kwh,
-        quality,
-    )
+    return WindowMessage(**_window_fields(row, channels, quality))
 
 
 def window_message_json(
@@ -152,7 +146,8 @@ def window_message_json(
 ) -> bytes:
     """``window_message(row, ...).to_json()`` without building the objects: the sink's hot path.
 
-    Produces the same document (tests check they agree); about five times faster.
+    Produces the same document (tests check they agree), its keys in WindowMessage's field order
+    as ``to_json`` writes them; about five times faster.
     """
     present = ~np.isnan(row.means)
     names = [n for n, p in zip(catalog.payload_names, present, strict=True) if p]
@@ -163,23 +158,8 @@ def window_message_json(
         row.lasts[present].tolist(),
         strict=True,
     )
-    doc = {
-        "session_id": row.session_id,
-        "car_id": row.car_id,
-        "window_ms": row.window_ms,
-        "lap": row.lap,
-        "window_start": row.window_start,
-        "ts_ms": row.ts_ms,
-        "lap_time": row.lap_time,
-        "lap_distance": row.lap_distance,
-        "frame_count": row.frame_count,
-        "channels": {
-            n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)
-        },
-        "lap_energy_drawn_kwh": row.lap_energy_drawn_kwh,
-        "lap_energy_regen_kwh": row.lap_energy_regen_kwh,
-        "quality": asdict(quality) if quality is not None else None,
-    }
+    channels = {n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)}
+    doc = _window_fields(row, channels, asdict(quality) if quality is not None else None)
     # orjson: ~10x faster than json for these ~230 floats, and the same document.
     return orjson.dumps(doc)
 
@@ -190,29 +170,8 @@ def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
         for i, c in enumerate(catalog.key_channels())
         if not (np.isnan(row.mins[i]) or np.isnan(row.maxs[i]))
     }
-    return LapMessage(
-        row.session_id,
-        row.car_id,
-        row.lap,
-        row.start_sim_time,
-        row.end_sim_time,
-        row.start_ts_ms,
-        row.lap_time,
-        row.distance,
-        row.frames,
-        row.complete,
-        row.invalidated,
-        row.max_speed,
-        row.mean_speed,
-        row.energy_drawn_kwh,
-        row.energy_regen_kwh,
-        row.energy_net_kwh,
-        row.sector_times,
-        extremes,
-    )
+    return LapMessage(**_lap_fields(row, extremes))
 
 
 def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
-    return SessionQualitySnapshot(
-        row.frames_received, row.frames_lost, row.frames_duplicated, row.frames_late, row.frames_out_of_order
-    )
+    return SessionQualitySnapshot(**_quality_fields(row))

@@ -28,12 +28,12 @@ import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog, Kind
 from p424.kafka.messages import WindowMessage
+from p424.units import KWS_PER_KWH
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 POWER_CHANNEL = "power_electrical_total"  # kW; integrated into the lap energy, as processing does
-KWS_PER_KWH = 3600.0
 CORE_FEATURES = ("elapsed_s", "distance_m", "pace_mps", "energy_kwh", "energy_rate_kwh_per_km")
 MIN_DISTANCE_M = 1.0  # below this, pace and rates are undefined (reported as NaN)
 

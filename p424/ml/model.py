@@ -1,7 +1,8 @@
 """The lap-outcome model: a reference lap learned from the training laps, plus a learned correction.
 
-1. Reference lap (fitted): per 100 m of lap distance, the median elapsed time, the median time still
-   to go and the median energy still to use, over the training laps. The prior prediction at a
+1. Reference lap (fitted): per ``profile_step_m`` of lap distance (``REFERENCE_LAP_STEP_M`` by
+   default), the median elapsed time, the median time still to go and the median energy still to
+   use, over the training laps. The prior prediction at a
    window is the time so far plus the reference time to go (scaled by how this lap's pace compares
    with the reference at the same distance), and the energy so far plus the reference energy to go.
    This carries what the extrapolation baseline cannot know: that the rest of the track is faster or
@@ -25,10 +26,10 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from p424.ml.baseline import extrapolate
+from p424.ml.settings import REFERENCE_LAP_STEP_M
 
 F64 = npt.NDArray[np.float64]
 TARGETS = ("lap_time_s", "energy_net_kwh")
-PROFILE_STEP_M = 100.0  # default resolution of the reference lap
 # One OpenMP thread: on our two cores, shared with the whole stack, HistGradientBoosting's thread pool
 # spin-waits behind other processes (a 1-row predict took 300 ms with two threads, 8 ms with one).
 THREADS = 1
@@ -52,7 +53,7 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         min_samples_leaf: int = 20,
         l2_regularization: float = 1.0,
         random_state: int = 0,
-        profile_step_m: float = PROFILE_STEP_M,
+        profile_step_m: float = REFERENCE_LAP_STEP_M,
     ) -> None:
         self.lap_length_m = lap_length_m
         self.max_iter = max_iter

@@ -13,6 +13,10 @@ from typing import Any
 
 from p424.config import Config
 
+# Default resolution of the model's reference lap, metres; not the stored distance profile's step
+# (p424.storage.schema.PROFILE_STEP_M), which the model does not read.
+REFERENCE_LAP_STEP_M = 100.0
+
 
 @dataclass(frozen=True)
 class Hyperparameters:
@@ -20,7 +24,7 @@ class Hyperparameters:
     learning_rate: float = 0.1
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 20
-    profile_step_m: float = 100.0  # resolution of the reference lap
+    profile_step_m: float = REFERENCE_LAP_STEP_M  # resolution of the reference lap
 
 
 @dataclass(frozen=True)

@@ -20,21 +20,24 @@ import numpy as np
 import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
+from p424.markers import (
+    MARKER_DISTANCE_RESET,
+    MARKER_REPOSITION,
+    MARKER_SECTOR_LINE,
+    MARKER_START_LINE,
+    MARKER_TIME_RESET,
+)
+from p424.storage.schema import PROFILE_STEP_M
+from p424.units import KWS_PER_KWH
 
-MARKER_TIME_RESET = 1 << 0
-MARKER_DISTANCE_RESET = 1 << 1
-MARKER_REPOSITION = 1 << 2
-MARKER_START_LINE = 1 << 3
-MARKER_SECTOR_LINE = 1 << 4
 LAP_START_MARKERS = MARKER_START_LINE | MARKER_TIME_RESET | MARKER_DISTANCE_RESET
 DISTANCE_RESET_M = 100.0
-KWS_PER_KWH = 3600.0
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LapPoint:
     """The last frame seen in a lap, kept to integrate across block and lap boundaries."""
 
@@ -44,7 +47,7 @@ class LapPoint:
     channels: F32  # profile channels at this frame
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LapState:
     number: int
     header_lap: int
@@ -105,7 +108,7 @@ def _distance_increments(d: F64) -> F64:
     return np.where(step < -DISTANCE_RESET_M, d[1:], np.maximum(step, 0.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapSummary:
     lap_time: float
     distance: float
@@ -124,7 +127,7 @@ class LapSummary:
 class LapAccumulator:
     """Running lap statistics; all work is done per block of frames, vectorised."""
 
-    def __init__(self, profile_step_m: int = 10, catalog: Catalog = CATALOG) -> None:
+    def __init__(self, profile_step_m: int = PROFILE_STEP_M, catalog: Catalog = CATALOG) -> None:
         self.step = profile_step_m
         self.catalog = catalog
         idx = catalog.payload_index
@@ -140,7 +143,13 @@ class LapAccumulator:
     ) -> LapState:
         first_bin = int(np.floor(lap_distance / self.step)) + 1 if lap_distance > 0 else 0
         return LapState(
-            number, header_lap, sim_time, ts_ms, at_line, next_profile_m=first_bin * self.step, last_sim_time=sim_time
+            number=number,
+            header_lap=header_lap,
+            start_sim_time=sim_time,
+            start_ts_ms=ts_ms,
+            started_at_line=at_line,
+            next_profile_m=first_bin * self.step,
+            last_sim_time=sim_time,
         )
 
     def _profile_channels(self, values: F32) -> F32:
@@ -187,7 +196,12 @@ class LapAccumulator:
             lap.speed_sum += float(s[ok].sum())
             lap.speed_count += int(ok.sum())
         points = self._profile(lap, t, d, ch)
-        lap.last = LapPoint(float(sim_times[-1]), float(lap_distances[-1]), float(power[-1]), prof[-1].copy())
+        lap.last = LapPoint(
+            sim_time=float(sim_times[-1]),
+            lap_distance=float(lap_distances[-1]),
+            power=float(power[-1]),
+            channels=prof[-1].copy(),
+        )
         lap.last_sim_time = float(sim_times[-1])
         return points
 

@@ -1,7 +1,11 @@
 """What session processing produces: rows for Cassandra and messages for Kafka.
 
 Plain dataclasses with numpy vectors in catalog payload order; the storage layer turns them into
-CQL parameters and the Kafka layer into JSON, so processing knows neither.
+CQL parameters and the Kafka layer into JSON, so processing knows neither. Records are built by
+keyword: with a dozen same-typed fields, position is how values end up in the wrong column.
+
+A field's metadata (``p424.storage.columns``) says where it is stored when that is not the column
+of its own name; ``p424.storage.writes`` derives each table's INSERT from these definitions.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from p424.storage.columns import NOT_STORED, channel_stat, column
+
 F32 = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FrameRow:
     session_id: int
     seq: int
@@ -25,34 +31,35 @@ class FrameRow:
     frame: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowRow:
     session_id: int
-    car_id: int
+    car_id: int = field(metadata=NOT_STORED)
     window_ms: int
     lap: int
     part: int
-    ts_ms: int
+    ts_ms: int = field(metadata=column("ts"))
     window_start: float
     lap_time: float
     lap_distance: float
     frame_count: int
-    mins: F32
-    maxs: F32
-    means: F32
-    lasts: F32
-    lap_energy_drawn_kwh: float
-    lap_energy_regen_kwh: float
+    mins: F32 = field(metadata=channel_stat("min"))
+    maxs: F32 = field(metadata=channel_stat("max"))
+    means: F32 = field(metadata=channel_stat("mean"))
+    lasts: F32 = field(metadata=channel_stat("last"))
+    # Running lap totals at the window's end, for live consumers (the stored lap row has the final ones).
+    lap_energy_drawn_kwh: float = field(metadata=NOT_STORED)
+    lap_energy_regen_kwh: float = field(metadata=NOT_STORED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapRow:
     session_id: int
     car_id: int
     lap: int
     start_sim_time: float
     end_sim_time: float
-    start_ts_ms: int
+    start_ts_ms: int = field(metadata=column("start_ts"))
     lap_time: float
     distance: float
     frames: int
@@ -64,11 +71,11 @@ class LapRow:
     energy_regen_kwh: float | None
     energy_net_kwh: float | None
     sector_times: list[float]
-    mins: F32
-    maxs: F32
+    mins: F32 = field(metadata=channel_stat("min"))  # key channels, catalog order
+    maxs: F32 = field(metadata=channel_stat("max"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProfilePoint:
     session_id: int
     lap: int
@@ -80,7 +87,7 @@ class ProfilePoint:
     power_electrical_total: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QualityRow:
     session_id: int
     frames_received: int
@@ -92,13 +99,13 @@ class QualityRow:
     last_seq: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionRow:
     session_id: int
     car_id: int
     catalog_hash: str
-    started_at_ms: int
-    last_frame_at_ms: int
+    started_at_ms: int = field(metadata=column("started_at"))
+    last_frame_at_ms: int = field(metadata=column("last_frame_at"))
     first_sim_time: float
     last_sim_time: float
     frames: int

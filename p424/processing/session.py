@@ -36,7 +36,8 @@ from p424.processing.outputs import (
 )
 from p424.processing.windows import WindowStats, block_stats, merge_into, parent_index
 from p424.sequence import SequenceTracker
-from p424.storage.schema import window_part
+from p424.storage.schema import PROFILE_STEP_M, window_part
+from p424.units import KWS_PER_KWH
 
 F32 = npt.NDArray[np.float32]
 
@@ -46,7 +47,7 @@ class ProcessingSettings:
     window_sizes_ms: tuple[int, ...] = (100, 1000)
     out_of_orderness_s: float = 0.2
     min_lap_s: float = 10.0
-    profile_step_m: int = 10
+    profile_step_m: int = PROFILE_STEP_M
 
     def __post_init__(self) -> None:
         sizes = sorted(self.window_sizes_ms)
@@ -146,11 +147,24 @@ class SessionProcessor:
             self.anchor_ms = received_ms - round(h.sim_time * 1000)
             self.first_sim_time = h.sim_time
         self.last_received_ms = max(self.last_received_ms, received_ms)
-        out.frames.append(FrameRow(self.session_id, seq, h.sim_time, h.lap, h.lap_distance, h.markers, raw))
+        out.frames.append(
+            FrameRow(
+                session_id=self.session_id,
+                seq=seq,
+                sim_time=h.sim_time,
+                lap=h.lap,
+                lap_distance=h.lap_distance,
+                markers=h.markers,
+                frame=raw,
+            )
+        )
         if h.sim_time < self.released_until or kind == SequenceTracker.TOO_OLD:
             self.late += 1
             return out
-        heapq.heappush(self._heap, _Pending(h.sim_time, seq, h.lap, h.lap_distance, h.markers, values))
+        pending = _Pending(
+            sim_time=h.sim_time, seq=seq, lap=h.lap, lap_distance=h.lap_distance, markers=h.markers, values=values
+        )
+        heapq.heappush(self._heap, pending)
         self.max_sim_time = max(self.max_sim_time, h.sim_time)
         watermark = self.max_sim_time - self.settings.out_of_orderness_s
         while self._heap and self._heap[0].sim_time <= watermark:
@@ -247,7 +261,19 @@ class SessionProcessor:
             values = np.vstack([p.values for p in block])
             markers = np.array([p.markers for p in block], dtype=np.int64)
             for dist, elapsed, ch in self.laps.add_block(lap, t, d, markers, values):
-                out.profile.append(ProfilePoint(self.session_id, lap.number, dist, elapsed, *_opt(ch)))
+                speed, throttle, brake_pressure, power = _opt(ch)  # in LapAccumulator.profile_names order
+                out.profile.append(
+                    ProfilePoint(
+                        session_id=self.session_id,
+                        lap=lap.number,
+                        distance=dist,
+                        elapsed=elapsed,
+                        speed=speed,
+                        throttle=throttle,
+                        brake_pressure=brake_pressure,
+                        power_electrical_total=power,
+                    )
+                )
             child = block_stats(self.sizes[0], self._block_index or 0, lap.number, values, t, lap.start_sim_time, d)
             out.windows.append(self._window_row(child, lap))
             for w in self.sizes[1:]:
@@ -270,77 +296,76 @@ class SessionProcessor:
     def _window_row(self, s: WindowStats, lap: LapState, lap_number: int | None = None) -> WindowRow:
         base = self._lap_window_base.setdefault(s.window_ms, s.index)
         number = lap.number if lap_number is None else lap_number
-        kwh = 3600.0
         return WindowRow(
-            self.session_id,
-            self.car_id,
-            s.window_ms,
-            number,
-            window_part(s.index - base),
-            (self.anchor_ms or 0) + s.index * s.window_ms,
-            s.start,
-            s.last_lap_time,
-            s.last_lap_distance,
-            s.frame_count,
-            s.mins,
-            s.maxs,
-            s.means,
-            s.lasts,
-            lap.drawn_kws / kwh,
-            lap.regen_kws / kwh,
+            session_id=self.session_id,
+            car_id=self.car_id,
+            window_ms=s.window_ms,
+            lap=number,
+            part=window_part(s.index - base),
+            ts_ms=(self.anchor_ms or 0) + s.index * s.window_ms,
+            window_start=s.start,
+            lap_time=s.last_lap_time,
+            lap_distance=s.last_lap_distance,
+            frame_count=s.frame_count,
+            mins=s.mins,
+            maxs=s.maxs,
+            means=s.means,
+            lasts=s.lasts,
+            lap_energy_drawn_kwh=lap.drawn_kws / KWS_PER_KWH,
+            lap_energy_regen_kwh=lap.regen_kws / KWS_PER_KWH,
         )
 
     def _lap_row(self, lap: LapState, end_sim_time: float, complete: bool) -> LapRow:
         f = self.laps.summary(lap, end_sim_time, complete)
         return LapRow(
-            self.session_id,
-            self.car_id,
-            lap.number,
-            lap.start_sim_time,
-            end_sim_time,
-            lap.start_ts_ms,
-            f.lap_time,
-            f.distance,
-            f.frames,
-            complete,
-            f.invalidated,
-            f.max_speed,
-            f.mean_speed,
-            f.energy_drawn_kwh,
-            f.energy_regen_kwh,
-            f.energy_net_kwh,
-            f.sector_times,
-            f.mins,
-            f.maxs,
+            session_id=self.session_id,
+            car_id=self.car_id,
+            lap=lap.number,
+            start_sim_time=lap.start_sim_time,
+            end_sim_time=end_sim_time,
+            start_ts_ms=lap.start_ts_ms,
+            lap_time=f.lap_time,
+            distance=f.distance,
+            frames=f.frames,
+            complete=complete,
+            invalidated=f.invalidated,
+            max_speed=f.max_speed,
+            mean_speed=f.mean_speed,
+            energy_drawn_kwh=f.energy_drawn_kwh,
+            energy_regen_kwh=f.energy_regen_kwh,
+            energy_net_kwh=f.energy_net_kwh,
+            sector_times=f.sector_times,
+            mins=f.mins,
+            maxs=f.maxs,
         )
 
     # ------------------------------------------------------------------ quality and session rows
     def quality(self) -> QualityRow:
         s = self.tracker.stats
         return QualityRow(
-            self.session_id,
-            s.received,
-            s.lost,
-            s.duplicated,
-            self.late,
-            max(0, s.out_of_order - self.late),
-            s.first,
-            s.highest,
+            session_id=self.session_id,
+            frames_received=s.received,
+            frames_lost=s.lost,
+            frames_duplicated=s.duplicated,
+            frames_late=self.late,
+            frames_out_of_order=max(0, s.out_of_order - self.late),
+            first_seq=s.first,
+            last_seq=s.highest,
         )
 
     def _report(self, out: Outputs) -> None:
         out.quality.append(self.quality())
         out.sessions.append(
             SessionRow(
-                self.session_id,
-                self.car_id,
-                f"{self.sender_catalog_hash:08x}",
-                self.anchor_ms or 0,
-                self.last_received_ms,
-                self.first_sim_time or 0.0,
-                self.released_until if self.released_until > float("-inf") else 0.0,
-                self.tracker.stats.received,
-                self.laps_done + (1 if self._open_lap_spans_time() else 0),
+                session_id=self.session_id,
+                car_id=self.car_id,
+                catalog_hash=f"{self.sender_catalog_hash:08x}",
+                started_at_ms=self.anchor_ms or 0,
+                last_frame_at_ms=self.last_received_ms,
+                first_sim_time=self.first_sim_time or 0.0,
+                last_sim_time=self.released_until if self.released_until > float("-inf") else 0.0,
+                frames=self.tracker.stats.received,
+                laps=self.laps_done + (1 if self._open_lap_spans_time() else 0),
             )
         )
 

@@ -17,7 +17,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WindowStats:
     window_ms: int
     index: int  # aligned window number: floor(sim_time_ms / window_ms)
@@ -65,18 +65,18 @@ def block_stats(
     last_row = values.shape[0] - 1 - np.argmax(present[::-1], axis=0)
     lasts = values[last_row, np.arange(values.shape[1])]
     return WindowStats(
-        window_ms,
-        index,
-        lap,
-        values.shape[0],
-        mins.astype(np.float32),
-        maxs.astype(np.float32),
-        sums,
-        counts,
-        lasts.astype(np.float32),
-        float(sim_times[-1]),
-        float(sim_times[-1] - lap_start),
-        float(lap_distances[-1]),
+        window_ms=window_ms,
+        index=index,
+        lap=lap,
+        frame_count=values.shape[0],
+        mins=mins.astype(np.float32),
+        maxs=maxs.astype(np.float32),
+        sums=sums,
+        counts=counts,
+        lasts=lasts.astype(np.float32),
+        last_sim_time=float(sim_times[-1]),
+        last_lap_time=float(sim_times[-1] - lap_start),
+        last_lap_distance=float(lap_distances[-1]),
     )
 
 
@@ -84,18 +84,18 @@ def merge_into(parent: WindowStats | None, child: WindowStats, window_ms: int) -
     """Fold a smaller window into the larger window that contains it (children arrive in order)."""
     if parent is None:
         return WindowStats(
-            window_ms,
-            child.index * child.window_ms // window_ms,
-            child.lap,
-            child.frame_count,
-            child.mins.copy(),
-            child.maxs.copy(),
-            child.sums.copy(),
-            child.counts.copy(),
-            child.lasts.copy(),
-            child.last_sim_time,
-            child.last_lap_time,
-            child.last_lap_distance,
+            window_ms=window_ms,
+            index=child.index * child.window_ms // window_ms,
+            lap=child.lap,
+            frame_count=child.frame_count,
+            mins=child.mins.copy(),
+            maxs=child.maxs.copy(),
+            sums=child.sums.copy(),
+            counts=child.counts.copy(),
+            lasts=child.lasts.copy(),
+            last_sim_time=child.last_sim_time,
+            last_lap_time=child.last_lap_time,
+            last_lap_distance=child.last_lap_distance,
         )
     parent.frame_count += child.frame_count
     parent.mins = np.fmin(parent.mins, child.mins)

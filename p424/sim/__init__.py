@@ -6,8 +6,6 @@ profile and channels). Iteration: ``generator`` (sampling at any rate, frame hea
 
 from p424.sim.car import CarParams
 from p424.sim.generator import (
-    MARKER_SECTOR_LINE,
-    MARKER_START_LINE,
     CarSimulator,
     LapSummary,
     SampleBlock,
@@ -21,8 +19,6 @@ from p424.sim.lap import CarState, LapPlan, LapTrace, simulate_lap
 from p424.sim.track import Track, nordschleife
 
 __all__ = [
-    "MARKER_SECTOR_LINE",
-    "MARKER_START_LINE",
     "CarParams",
     "CarSimulator",
     "CarState",

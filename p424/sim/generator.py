@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
 from p424.codec.frame import FrameHeader
+from p424.markers import MARKER_SECTOR_LINE, MARKER_START_LINE
 from p424.sim.car import CarParams
 from p424.sim.lap import CarState, LapPlan, LapTrace, flying_speed, simulate_lap
 from p424.sim.track import Track, nordschleife
@@ -44,8 +45,6 @@ StartMode = Literal["flying", "standing"]
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-MARKER_START_LINE = 1 << 3
-MARKER_SECTOR_LINE = 1 << 4
 PHYSICS_DT = 0.02  # s: the simulator polls the 424 channels at 50 Hz
 RESERVE_SOC = 0.05
 ENERGY_MARGIN = 1.10
@@ -106,7 +105,7 @@ class SampleBlock:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LapSummary:
     """Per-lap facts (labels for ML and tests); times in seconds, energies in kWh."""
 

@@ -32,6 +32,7 @@ from p424.sim.car import (
     tyre_grip_factor,
 )
 from p424.sim.track import Track
+from p424.units import KWS_PER_KWH
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -490,7 +491,7 @@ def _battery(
     """
     p_kw = p_total / KW
     steps = np.diff(t)
-    used = np.r_[0.0, np.cumsum(0.5 * (p_kw[1:] + p_kw[:-1]) * steps)] / 3600.0
+    used = np.r_[0.0, np.cumsum(0.5 * (p_kw[1:] + p_kw[:-1]) * steps)] / KWS_PER_KWH
     energy = state.battery_energy_kwh - used
     soc = energy / car.battery_capacity_kwh
     volts = car.battery_voltage_empty + (car.battery_voltage_full - car.battery_voltage_empty) * soc
@@ -510,7 +511,7 @@ def _battery(
         "battery_air_mass_flow": air_flow, "battery_heat_dissipation": h, "battery_q_internal": generated,
         "battery_heat_dissipated": dissipated,
     })
-    regen = float(-np.sum(np.minimum(p_kw[:-1], 0.0) * steps) / 3600.0)
+    regen = float(-np.sum(np.minimum(p_kw[:-1], 0.0) * steps) / KWS_PER_KWH)
     return float(used[-1]), regen
 
 

@@ -41,10 +41,13 @@ from p424.kafka import live as kafka_live
 from p424.kafka.live import Record
 from p424.kafka.messages import LapMessage, PredictionMessage, WindowMessage
 from p424.ml.features import SPEC, WindowObs
-from p424.ml.live.state import LapError, LiveState, WindowContext
+from p424.ml.live.records import LapError, PredictionRow
+from p424.ml.live.state import LiveState, WindowContext
 from p424.ml.model import THREADS
 from p424.ml.promotion import CHAMPION
+from p424.records import fields_from
 from p424.status_http import serve_status
+from p424.storage import writes
 from p424.storage.batches import unlogged_batches
 from p424.storage.reader import TelemetryStore
 
@@ -54,9 +57,10 @@ POLL_RECORDS = 200
 BATCH_ROWS = 100
 IDLE_SESSION_S = 600.0
 GIL_SWITCH_INTERVAL_S = 0.001  # the Kafka I/O threads get the GIL without waiting 5 ms behind the model
+_message_fields = fields_from(PredictionRow, PredictionMessage, "latency_ms")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServingModel:
     name: str
     version: str
@@ -95,7 +99,7 @@ class ModelWatcher(threading.Thread):
                 f"({missing[:3]}...); retrain it"
             )
             return
-        self.current = ServingModel(self.model_name, str(mv.version), model, time.time())
+        self.current = ServingModel(name=self.model_name, version=str(mv.version), model=model, loaded_at=time.time())
         self.last_error = ""
         log.info("serving model", extra={"model": self.model_name, "version": str(mv.version)})
 
@@ -203,18 +207,9 @@ class Predictor:
                 f"tables {ks}.predictions / {ks}.prediction_errors are missing: apply the schema with "
                 "`./launchcommand.sh provision` (migration 0002_predictions.cql)"
             )
-        self.ps_prediction = session.prepare(
-            f"INSERT INTO {ks}.predictions (session_id, lap, ts, car_id, window_start, lap_distance, lap_time_so_far, "
-            "energy_so_far_kwh, predicted_lap_time, predicted_energy_kwh, baseline_lap_time, baseline_energy_kwh, "
-            "model_name, model_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        self.ps_error = session.prepare(
-            f"INSERT INTO {ks}.prediction_errors (model_name, month, completed_at, session_id, lap, car_id, "
-            "model_version, windows, actual_lap_time, actual_energy_kwh, mae_lap_time, mae_energy_kwh, "
-            "baseline_mae_lap_time, baseline_mae_energy_kwh, error_lap_time_at_25, error_lap_time_at_50, "
-            "error_lap_time_at_75, error_energy_at_25, error_energy_at_50, error_energy_at_75) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
+        statements = writes.Statements(ks)
+        self.ps_prediction = session.prepare(statements.prediction)
+        self.ps_error = session.prepare(statements.prediction_error)
 
     def _assigned(self, _consumer: kafka_live.Consumer, partitions: list[kafka_live.TopicPartition]) -> None:
         self.assigned_partitions = len(partitions)
@@ -316,45 +311,32 @@ class Predictor:
             latency = time.time() * 1000 - kafka_ts
             predicted, baseline = (float(p[0]), float(p[1])), (float(b[0]), float(b[1]))
             self.state.record(ctx, predicted, baseline, serving.version)
-            # Kafka first: it is the live path (Grafana Live); Cassandra keeps the history.
-            out = PredictionMessage(
-                ctx.session_id,
-                ctx.car_id,
-                ctx.lap,
-                ctx.ts_ms,
-                ctx.window_start,
-                ctx.lap_distance,
-                ctx.lap_time_so_far,
-                *predicted,
-                *baseline,
-                serving.name,
-                serving.version,
-                round(latency, 3),
+            row = PredictionRow(
+                session_id=ctx.session_id,
+                lap=ctx.lap,
+                ts_ms=ctx.ts_ms,
+                car_id=ctx.car_id,
+                window_start=ctx.window_start,
+                lap_distance=ctx.lap_distance,
+                lap_time_so_far=ctx.lap_time_so_far,
+                energy_so_far_kwh=ctx.energy_so_far_kwh,
+                predicted_lap_time=predicted[0],
+                predicted_energy_kwh=predicted[1],
+                baseline_lap_time=baseline[0],
+                baseline_energy_kwh=baseline[1],
+                model_name=serving.name,
+                model_version=serving.version,
+                latency_ms=latency,
             )
+            # Kafka first: it is the live path (Grafana Live); Cassandra keeps the history.
             kafka_live.produce(
                 self.producer,
                 self.cfg.kafka_topic_predictions,
-                str(ctx.session_id).encode(),
-                out.to_json(),
+                str(row.session_id).encode(),
+                prediction_message(row).to_json(),
                 self._delivered,
             )
-            rows[(ctx.session_id, ctx.lap)].append(
-                (
-                    ctx.session_id,
-                    ctx.lap,
-                    ctx.ts_ms,
-                    ctx.car_id,
-                    ctx.window_start,
-                    ctx.lap_distance,
-                    ctx.lap_time_so_far,
-                    ctx.energy_so_far_kwh,
-                    *predicted,
-                    *baseline,
-                    serving.name,
-                    serving.version,
-                    latency,
-                )
-            )
+            rows[(row.session_id, row.lap)].append(writes.prediction_params(row))
             self.metrics.latency.append(latency)
             self.metrics.predictions += 1
         for partition_rows in rows.values():
@@ -371,7 +353,7 @@ class Predictor:
             self.store_error(err)
 
     def store_error(self, err: LapError) -> None:
-        self._execute(self.ps_error, _error_params(err))
+        self._execute(self.ps_error, writes.prediction_error_params(err))
         self.metrics.laps_scored += 1
         log.info(
             "lap scored",
@@ -454,38 +436,23 @@ class Predictor:
         signal.signal(signal.SIGINT, stop)
 
 
+def prediction_message(row: PredictionRow) -> PredictionMessage:
+    """The live message of a stored prediction: its fields by name, the latency to the microsecond."""
+    return PredictionMessage(**_message_fields(row, round(row.latency_ms, 3)))
+
+
 def _window_header(doc: dict[str, Any]) -> WindowMessage:
     """The window's identity and clocks; its channel statistics are decoded once, by ``WindowObs``."""
     return WindowMessage(
-        doc["session_id"],
-        doc["car_id"],
-        doc["window_ms"],
-        doc["lap"],
-        doc["window_start"],
-        doc["ts_ms"],
-        doc["lap_time"],
-        doc["lap_distance"],
-        doc["frame_count"],
-        {},
+        session_id=doc["session_id"],
+        car_id=doc["car_id"],
+        window_ms=doc["window_ms"],
+        lap=doc["lap"],
+        window_start=doc["window_start"],
+        ts_ms=doc["ts_ms"],
+        lap_time=doc["lap_time"],
+        lap_distance=doc["lap_distance"],
+        frame_count=doc["frame_count"],
+        channels={},
     )
 
-
-def _error_params(e: LapError) -> tuple[object, ...]:
-    return (
-        e.model_name,
-        e.month,
-        e.completed_at_ms,
-        e.session_id,
-        e.lap,
-        e.car_id,
-        e.model_version,
-        e.windows,
-        e.actual_lap_time,
-        e.actual_energy_kwh,
-        e.mae_lap_time,
-        e.mae_energy_kwh,
-        e.baseline_mae_lap_time,
-        e.baseline_mae_energy_kwh,
-        *e.error_lap_time_at,
-        *e.error_energy_at,
-    )

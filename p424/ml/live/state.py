@@ -18,15 +18,15 @@ import numpy.typing as npt
 from p424.kafka.messages import LapMessage, WindowMessage
 from p424.ml.evaluate import EVAL_FROM_PROGRESS
 from p424.ml.features import SPEC, FeatureSpec, LapSoFar, WindowObs
+from p424.ml.live.records import LapError
 
 F64 = npt.NDArray[np.float64]
-CHECKPOINTS = (0.25, 0.5, 0.75)
 MAX_OPEN_LAPS = 3  # per session: the current lap and the ones whose summary may still be on its way
 CLOSED_MEMORY = 10_000  # (session, lap) pairs remembered as closed, so late windows do not reopen them
 SUMMARY_GRACE_S = 30.0  # a summary whose session sends no further lap is scored after this long
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowContext:
     """Where a prediction was made: identifies its row and message."""
 
@@ -40,7 +40,7 @@ class WindowContext:
     energy_so_far_kwh: float
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LapTrack:
     car_id: int
     acc: LapSoFar
@@ -48,26 +48,6 @@ class LapTrack:
     predicted: list[tuple[float, float]] = field(default_factory=list)
     baseline: list[tuple[float, float]] = field(default_factory=list)
     versions: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(frozen=True)
-class LapError:
-    model_name: str
-    month: str
-    completed_at_ms: int
-    session_id: int
-    lap: int
-    car_id: int
-    model_version: str
-    windows: int
-    actual_lap_time: float
-    actual_energy_kwh: float
-    mae_lap_time: float
-    mae_energy_kwh: float
-    baseline_mae_lap_time: float
-    baseline_mae_energy_kwh: float
-    error_lap_time_at: tuple[float | None, float | None, float | None]
-    error_energy_at: tuple[float | None, float | None, float | None]
 
 
 def lap_error(track: LapTrack, msg: LapMessage, model_name: str) -> LapError | None:
@@ -105,8 +85,12 @@ def lap_error(track: LapTrack, msg: LapMessage, model_name: str) -> LapError | N
         mae_energy_kwh=float(np.abs(err[scored, 1]).mean()),
         baseline_mae_lap_time=float(berr[scored, 0].mean()),
         baseline_mae_energy_kwh=float(berr[scored, 1].mean()),
-        error_lap_time_at=(at(0.25, 0), at(0.5, 0), at(0.75, 0)),
-        error_energy_at=(at(0.25, 1), at(0.5, 1), at(0.75, 1)),
+        error_lap_time_at_25=at(0.25, 0),
+        error_lap_time_at_50=at(0.5, 0),
+        error_lap_time_at_75=at(0.75, 0),
+        error_energy_at_25=at(0.25, 1),
+        error_energy_at_50=at(0.5, 1),
+        error_energy_at_75=at(0.75, 1),
     )
 
 
@@ -134,7 +118,7 @@ class LiveState:
         laps = self.sessions.setdefault(session_id, OrderedDict())
         track = laps.get(lap)
         if track is None:
-            track = laps[lap] = LapTrack(car_id, LapSoFar(self.spec))
+            track = laps[lap] = LapTrack(car_id=car_id, acc=LapSoFar(self.spec))
             while len(laps) > MAX_OPEN_LAPS:
                 laps.popitem(last=False)
         return track
@@ -156,14 +140,14 @@ class LiveState:
         track = self._track(msg.session_id, msg.lap, msg.car_id)
         features = track.acc.update(obs if obs is not None else WindowObs.from_message(msg, self.spec))
         ctx = WindowContext(
-            msg.session_id,
-            msg.car_id,
-            msg.lap,
-            msg.ts_ms,
-            msg.window_start,
-            track.acc.distance,
-            track.acc.elapsed,
-            track.acc.energy_kwh,
+            session_id=msg.session_id,
+            car_id=msg.car_id,
+            lap=msg.lap,
+            ts_ms=msg.ts_ms,
+            window_start=msg.window_start,
+            lap_distance=track.acc.distance,
+            lap_time_so_far=track.acc.elapsed,
+            energy_so_far_kwh=track.acc.energy_kwh,
         )
         return ctx, features
 

@@ -1,0 +1,421 @@
+"""What every write stores: each table's columns and the value each one gets from a record.
+
+Each record below has a distinct value in every field, so a column paired with the wrong parameter
+shows. The expectations are written out here, independently of how ``p424.storage.writes`` and the
+live predictor derive their statements, so they pin the stored rows column for column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from p424.catalog import CATALOG
+from p424.config import Config
+from p424.kafka import live as kafka_live
+from p424.kafka.messages import LapMessage
+from p424.ml.features import SPEC, LapSoFar
+from p424.ml.live import service
+from p424.ml.live.state import LapTrack, WindowContext, lap_error
+from p424.processing.outputs import FrameRow, LapRow, ProfilePoint, QualityRow, SessionRow, WindowRow
+from p424.storage import window_stats, writes
+from p424.storage.migrate import migrations
+from p424.storage.schema import catalog_columns, lap_stat_columns, window_stat_columns
+
+KS = "ks"
+NOW_MS = 1_790_000_999_000
+N_PAYLOAD = len(CATALOG.payload_channels)
+N_KEY = len(CATALOG.key_channels())
+
+
+def columns_of(statement: str) -> tuple[str, list[str]]:
+    """(table, columns) of an ``INSERT INTO ks.<table> (<columns>) VALUES (?, ...)``."""
+    m = re.fullmatch(r"INSERT INTO ks\.(\w+) \(([^)]*)\) VALUES \(([^)]*)\)", statement)
+    assert m is not None, statement
+    columns = m[2].split(", ")
+    assert m[3] == ", ".join("?" for _ in columns)
+    assert len(set(columns)) == len(columns), "a column listed twice"
+    return m[1], columns
+
+
+def written(statement: str, params: tuple[object, ...]) -> tuple[str, dict[str, object]]:
+    table, columns = columns_of(statement)
+    return table, dict(zip(columns, params, strict=True))
+
+
+def vector(start: float, n: int, nan_at: tuple[int, ...] = ()) -> np.ndarray[Any, Any]:
+    v = (start + np.arange(n)).astype(np.float32)
+    v[list(nan_at)] = np.nan
+    return v
+
+
+def optional(v: np.floating[Any]) -> float | None:
+    return None if np.isnan(v) else float(v)
+
+
+def test_frames() -> None:
+    row = FrameRow(session_id=11, seq=12, sim_time=130.5, lap=14, lap_distance=15.5, markers=16, frame=b"\x17")
+    assert written(writes.Statements(KS).frame, writes.frame_params(row)) == (
+        "frames",
+        {
+            "session_id": 11,
+            "bucket": 2,  # floor(130.5 / 60)
+            "seq": 12,
+            "sim_time": 130.5,
+            "lap": 14,
+            "lap_distance": 15.5,
+            "markers": 16,
+            "frame": b"\x17",
+        },
+    )
+
+
+def window_row() -> WindowRow:
+    return WindowRow(
+        session_id=21,
+        car_id=22,
+        window_ms=23,
+        lap=24,
+        part=25,
+        ts_ms=26,
+        window_start=27.5,
+        lap_time=28.5,
+        lap_distance=29.5,
+        frame_count=30,
+        mins=vector(100, N_PAYLOAD, (0, 3)),
+        maxs=vector(200, N_PAYLOAD, (0, 4)),
+        means=vector(300, N_PAYLOAD, (0, 5)),
+        lasts=vector(400, N_PAYLOAD, (0, 6)),
+        lap_energy_drawn_kwh=31.5,
+        lap_energy_regen_kwh=32.5,
+    )
+
+
+WINDOW_SCALARS = {
+    "session_id": 21,
+    "window_ms": 23,
+    "lap": 24,
+    "part": 25,
+    "ts": 26,
+    "window_start": 27.5,
+    "lap_time": 28.5,
+    "lap_distance": 29.5,
+    "frame_count": 30,
+}
+
+
+def test_window_rows_store_their_stats_as_one_blob() -> None:
+    row = window_row()
+    blob = window_stats.pack(row.mins, row.maxs, row.means, row.lasts)
+    assert written(writes.Statements(KS).window, writes.window_params(row)) == (
+        "channel_windows",
+        {**WINDOW_SCALARS, "stats": blob},
+    )
+
+
+def test_window_rows_with_columns_add_every_channel_stat() -> None:
+    row = window_row()
+    channel_stats: dict[str, object] = {}
+    for i, c in enumerate(CATALOG.payload_channels):
+        for stat, values in (("min", row.mins), ("max", row.maxs), ("mean", row.means), ("last", row.lasts)):
+            channel_stats[f"{c.name}_{stat}"] = optional(values[i])
+    table, got = written(writes.Statements(KS).window_with_columns, writes.window_with_columns_params(row))
+    assert table == "channel_windows"
+    assert got == {**WINDOW_SCALARS, "stats": window_stats.pack(row.mins, row.maxs, row.means, row.lasts), **channel_stats}
+    assert list(got)[len(WINDOW_SCALARS) + 1 :] == window_stat_columns()  # the catalog's column layout
+
+
+def test_laps() -> None:
+    row = LapRow(
+        session_id=41,
+        car_id=42,
+        lap=43,
+        start_sim_time=44.5,
+        end_sim_time=45.5,
+        start_ts_ms=46,
+        lap_time=47.5,
+        distance=48.5,
+        frames=49,
+        complete=True,
+        invalidated=False,
+        max_speed=50.5,
+        mean_speed=None,
+        energy_drawn_kwh=51.5,
+        energy_regen_kwh=52.5,
+        energy_net_kwh=53.5,
+        sector_times=[54.5, 55.5],
+        mins=vector(500, N_KEY, (1,)),
+        maxs=vector(600, N_KEY, (2,)),
+    )
+    extremes: dict[str, object] = {}
+    for i, c in enumerate(CATALOG.key_channels()):
+        extremes[f"{c.name}_min"] = optional(row.mins[i])
+        extremes[f"{c.name}_max"] = optional(row.maxs[i])
+    table, got = written(writes.Statements(KS).lap, writes.lap_params(row))
+    assert table == "laps"
+    assert got == {
+        "session_id": 41,
+        "lap": 43,
+        "car_id": 42,
+        "start_sim_time": 44.5,
+        "end_sim_time": 45.5,
+        "start_ts": 46,
+        "lap_time": 47.5,
+        "distance": 48.5,
+        "frames": 49,
+        "complete": True,
+        "invalidated": False,
+        "max_speed": 50.5,
+        "mean_speed": None,
+        "energy_drawn_kwh": 51.5,
+        "energy_regen_kwh": 52.5,
+        "energy_net_kwh": 53.5,
+        "sector_times": [54.5, 55.5],
+        **extremes,
+    }
+    assert list(got)[-len(extremes) :] == lap_stat_columns()
+
+
+def test_distance_profile() -> None:
+    row = ProfilePoint(
+        session_id=61, lap=62, distance=630, elapsed=64.5, speed=65.5, throttle=None, brake_pressure=66.5,
+        power_electrical_total=67.5,
+    )
+    assert written(writes.Statements(KS).profile, writes.profile_params(row)) == (
+        "lap_distance_profile",
+        {
+            "session_id": 61,
+            "lap": 62,
+            "distance": 630,
+            "elapsed": 64.5,
+            "speed": 65.5,
+            "throttle": None,
+            "brake_pressure": 66.5,
+            "power_electrical_total": 67.5,
+        },
+    )
+
+
+def test_session_quality() -> None:
+    row = QualityRow(
+        session_id=71, frames_received=72, frames_lost=73, frames_duplicated=74, frames_late=75,
+        frames_out_of_order=76, first_seq=77, last_seq=78,
+    )
+    assert written(writes.Statements(KS).quality, writes.quality_params(row, NOW_MS)) == (
+        "session_quality",
+        {
+            "session_id": 71,
+            "frames_received": 72,
+            "frames_lost": 73,
+            "frames_duplicated": 74,
+            "frames_late": 75,
+            "frames_out_of_order": 76,
+            "first_seq": 77,
+            "last_seq": 78,
+            "updated_at": NOW_MS,
+        },
+    )
+
+
+def test_sessions() -> None:
+    row = SessionRow(
+        session_id=81, car_id=82, catalog_hash="0000abcd", started_at_ms=83, last_frame_at_ms=84,
+        first_sim_time=85.5, last_sim_time=86.5, frames=87, laps=88,
+    )
+    assert written(writes.Statements(KS).session, writes.session_params(row, NOW_MS)) == (
+        "sessions",
+        {
+            "session_id": 81,
+            "car_id": 82,
+            "catalog_hash": "0000abcd",
+            "started_at": 83,
+            "last_frame_at": 84,
+            "first_sim_time": 85.5,
+            "last_sim_time": 86.5,
+            "frames": 87,
+            "laps": 88,
+            "updated_at": NOW_MS,
+        },
+    )
+
+
+# ---------------------------------------------------------------- the live predictor's tables
+class RecordingSession:
+    """Stands in for the driver's session: prepared statements are their CQL text; requests are kept."""
+
+    def __init__(self) -> None:
+        tables = {"predictions": None, "prediction_errors": None}
+        self.cluster = SimpleNamespace(metadata=SimpleNamespace(keyspaces={KS: SimpleNamespace(tables=tables)}))
+        self.requests: list[tuple[Any, Any]] = []
+
+    def prepare(self, cql: str) -> str:
+        return cql
+
+    def execute_async(self, statement: Any, params: Any = None, timeout: float = 0) -> Any:
+        self.requests.append((statement, params))
+        return SimpleNamespace(add_errback=lambda _fn: None)
+
+
+class ServingStub:
+    """A model that predicts 410.5 s / 9.75 kWh while its baseline says 412 s / 10 kWh."""
+
+    def predict(self, features: Any) -> np.ndarray[Any, Any]:
+        return np.tile([410.5, 9.75], (len(features), 1))
+
+    def baseline(self, features: Any) -> np.ndarray[Any, Any]:
+        return np.tile([412.0, 10.0], (len(features), 1))
+
+
+def predictor() -> tuple[service.Predictor, RecordingSession]:
+    p = service.Predictor.__new__(service.Predictor)
+    session = RecordingSession()
+    p.cfg = Config(cassandra_keyspace=KS)
+    p.model_name = "lap_model"
+    p.store = SimpleNamespace(session=session)
+    p.metrics = service.Metrics()
+    p.state = service.LiveState()
+    p.producer = None
+    serving = service.ServingModel(name="lap_model", version="5", model=ServingStub(), loaded_at=0.0)
+    p.watcher = SimpleNamespace(current=serving)
+    p._prepare_statements()
+    return p, session
+
+
+def test_predictions_rows_and_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    p, _ = predictor()
+    rows: list[tuple[Any, Any]] = []
+    messages: list[bytes] = []
+    monkeypatch.setattr(service, "unlogged_batches", lambda r, _size: rows.extend(r) or [])
+    monkeypatch.setattr(kafka_live, "produce", lambda _p, _topic, _key, value, _cb: messages.append(value))
+    monkeypatch.setattr(service.time, "time", lambda: 1_790_000_100.2)
+    ctx = WindowContext(
+        session_id=91, car_id=92, lap=93, ts_ms=94, window_start=95.5, lap_distance=96.5, lap_time_so_far=97.5,
+        energy_so_far_kwh=98.5,
+    )
+    kafka_ts = 1_790_000_100_000
+    p.predict([(ctx, np.zeros(len(SPEC.names)), kafka_ts)])
+    latency = 1_790_000_100.2 * 1000 - kafka_ts
+    (statement, params), = rows
+    assert written(statement, params) == (
+        "predictions",
+        {
+            "session_id": 91,
+            "lap": 93,
+            "ts": 94,
+            "car_id": 92,
+            "window_start": 95.5,
+            "lap_distance": 96.5,
+            "lap_time_so_far": 97.5,
+            "energy_so_far_kwh": 98.5,
+            "predicted_lap_time": 410.5,
+            "predicted_energy_kwh": 9.75,
+            "baseline_lap_time": 412.0,
+            "baseline_energy_kwh": 10.0,
+            "model_name": "lap_model",
+            "model_version": "5",
+            "latency_ms": latency,  # as measured; the message carries it rounded to the microsecond
+        },
+    )
+    assert messages == [
+        b'{"session_id":91,"car_id":92,"lap":93,"ts_ms":94,"window_start":95.5,"lap_distance":96.5,'
+        b'"lap_time_so_far":97.5,"predicted_lap_time":410.5,"predicted_energy_kwh":9.75,"baseline_lap_time":412.0,'
+        b'"baseline_energy_kwh":10.0,"model_name":"lap_model","model_version":"5","latency_ms":'
+        + str(round(latency, 3)).encode()
+        + b"}"
+    ]
+
+
+def test_prediction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    p, session = predictor()
+    # Five predictions along a 1000 m, 100 s, 10 kWh lap: errors 1..5 s and 0.5..2.5 kWh, baseline 2 s / 1 kWh off.
+    track = LapTrack(car_id=102, acc=LapSoFar(SPEC))
+    track.distance += [100.0, 250.0, 500.0, 750.0, 900.0]
+    track.predicted += [(101.0, 10.5), (102.0, 11.0), (103.0, 11.5), (104.0, 12.0), (105.0, 12.5)]
+    track.baseline += [(98.0, 9.0)] * 5
+    track.versions = Counter({"6": 4, "5": 1})
+    summary = LapMessage(
+        session_id=101, car_id=102, lap=103, start_sim_time=0.0, end_sim_time=100.0, start_ts_ms=1_790_000_000_000,
+        lap_time=100.0, distance=1000.0, frames=5000, complete=True, invalidated=False, max_speed=None,
+        mean_speed=None, energy_drawn_kwh=None, energy_regen_kwh=None, energy_net_kwh=10.0,
+    )
+    err = lap_error(track, summary, "lap_model")
+    assert err is not None
+    p.store_error(err)
+    (statement, params), = session.requests
+    assert written(statement, params) == (
+        "prediction_errors",
+        {
+            "model_name": "lap_model",
+            "month": "2026-09",
+            "completed_at": 1_790_000_100_000,
+            "session_id": 101,
+            "lap": 103,
+            "car_id": 102,
+            "model_version": "6",
+            "windows": 5,
+            "actual_lap_time": 100.0,
+            "actual_energy_kwh": 10.0,
+            "mae_lap_time": 3.0,
+            "mae_energy_kwh": 1.5,
+            "baseline_mae_lap_time": 2.0,
+            "baseline_mae_energy_kwh": 1.0,
+            "error_lap_time_at_25": 2.0,
+            "error_lap_time_at_50": 3.0,
+            "error_lap_time_at_75": 4.0,
+            "error_energy_at_25": 1.0,
+            "error_energy_at_50": 1.5,
+            "error_energy_at_75": 2.0,
+        },
+    )
+
+
+# ---------------------------------------------------------------- every written column exists
+def schema_columns() -> dict[str, set[str]]:
+    """Table -> columns, from the migration files' CREATE TABLE and ALTER TABLE ... ADD, plus catalog columns."""
+    tables: dict[str, set[str]] = {}
+    for m in migrations():
+        for statement in m.statements(KS, "{}"):
+            text = " ".join(statement.split())
+            if create := re.fullmatch(r"CREATE TABLE (?:IF NOT EXISTS )?ks\.(\w+) \((.*?)\)(?: WITH .*)?", text):
+                items = split_top_level(create[2])
+                tables[create[1]] = {item.split()[0] for item in items if not item.upper().startswith("PRIMARY KEY")}
+            elif alter := re.fullmatch(r"ALTER TABLE ks\.(\w+) ADD (?:IF NOT EXISTS )?(\w+) [\w<>, ]+", text):
+                tables[alter[1]].add(alter[2])
+            else:
+                assert not text.upper().startswith("ALTER"), f"an ALTER this test does not read: {text}"
+    for table, columns in catalog_columns().items():
+        tables[table] |= set(columns)
+    return tables
+
+
+def split_top_level(body: str) -> list[str]:
+    items, depth, current = [], 0, ""
+    for ch in body:
+        depth += (ch in "(<") - (ch in ")>")
+        if ch == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*items, current.strip()]
+
+
+def test_the_schema_reader_sees_every_table_and_the_blob_column() -> None:
+    schema = schema_columns()
+    assert {"frames", "channel_windows", "laps", "predictions", "prediction_errors"} <= set(schema)
+    assert {"stats", "ts", *window_stat_columns()} <= schema["channel_windows"]  # ALTER TABLE and catalog columns
+    assert "PRIMARY" not in schema["frames"] and "bucket" in schema["frames"]
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(writes.Tables)])
+def test_every_column_a_table_writes_exists_in_the_schema(name: str) -> None:
+    table = getattr(writes.TABLES, name)
+    missing = set(table.columns) - schema_columns()[table.name]
+    assert not missing, f"{table.name} has no column {sorted(missing)}"
+    assert columns_of(getattr(writes.Statements(KS), name)) == (table.name, list(table.columns))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from p424.config import Config
 from p424.storage.reader import TelemetryStore
 
 T = TypeVar("T")
+NEVER_UP = "P424_TESTS_NEVER_UP"
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
@@ -46,6 +48,9 @@ class Stack:
     def ensure_up(cls) -> Stack:
         platform = NativePlatform()
         if not platform.all_healthy():
+            if os.environ.get(NEVER_UP):
+                # A test run that shares a stack another checkout manages must never redeploy it.
+                raise AssertionError(f"the stack under {platform.paths.root} is not healthy (and {NEVER_UP} is set)")
             platform.up()
         return cls(platform, TelemetryStore(platform.cfg))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
@@ -24,6 +25,15 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return requests.get(url, timeout=timeout).status_code < 400
     except requests.RequestException:
         return False
+
+
+def http_json(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """A JSON document from ``url``, or None when it cannot be had."""
+    try:
+        doc = requests.get(url, timeout=timeout).json()
+    except (requests.RequestException, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def wait_until(

@@ -105,6 +105,7 @@ class Config:
     # --- bridge ---
     bridge_car_id_dmg1: int = 1
     bridge_spool_dir: str = ""  # empty: <state>/data/bridge/spool
+    bridge_spool_max_bytes: int = 4 * 2**30  # unacknowledged bytes the spool holds before refusing frames; 0: no bound
     bridge_socket_buffer_bytes: int = 32 * 1024 * 1024
     sender_max_rate: int = 10000  # frames/s cap of `replay --max` / `simulate --max`; 0 = unlimited
     bridge_linger_ms: int = 5

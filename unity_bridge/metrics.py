@@ -46,6 +46,7 @@ class BridgeMetrics:
         self.accepted = 0
         self.accepted_dmg1 = 0
         self.accepted_by_catalog: Counter[int] = Counter()  # catalog hash -> frames accepted
+        self.refused_spool_full = 0  # datagrams refused because the spool reached BRIDGE_SPOOL_MAX_BYTES
         self.rejected: Counter[str] = Counter()
         self.forwarded = 0
         self.kafka_errors = 0
@@ -176,6 +177,11 @@ class PrometheusView(Collector):
         )
         for reason, n in sorted(m.rejected.items()):
             c.add_metric([reason], n)
+        yield c
+        c = CounterMetricFamily(
+            "p424_bridge_frames_refused", "Datagrams refused before the spool (they are lost)", labels=["reason"]
+        )
+        c.add_metric(["spool_full"], m.refused_spool_full)
         yield c
         c = CounterMetricFamily("p424_bridge_records_forwarded", "Spool records handed to the Kafka producer")
         c.add_metric([], m.forwarded)

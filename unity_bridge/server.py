@@ -17,6 +17,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from p424.catalog import CATALOG
+from p424.codec.frame import frame_size
 from p424.config import Config
 from p424.sequence import SequenceTracker
 from p424.status_http import serve_status
@@ -39,11 +41,19 @@ from unity_bridge.intake import (
     classify_dmg1,
 )
 from unity_bridge.metrics import BridgeMetrics, PrometheusView, socket_drops
-from unity_bridge.spool import KIND_DEADLETTER, KIND_FRAME, Spool, pack_deadletter
+from unity_bridge.spool import (
+    DEADLETTER_MAX_HEAD,
+    KIND_DEADLETTER,
+    KIND_FRAME,
+    RECORD_HEAD,
+    Spool,
+    pack_deadletter,
+)
 
 log = logging.getLogger("unity_bridge")
 SO_RCVBUFFORCE = 33  # Linux: like SO_RCVBUF but may exceed net.core.rmem_max (needs CAP_NET_ADMIN)
 DRAIN_BATCH = 256  # datagrams handled before the spool is flushed to the forwarder
+FULL_FRAME_RECORD = RECORD_HEAD.size + frame_size(len(CATALOG.payload_channels))
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -74,7 +84,7 @@ class Bridge:
         default_spool = (
             Path(cfg.bridge_spool_dir) if cfg.bridge_spool_dir else cfg.state_dir / "data" / "bridge" / "spool"
         )
-        self.spool = Spool(spool_dir or default_spool)
+        self.spool = Spool(spool_dir or default_spool, max_bytes=cfg.bridge_spool_max_bytes)
         self.forwarder = Forwarder(cfg, self.spool, self.metrics)
         self.dmg1 = Dmg1Adapter(car_id=cfg.bridge_car_id_dmg1)
         self.stopping = threading.Event()
@@ -121,11 +131,17 @@ class Bridge:
         m = self.metrics
         m.datagrams += len(datagrams)
         now = time.monotonic()
-        append = self.spool.append
+        spool = self.spool
+        # One check per read while the spool has room for the whole batch; record by record near the bound.
+        fits = spool.room() >= sum(map(len, datagrams)) + len(datagrams) * (RECORD_HEAD.size + DEADLETTER_MAX_HEAD)
+        append: Callable[[int, int, bytes], bool | None] = spool.append if fits else spool.try_append
         by_catalog = m.accepted_by_catalog
         for result, data, source, received in zip(results, datagrams, sources, received_ns, strict=True):
             if isinstance(result, Accepted):
                 ids = result.ids
+                if append(KIND_FRAME, received, result.frame) is False:
+                    m.refused_spool_full += 1
+                    continue
                 tracker = m.sessions.get(ids.session_id)
                 if tracker is None:
                     tracker = m.sessions[ids.session_id] = SequenceTracker()
@@ -147,16 +163,23 @@ class Bridge:
                 by_catalog[ids.catalog_hash] += 1
                 if result.compat:
                     m.accepted_dmg1 += 1
-                append(KIND_FRAME, received, result.frame)
             else:
-                self._reject(result, data, address_text(source), received)
+                self._reject(result, data, address_text(source), received, append)
 
-    def _reject(self, result: Rejected, data: bytes, source: str, received_ns: int) -> None:
+    def _reject(
+        self,
+        result: Rejected,
+        data: bytes,
+        source: str,
+        received_ns: int,
+        append: Callable[[int, int, bytes], bool | None],
+    ) -> None:
         m = self.metrics
+        letter = pack_deadletter(result.reason.value, result.detail, source, data)
+        if append(KIND_DEADLETTER, received_ns, letter) is False:
+            m.refused_spool_full += 1
+            return
         m.rejected[result.reason.value] += 1
-        self.spool.append(
-            KIND_DEADLETTER, received_ns, pack_deadletter(result.reason.value, result.detail, source, data)
-        )
         if sum(m.rejected.values()) % 1000 == 1:
             log.warning(
                 "datagram rejected",
@@ -205,11 +228,16 @@ class Bridge:
         m = self.metrics
         kafka = self.forwarder.connected
         forwarding = self.forwarder.is_alive()
+        full = self.spool.room() < FULL_FRAME_RECORD  # the next frame of the current catalog would be refused
+        status = "error" if not forwarding else "spool_full" if full else "ok" if kafka else "degraded"
         return {
-            "status": ("ok" if kafka else "degraded") if forwarding else "error",
+            "status": status,
             "kafka_connected": kafka,
             "forwarder_alive": forwarding,
             "spool_backlog_bytes": self.spool.backlog_bytes(),
+            "spool_max_bytes": self.spool.max_bytes,
+            "spool_full": full,
+            "refused_spool_full": m.refused_spool_full,
             "datagrams": m.datagrams,
             "accepted": m.accepted,
             "rejected": dict(m.rejected),
@@ -226,7 +254,8 @@ class Bridge:
         }
 
     def health_response(self) -> tuple[int, dict[str, Any]]:
-        """200 while frames are accepted (Kafka down only delays them), 503 once they cannot be forwarded."""
+        """200 while the bridge works (Kafka down only delays frames; a full spool refuses new ones and
+        says so, ``spool_full``), 503 once nothing can be forwarded (restarting may help)."""
         doc = self.health()
         return (503 if doc["status"] == "error" else 200), doc
 

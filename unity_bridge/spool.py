@@ -6,6 +6,10 @@ acknowledged everything before it. So a broker outage only grows the spool (the 
 never waits for Kafka), and after a restart the forwarder resumes at the committed offset:
 at-least-once, in order. Consumers drop the duplicates a resend can cause by sequence number.
 
+The spool is bounded (``max_bytes``): a Kafka outage long enough to fill it makes ``append``
+refuse new records (the caller counts them) rather than fill the disk, and nothing already spooled
+is touched; as Kafka acknowledges, space frees and appends are taken again.
+
 Layout: segment files ``<first offset:020d>.log`` under one directory; offsets are byte positions
 across segments. Record: ``u32 body length | u8 kind | u64 receive time (ns) | body``.
 """
@@ -24,6 +28,8 @@ RECORD_HEAD = struct.Struct("<IBQ")
 KIND_FRAME = 0
 KIND_DEADLETTER = 1
 DEADLETTER_HEAD = struct.Struct("<BHH")  # reason length, detail length, source length
+_REASON_MAX, _DETAIL_MAX, _SOURCE_MAX = 100, 2000, 100  # bytes kept of each
+DEADLETTER_MAX_HEAD = DEADLETTER_HEAD.size + _REASON_MAX + _DETAIL_MAX + _SOURCE_MAX  # what a dead letter adds
 
 
 class SpoolRecord(NamedTuple):  # a tuple, not a dataclass: one is built per frame forwarded
@@ -34,8 +40,12 @@ class SpoolRecord(NamedTuple):  # a tuple, not a dataclass: one is built per fra
     body: bytes
 
 
+def record_size(body: bytes) -> int:
+    return RECORD_HEAD.size + len(body)
+
+
 def pack_deadletter(reason: str, detail: str, source: str, raw: bytes) -> bytes:
-    r, d, s = reason.encode(), detail.encode()[:2000], source.encode()
+    r, d, s = reason.encode()[:_REASON_MAX], detail.encode()[:_DETAIL_MAX], source.encode()[:_SOURCE_MAX]
     return DEADLETTER_HEAD.pack(len(r), len(d), len(s)) + r + d + s + raw
 
 
@@ -49,11 +59,13 @@ def unpack_deadletter(body: bytes) -> tuple[str, str, str, bytes]:
 
 
 class Spool:
-    def __init__(self, directory: Path, segment_bytes: int = 64 * 2**20) -> None:
+    def __init__(self, directory: Path, segment_bytes: int = 64 * 2**20, max_bytes: int = 0) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
+        self.max_bytes = max_bytes  # unacknowledged bytes the spool may hold; 0 = unbounded
         self._commit_file = self.dir / "committed"
+        self._committed = self._read_committed()
         self._pending = bytearray()
         self._cond = threading.Condition()
         self._reader: tuple[int, BinaryIO] | None = None  # (segment base, open file) of the forwarder
@@ -100,8 +112,20 @@ class Spool:
 
     # ---------- writer side (the socket loop) ----------
     def append(self, kind: int, received_ns: int, body: bytes) -> None:
+        """Buffer a record, unchecked: the caller made sure there is ``room`` (the hot path)."""
         self._pending += RECORD_HEAD.pack(len(body), kind, received_ns)
         self._pending += body
+
+    def try_append(self, kind: int, received_ns: int, body: bytes) -> bool:
+        """Buffer a record if it fits under ``max_bytes``; False, and nothing written, if not."""
+        if record_size(body) > self.room():
+            return False
+        self.append(kind, received_ns, body)
+        return True
+
+    def room(self) -> int:
+        """Bytes of records the spool takes before it is full (unbounded: a very large number)."""
+        return self.max_bytes - self.backlog_bytes() if self.max_bytes else 2**62
 
     def flush(self) -> None:
         """Write buffered records to the segment file (page cache) and wake the forwarder."""
@@ -165,17 +189,21 @@ class Spool:
         return self._reader[1]
 
     # ---------- commit ----------
-    def committed(self) -> int:
+    def _read_committed(self) -> int:
         try:
             return int(self._commit_file.read_text())
         except (OSError, ValueError):
             segments = self._scan_segments()
             return segments[0] if segments else 0
 
+    def committed(self) -> int:
+        return self._committed
+
     def commit(self, offset: int) -> None:
         tmp = self._commit_file.with_suffix(".tmp")
         tmp.write_text(str(offset))
         os.replace(tmp, self._commit_file)
+        self._committed = offset
         # Whole segments before the committed offset are no longer needed.
         with self._cond:
             done = [b for b, nxt in itertools.pairwise(self._segment_list) if nxt <= offset]
@@ -188,7 +216,8 @@ class Spool:
             self._segment_path(base).unlink(missing_ok=True)
 
     def backlog_bytes(self) -> int:
-        return self.end_offset - self.committed()
+        """Bytes spooled and not yet acknowledged by Kafka, buffered appends included."""
+        return self.end_offset + len(self._pending) - self._committed
 
     def close(self) -> None:
         self.flush()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from launcher.probes import http_ok
+from launcher.probes import http_json, http_ok
 from launcher.procs import ProcessSpec
-from launcher.services.base import NativeService
+from launcher.services.base import NativeService, ServiceStatus
 
 
 class Bridge(NativeService):
@@ -45,3 +45,14 @@ class Bridge(NativeService):
 
     def healthy(self) -> bool:
         return http_ok(f"{self.cfg.bridge_http_url}/health")
+
+    def status(self) -> ServiceStatus:
+        row = super().status()
+        if row.healthy:
+            doc = http_json(f"{self.cfg.bridge_http_url}/health") or {}
+            if doc.get("status") == "spool_full":
+                backlog = doc.get("spool_backlog_bytes")
+                row.detail = f"spool full ({backlog} bytes): refusing frames until Kafka drains it"
+            elif doc.get("status") == "degraded":
+                row.detail = f"Kafka unreachable: spooling ({doc.get('spool_backlog_bytes')} bytes)"
+        return row

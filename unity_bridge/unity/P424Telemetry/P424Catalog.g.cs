@@ -261,7 +261,134 @@ namespace Perrinn424.TelemetryBridge
             "BatteryNetEnergy",
         };
 
-        /// <summary>SI unit of each payload channel's value on the wire.</summary>
+        /// <summary>Names older simulators gave each payload channel, tried after its SimName.</summary>
+        public static readonly string[][] SimAliases =
+        {
+            new string[0],  // sector
+            new string[0],  // total_distance
+            new string[0],  // speed
+            new string[0],  // motor_rpm_front
+            new string[0],  // motor_rpm_rear
+            new string[] { "PowerElectricalFront" },  // power_electrical_front
+            new string[] { "PowerElectricalRear" },  // power_electrical_rear
+            new string[] { "PowerElectricalTotal" },  // power_electrical_total
+            new string[0],  // power_balance
+            new string[0],  // efficiency_front
+            new string[0],  // efficiency_rear
+            new string[] { "TorqueMechanicalFront" },  // torque_mechanical_front
+            new string[] { "TorqueMechanicalRear" },  // torque_mechanical_rear
+            new string[] { "TorqueRotorFront" },  // torque_rotor_front
+            new string[] { "TorqueRotorRear" },  // torque_rotor_rear
+            new string[0],  // throttle
+            new string[0],  // brake_pressure
+            new string[0],  // steering_angle
+            new string[0],  // gear
+            new string[0],  // torque_diff_front
+            new string[0],  // torque_diff_rear
+            new string[0],  // speed_diff_front
+            new string[0],  // speed_diff_rear
+            new string[] { "AccelerationLongitudinal" },  // accel_longitudinal
+            new string[] { "AccelerationLateral" },  // accel_lateral
+            new string[] { "AccelerationVertical" },  // accel_vertical
+            new string[0],  // roll_rate
+            new string[0],  // pitch_rate
+            new string[] { "YawRate" },  // yaw_rate
+            new string[0],  // roll_acceleration
+            new string[0],  // pitch_acceleration
+            new string[0],  // yaw_acceleration
+            new string[0],  // roll_angle
+            new string[0],  // ride_height_front
+            new string[0],  // ride_height_rear
+            new string[] { "DrsPosition" },  // drs_position
+            new string[0],  // steering_torque
+            new string[0],  // slip_ratio_fl
+            new string[0],  // slip_ratio_fr
+            new string[0],  // slip_ratio_rl
+            new string[0],  // slip_ratio_rr
+            new string[0],  // slip_angle_fl
+            new string[0],  // slip_angle_fr
+            new string[0],  // slip_angle_rl
+            new string[0],  // slip_angle_rr
+            new string[0],  // tyre_temperature_fl
+            new string[0],  // tyre_temperature_fr
+            new string[0],  // tyre_temperature_rl
+            new string[0],  // tyre_temperature_rr
+            new string[0],  // battery_temperature
+            new string[0],  // battery_total_heat
+            new string[0],  // battery_air_mass_flow
+            new string[0],  // battery_heat_dissipation
+            new string[0],  // battery_heat_dissipated
+            new string[0],  // battery_q_internal
+            new string[0],  // battery_soc
+            new string[0],  // battery_energy
+            new string[0],  // position_x
+            new string[0],  // position_y
+            new string[0],  // position_z
+            new string[0],  // heading
+            new string[0],  // attitude_pitch
+            new string[0],  // attitude_roll
+            new string[0],  // brake_position
+            new string[0],  // lift_and_coast
+            new string[0],  // raw_steer
+            new string[0],  // raw_throttle
+            new string[0],  // raw_brake
+            new string[0],  // automatic_gear
+            new string[0],  // power_balance_feed_forward
+            new string[0],  // power_balance_offset
+            new string[0],  // power_balance_delivered
+            new string[0],  // wheel_torque_balance
+            new string[0],  // pre_efficiency_power_front
+            new string[0],  // pre_efficiency_power_rear
+            new string[0],  // wheel_rpm_diff_front
+            new string[0],  // wheel_rpm_diff_rear
+            new string[0],  // torque_friction_front
+            new string[0],  // torque_friction_rear
+            new string[0],  // wheel_speed_fl
+            new string[0],  // wheel_speed_fr
+            new string[0],  // wheel_speed_rl
+            new string[0],  // wheel_speed_rr
+            new string[0],  // wheel_rpm_fl
+            new string[0],  // wheel_rpm_fr
+            new string[0],  // wheel_rpm_rl
+            new string[0],  // wheel_rpm_rr
+            new string[0],  // wheel_load_fl
+            new string[0],  // wheel_load_fr
+            new string[0],  // wheel_load_rl
+            new string[0],  // wheel_load_rr
+            new string[0],  // camber_fl
+            new string[0],  // camber_fr
+            new string[0],  // camber_rl
+            new string[0],  // camber_rr
+            new string[0],  // suspension_travel_fl
+            new string[0],  // suspension_travel_fr
+            new string[0],  // suspension_travel_rl
+            new string[0],  // suspension_travel_rr
+            new string[0],  // roll_angle_front
+            new string[0],  // roll_angle_rear
+            new string[0],  // ground_slope
+            new string[0],  // ground_grade
+            new string[0],  // understeer_angle
+            new string[0],  // aero_scz_front
+            new string[0],  // aero_scz_rear
+            new string[0],  // aero_scx
+            new string[0],  // aero_balance
+            new string[0],  // aero_downforce_front
+            new string[0],  // aero_downforce_rear
+            new string[0],  // aero_drag
+            new string[0],  // aero_front_flap
+            new string[0],  // air_density
+            new string[0],  // battery_power
+            new string[0],  // battery_power_rms
+            new string[0],  // battery_net_energy
+        };
+
+        /// <summary>
+        /// -1 where the simulator's axis points the other way from the stored convention (ISO 8855),
+        /// else 1: a value read from the simulator's telemetry is multiplied by it.
+        /// </summary>
+        public static readonly sbyte[] SimSigns = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+
+        /// <summary>Unit of each payload channel's value on the wire (p424/units.py spelling).</summary>
         public static readonly string[] Units =
         {
             "",

@@ -1,5 +1,11 @@
 // COMPILE-TIME STAND-INS, NOT UNITY. Only the UnityEngine members P424TelemetrySender touches, so the
 // sender compiles and runs under Mono in tests/test_unity_sender.py. Never copy into a Unity project.
+//
+// Mirrors the UnityEngine scripting API of Unity 2021.3 (the newest project-424-unity,
+// ProjectSettings/ProjectVersion.txt @ 2bc4e156f17d154a5ed632b5de7fdd898f42f7ba: 2021.3.45f1):
+// Transform.position (world, m) and Transform.eulerAngles (degrees, each in [0, 360)), as
+// Assets/Scripts/Telemetry/Perrinn424GenericTelemetry.cs (index id 9387784521) reads them for its
+// PositionX/Y/Z and RotationX/Y/Z channels; Rigidbody.angularVelocity (world, rad/s).
 
 using System;
 
@@ -31,6 +37,12 @@ namespace UnityEngine
     public class Rigidbody : Component
     {
         public Vector3 angularVelocity { get; set; }
+    }
+
+    public class Transform : Component
+    {
+        public Vector3 position { get; set; }
+        public Vector3 eulerAngles { get; set; }
     }
 
     public static class Time

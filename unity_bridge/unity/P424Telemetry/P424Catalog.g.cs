@@ -287,12 +287,12 @@ namespace Perrinn424.TelemetryBridge
             new string[0],  // torque_diff_rear
             new string[0],  // speed_diff_front
             new string[0],  // speed_diff_rear
-            new string[] { "AccelerationLongitudinal" },  // accel_longitudinal
-            new string[] { "AccelerationLateral" },  // accel_lateral
-            new string[] { "AccelerationVertical" },  // accel_vertical
+            new string[0],  // accel_longitudinal
+            new string[0],  // accel_lateral
+            new string[0],  // accel_vertical
             new string[0],  // roll_rate
             new string[0],  // pitch_rate
-            new string[] { "YawRate" },  // yaw_rate
+            new string[0],  // yaw_rate
             new string[0],  // roll_acceleration
             new string[0],  // pitch_acceleration
             new string[0],  // yaw_acceleration

@@ -188,3 +188,43 @@ def test_killing_the_taskmanager_mid_stream_leaves_cassandra_complete_and_duplic
         assert [w["frame_count"] for w in stored] == list(ref_w.loc[lap]["count"])
     info = stack.platform.flink_jobs().active(stack.cfg.flink_job_name)
     assert info is not None and info.state == "RUNNING"
+
+
+@pytest.mark.slow
+def test_a_cassandra_outage_longer_than_the_sink_retries_delays_data_and_loses_nothing(
+    stack: Stack, fixture_csv: Path
+) -> None:
+    """README "Guarantees": an outage of Cassandra only delays data. Cassandra is stopped mid-stream for
+    longer than the sink's retry budget (8 attempts, back-off up to 10 s: about 25 s), so the job fails,
+    restarts from its checkpoint and replays from Kafka once Cassandra is back."""
+    sid = unique_session_id()
+    frames, df = stint(fixture_csv, sid, laps=6)
+    sender = threading.Thread(target=send, args=(stack, frames, 300.0))
+    sender.start()
+    cassandra = stack.platform.cassandra
+    time.sleep(6)
+    assert cassandra.stop()
+    try:
+        sender.join()
+        time.sleep(45)  # frames keep arriving in Kafka meanwhile; the sink's retries run out
+    finally:
+        cassandra.start()
+        cassandra.wait_healthy()
+    store = stack.store  # the driver reconnects by itself
+    wait_for(lambda: stored_quality(stack, sid, len(frames)), 420, "the restarted job to catch up after Cassandra")
+    rows = {r["lap"]: r for r in wait_for(lambda: laps_when(stack, sid, 6), 120, "six lap rows")}
+    ref = reference_laps(df)
+    for lap, r in ref.iterrows():
+        assert rows[lap]["complete"] == r["complete"]
+        assert rows[lap]["lap_time"] == pytest.approx(r["lap_time"], abs=1e-6)
+        assert rows[lap]["frames"] == (df["lap"] == lap).sum()  # nothing counted twice after the replay
+    q = store.quality(sid)
+    assert q is not None and q["frames_received"] == len(frames) and q["frames_lost"] == 0
+    assert q["frames_duplicated"] == 0  # Kafka replay after the restore is deduplicated by the job's state
+    assert store.frame_count(sid, float(df["sim_time"].max())) == len(frames)
+    ref_w = reference_windows(df, 100)
+    for lap in range(1, 7):
+        stored = store.windows(sid, lap, 100)
+        assert [w["frame_count"] for w in stored] == list(ref_w.loc[lap]["count"])
+    info = stack.platform.flink_jobs().active(stack.cfg.flink_job_name)
+    assert info is not None and info.state == "RUNNING"

@@ -15,12 +15,20 @@ from tests.helpers import Stack
 
 # A copy of ../shared/fixtures/perrinn424_lap_start_mgu_50hz.csv, so a clean clone is self-contained.
 LOCAL_FIXTURE = Path(__file__).resolve().parent / "data" / "perrinn424_lap_start_mgu_50hz.csv"
+# Today's export format, byte for byte (source in tests/data/README.md).
+EXCERPT = Path(__file__).resolve().parent / "data" / "perrinn424_training_data_excerpt_15s.csv"
 
 
 @pytest.fixture(scope="session")
 def fixture_csv() -> Path:
     """The first 22 s of a real 50 Hz Nordschleife lap exported by the simulator."""
     return LOCAL_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def excerpt_csv() -> Path:
+    """The first 15 s of a real lap in today's export format: mixed-case headers and a units row."""
+    return EXCERPT
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,12 @@ from p424.config import Config, load_config
 
 
 def add_replay_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", type=Path, help="a simulator lap CSV (upper-case headers, CR+LF or LF)")
+    p.add_argument(
+        "file",
+        type=Path,
+        help="a simulator lap CSV: upper-case headers, or mixed case with a units row; CR+LF or LF; "
+        "its .metadata (lap.csv.metadata or lap.metadata) is used when present",
+    )
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float, default=1.0, help="real time multiplied by this factor (default 1)")
     pace.add_argument("--max", action="store_true", help="send as fast as possible")
@@ -64,12 +69,19 @@ def describe_sessions(cfg: Config, sessions: dict[int, int], source: str, track:
 
 
 def run_replay(args: argparse.Namespace, cfg: Config) -> int:
-    from unity_bridge.streams import replay_lap_file
+    from unity_bridge.lapfile import LapFileError, read_lap_file
+    from unity_bridge.streams import replay_lap
 
     if args.laps < 1:
         raise SystemExit("--laps must be at least 1")
-    result = replay_lap_file(
-        args.file,
+    try:
+        lap = read_lap_file(args.file)
+    except LapFileError as err:
+        raise SystemExit(f"replay: nothing sent: {err}") from None
+    for line in lap.report():
+        print(line)
+    result = replay_lap(
+        lap,
         cfg.host_of("bridge"),
         cfg.bridge_udp_port,
         None if args.max else args.speed,
@@ -78,8 +90,6 @@ def run_replay(args: argparse.Namespace, cfg: Config) -> int:
         args.session,
         max_rate(args, cfg),
     )
-    if result.unknown_columns:
-        print(f"columns not in the channel catalog (not sent): {', '.join(result.unknown_columns)}")
     ((sid, car),) = result.sessions.items()
     describe_sessions(
         cfg, result.sessions, "replay", result.track or "unknown", f"replay of {args.file.name} x{args.laps}"

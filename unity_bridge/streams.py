@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,13 +12,14 @@ import numpy as np
 import numpy.typing as npt
 
 from p424.catalog import CATALOG
-from p424.codec.frame import FrameEncoder, FrameHeader
+from p424.codec.frame import FrameEncoder, FrameHeader, encode_frame
 from p424.sim import CarSimulator, driver_pace
 from unity_bridge.intake import new_session_id
-from unity_bridge.lapfile import LapFile, lap_frames, read_lap_file
+from unity_bridge.lapfile import LapFile, lap_frames, read_lap_file, stint_presence
 from unity_bridge.sender import FrameSender, Pacer, Progress
 
 Sample = tuple[FrameHeader, npt.NDArray[np.float32]]
+Encode = Callable[[FrameHeader, npt.NDArray[np.float32]], bytes]
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class StreamResult:
 
 def send_samples(
     samples: Iterator[Sample],
-    encoder: FrameEncoder,
+    encode: Encode,
     host: str,
     port: int,
     speed: float | None,
@@ -57,7 +58,7 @@ def send_samples(
                 delay = due - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-            sender.send(encoder.encode(header, values))
+            sender.send(encode(header, values))
             if not quiet:
                 progress.tick(i + 1)
         return sender.sent
@@ -74,18 +75,40 @@ def replay_lap_file(
     max_rate: float | None = None,
     quiet: bool = False,
 ) -> StreamResult:
-    lap: LapFile = read_lap_file(path)
+    """Read a lap file (every check done before the first frame) and send it as a stint."""
+    return replay_lap(read_lap_file(path), host, port, speed, laps, car_id, session_id, max_rate, quiet)
+
+
+def lap_encoder(lap: LapFile) -> Encode:
+    """One presence mask packed once for the stint, or each frame's own where the file leaves
+    channels without a value in some rows."""
+    present = stint_presence(lap, CATALOG)
+    if present is None:
+        return encode_frame
+    return FrameEncoder(present, CATALOG).encode
+
+
+def replay_lap(
+    lap: LapFile,
+    host: str,
+    port: int,
+    speed: float | None = 1.0,
+    laps: int = 1,
+    car_id: int = 1,
+    session_id: int | None = None,
+    max_rate: float | None = None,
+    quiet: bool = False,
+) -> StreamResult:
     sid = session_id or new_session_id()
-    present = ~np.isnan(next(lap_frames(lap, 1, car_id, sid))[1])
     start = time.monotonic()
     sent = send_samples(
         lap_frames(lap, laps, car_id, sid),
-        FrameEncoder(present, CATALOG),
+        lap_encoder(lap),
         host,
         port,
         speed,
         lap.samples * laps + 1,
-        f"replay {path.name}",
+        f"replay {lap.path.name}",
         max_rate,
         quiet,
     )
@@ -134,7 +157,7 @@ def simulate(
     start = time.monotonic()
     sent = send_samples(
         interleave(sims),
-        FrameEncoder(None, CATALOG),
+        FrameEncoder(None, CATALOG).encode,
         host,
         port,
         speed,

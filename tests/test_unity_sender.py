@@ -232,7 +232,8 @@ def test_sender_streams_the_data_bus_inputs_transform_and_wheels_of_todays_car(t
     assert [f.header.lap for f in first] == [3, 3, 3, 4, 4, 4, 4]
     assert [f.header.lap_distance for f in first] == [100.0 + k for k in steps]
     assert [f.header.markers for f in first] == [0, 0, 0, 1 << 3, 0, (1 << 4) | (1 << 16), 0]
-    assert [f.value("sector") for f in first] == [0, 0, 0, 0, 0, 1, 1]
+    # 1-based after the start line; absent before the first start line was seen.
+    assert [f.value("sector") for f in first] == [None, None, None, 1, 1, 2, 2]
     assert [f.value("total_distance") for f in first] == [5000.0 + k for k in steps]
 
     rpm = 30 / math.pi  # per rad/s

@@ -186,9 +186,11 @@ namespace Perrinn424.TelemetryBridge
         {
             if ((markers & TimeResetMarker) != 0 && newSessionOnTimeReset)
                 StartNewSession();
+            // The catalog's sector is 1-based (as the platform's lap-file reader and simulator give it);
+            // 0 here means no start line seen yet, sent as absent.
             if ((markers & StartLineMarker) != 0)
-                m_sector = 0;
-            else if ((markers & SectorLineMarker) != 0)
+                m_sector = 1;
+            else if ((markers & SectorLineMarker) != 0 && m_sector > 0)
                 m_sector++;
             m_pendingMarkers |= markers;
         }
@@ -312,7 +314,7 @@ namespace Perrinn424.TelemetryBridge
             const int F = Perrinn424Data.FrontMguBase, R = Perrinn424Data.RearMguBase;
             switch (index)
             {
-                case P424Channel.Sector: return m_sector;
+                case P424Channel.Sector: return m_sector > 0 ? m_sector : float.NaN;
                 case P424Channel.TotalDistance: return row != null ? (float)row.totalDistance : float.NaN;
                 case P424Channel.Speed: return vehicle.speed;
 

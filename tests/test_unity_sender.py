@@ -273,7 +273,7 @@ def test_sender_streams_the_data_bus_inputs_transform_and_wheels_of_todays_car(t
         "camber_fl": 0.05 * deg, "camber_fr": -0.06 * deg, "camber_rl": 0.03 * deg,
         "slip_ratio_fl": -0.08, "slip_ratio_fr": -0.07, "slip_ratio_rl": -0.06,
         "slip_angle_fl": 1.0, "slip_angle_fr": 2.0, "slip_angle_rl": 3.0,
-        "sector": 0.0, "total_distance": 5000.0,
+        "total_distance": 5000.0,  # sector: absent, no start line seen yet
     }
     f = first[0]
     for name, v in expected.items():
@@ -281,7 +281,9 @@ def test_sender_streams_the_data_bus_inputs_transform_and_wheels_of_todays_car(t
     # No source: absent, never a fake 0. brake_pressure (bar) is a 2020-era channel; the bus NaN of DRS
     # and understeer (both axles airborne) stays absent; a ratio aliased as a torque is refused.
     assert _present(f) == set(expected)
-    for name in ("brake_pressure", "drs_position", "understeer_angle", "steering_torque", "camber_rr", "slip_ratio_rr"):
+    for name in (
+        "brake_pressure", "drs_position", "understeer_angle", "steering_torque", "camber_rr", "slip_ratio_rr", "sector"
+    ):
         assert f.value(name) is None, name
 
 

@@ -97,7 +97,7 @@ def schema(keyspace_prefix: str = "") -> dict[str, Table]:
     return tables
 
 
-def _split_top(text: str) -> list[str]:
+def split_top(text: str) -> list[str]:
     parts, depth, cur = [], 0, ""
     for ch in text:
         if ch in "(<":
@@ -116,10 +116,10 @@ def _split_top(text: str) -> list[str]:
 
 def _table(name: str, body: str) -> Table:
     t = Table(name)
-    for item in _split_top(body.split(") WITH", maxsplit=1)[0]):
+    for item in split_top(body.split(") WITH", maxsplit=1)[0]):
         pk = re.match(r"primary\s+key\s*\((.*)\)$", item, re.IGNORECASE | re.DOTALL)
         if pk:
-            first = _split_top(pk.group(1))[0].strip()
+            first = split_top(pk.group(1))[0].strip()
             t.partition_key = [c.strip() for c in first.strip("()").split(",")]
             continue
         col, _, typ = item.partition(" ")
@@ -149,7 +149,7 @@ def parse(cql: str) -> ParsedQuery:
         raise ValueError(f"not a SELECT this checker understands: {cql!r}")
     read: set[str] = set()
     plain: list[str] = []
-    for item in _split_top(m.group("cols")):
+    for item in split_top(m.group("cols")):
         expr = re.split(r"\s+as\s+", item, flags=re.IGNORECASE)[0]
         expr_no_strings = re.sub(r"'[^']*'", "", expr)
         idents = [i for i in _IDENT.findall(expr_no_strings) if i.lower() not in _KEYWORDS]

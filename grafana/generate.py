@@ -41,15 +41,37 @@ class Board:
 
 BOARDS = (
     Board("live-car.json", live_car.build),
-    Board("lap-analysis.json", lambda s: laps.build()),
+    Board("lap-analysis.json", laps.build),
     Board("session-channels.json", history.build),
     Board("platform-health.json", lambda s: health.build()),
 )
 
 
+# Keys the foundation SDK still writes that Grafana 12.2.1's schema no longer has (@grafana/schema
+# 12.2.1: VariableModel has no auto*, only interval variables use them; the table's Options have no
+# footer, which its migration moves into the field config when shown). tests/test_grafana_js.py
+# type-checks the result against that schema.
+_INTERVAL_ONLY = ("auto", "auto_min", "auto_count")
+
+
+def _drop_keys_outside_the_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    for v in (doc.get("templating") or {}).get("list") or []:
+        if v.get("type") != "interval":
+            for key in _INTERVAL_ONLY:
+                v.pop(key, None)
+    stack = list(doc.get("panels") or [])
+    while stack:
+        p = stack.pop()
+        stack.extend(p.get("panels") or [])
+        footer = (p.get("options") or {}).get("footer")
+        if p.get("type") == "table" and footer is not None and not footer.get("show"):
+            del p["options"]["footer"]
+    return doc
+
+
 def dashboard_json(board: mdash.Dashboard) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(json.dumps(board, cls=JSONEncoder))
-    return doc
+    return _drop_keys_outside_the_schema(doc)
 
 
 def render_json(doc: dict[str, Any]) -> str:

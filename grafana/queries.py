@@ -1,8 +1,15 @@
 """Typed dataqueries the foundation SDK does not ship, registered with its runtime.
 
-- ``CassandraQuery``: the hadesarchitect Cassandra datasource in raw-CQL mode. The plugin's
-  frontend interpolates dashboard variables and ``$__timeFrom``/``$__timeTo`` (epoch ms) into
-  ``target``; the first selected column splits the result into one frame per value.
+- ``CassandraQuery``: the hadesarchitect Cassandra datasource in raw-CQL mode. As its source
+  shows (HadesArchitect/GrafanaCassandraDatasource, tag v3.2.0, commit 2aaa81a5): the frontend
+  (``src/datasource.ts``, ``buildQueryParameters``) interpolates dashboard variables into
+  ``target`` with Grafana's ``csv`` format (a multi-value variable becomes ``3,4``); the backend
+  (``pkg/handler/data_query.go``, ``applyTimeRange``) replaces ``$__timeFrom``/``$__timeTo``
+  (epoch ms) and ``$__unixEpochFrom``/``$__unixEpochTo`` (epoch s). The backend groups the rows
+  by the first selected column (``pkg/cassandra/session.go``, ``Select``) into one frame per
+  value, named by it, in Go map order, so the order of the frames changes from one query to the
+  next (``pkg/plugin/plugin.go``, ``makeDataFrames``). ``alias`` (``{{column}}`` placeholders,
+  filled from the frame's first row) becomes the display name of the frame's numeric fields.
 - ``LiveQuery``: the built-in Grafana datasource subscribed to a Grafana Live channel
   (``queryType: measurements``), optionally keeping only some fields.
 

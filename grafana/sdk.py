@@ -19,6 +19,7 @@ with warnings.catch_warnings():
         table,
         timeseries,
         trend,
+        xychart,
     )
     from grafana_foundation_sdk.builders import dashboard as dashboard_builders  # noqa: F401
     from grafana_foundation_sdk.cog.encoder import JSONEncoder

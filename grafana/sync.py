@@ -39,6 +39,7 @@ class SyncSettings:
     prometheus_url: str = ""  # empty: no Prometheus datasource (the health dashboard needs one)
     live_stream: str = "p424"
     window_columns_ms: tuple[int, ...] = (1000,)
+    live_window_ms: int = 100
     existing_token: str = ""  # GRAFANA_TOKEN, kept while it still works
 
 
@@ -98,7 +99,10 @@ def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def sync_dashboards(api: Any, s: SyncSettings, result: SyncResult) -> None:
-    for doc in dashboards(BoardSettings(live_stream=s.live_stream, window_columns_ms=s.window_columns_ms)).values():
+    boards = BoardSettings(
+        live_stream=s.live_stream, window_columns_ms=s.window_columns_ms, live_window_ms=s.live_window_ms
+    )
+    for doc in dashboards(boards).values():
         current = _get(api.dashboard.get_dashboard, doc["uid"])
         if current is not None and current.get("meta", {}).get("provisioned"):
             continue  # provisioned from files (compose): the committed JSON is what Grafana serves

@@ -41,6 +41,7 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
         prometheus_url=cfg.prometheus_url if args.prometheus_url is None else args.prometheus_url,
         live_stream=cfg.grafana_live_stream,
         window_columns_ms=tuple(sorted(cfg.window_column_sizes, reverse=True)),
+        live_window_ms=cfg.live_window_ms,
         existing_token=cfg.grafana_token,
     )
     with console.step(f"sync Grafana at {cfg.grafana_url}"):

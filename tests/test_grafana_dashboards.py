@@ -272,3 +272,110 @@ def test_header_channels_without_window_columns_are_only_markers() -> None:
     missing = [c.name for c in CATALOG.channels if channel_query(c) is None]
     assert missing == ["markers"]
     assert all(c.transport is Transport.HEADER for c in CATALOG.channels if c.name in missing)
+
+
+# ---------------------------------------------------------------- Session channels series
+def test_history_panels_colour_laps_by_name_and_find_the_envelope_by_field_name(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    """The plugin answers one frame per lap in random order (grafana/queries.py): laps are coloured
+    by their name, and the dashed min/max lines are found by field name, whatever the display name
+    (tests/test_grafana_js.py runs Grafana's own naming and matching on these panels)."""
+    from grafana.boards.history import ENVELOPE, LAP_ALIAS
+
+    history = [p for p in panels(boards["session-channels.json"]) if p["type"] == "timeseries"]
+    assert len(history) == len(CATALOG.channels) - 1  # every channel but markers
+    for p in history:
+        (target,) = p["targets"]
+        assert target["alias"] == LAP_ALIAS and target["target"].startswith("SELECT CAST(lap AS text) AS lap,")
+        assert p["fieldConfig"]["defaults"]["color"] == {"mode": "palette-classic-by-name"}
+        envelope = {o["matcher"]["options"]: o for o in p["fieldConfig"]["overrides"]}
+        if " AS min" not in target["target"]:  # header channels: the mean only
+            assert envelope == {}, p["title"]
+            continue
+        assert set(envelope) == set(ENVELOPE), p["title"]
+        for name, o in envelope.items():
+            assert o["matcher"]["id"] == "byName"
+            assert f" AS {name}" in target["target"]  # the override names a column the query returns
+            props = {x["id"]: x["value"] for x in o["properties"]}
+            assert props["custom.lineStyle"]["fill"] == "dash" and props["custom.hideFrom"]["tooltip"] is True
+
+
+# ---------------------------------------------------------------- Live panels and the track maps
+def live_panels(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in panels(doc) if any(t.get("queryType") == "measurements" for t in p.get("targets") or [])]
+
+
+def test_live_panels_ask_for_the_points_of_their_span(live: dict[str, Any]) -> None:
+    """Without maxDataPoints a Live panel keeps as many points as it is wide (BoardSettings.live_points)."""
+    from grafana.boards.common import LIVE_SPAN_S
+    from grafana.boards.live_car import TRAIL_S
+
+    s = BoardSettings()
+    assert s.live_points(LIVE_SPAN_S) == 1201 and s.live_points(TRAIL_S) == 301
+    shown = live_panels(live)
+    assert len(shown) > len(CATALOG.channels)
+    for p in shown:
+        trail = p["type"] == "xychart"
+        assert p["maxDataPoints"] == s.live_points(TRAIL_S if trail else LIVE_SPAN_S), p["title"]
+    coarse = dashboard_json(live_car.build(BoardSettings(live_window_ms=200)))
+    assert {p["maxDataPoints"] for p in live_panels(coarse) if p["type"] != "xychart"} == {601}
+
+
+def test_the_live_track_draws_pushed_fields(live: dict[str, Any]) -> None:
+    from grafana.live.lines import window_lines
+    from tests.test_grafana_live import window
+
+    (track,) = [p for p in panels(live) if p["type"] == "xychart"]
+    rows = [p["title"] for p in live["panels"] if p["type"] == "row"]
+    assert rows[:2] == ["Now", "Track position"]  # right under the car's numbers
+    (target,) = track["targets"]
+    assert target["channel"] == "stream/p424/car_$car"
+    pushed = window_lines(window())[0].split(" ")[1]
+    for field in target["filter"]["fields"][1:]:
+        assert f"{field}=" in pushed, field
+    series = track["options"]["series"][0]
+    assert [series[k]["matcher"]["options"] for k in ("x", "y", "color", "size")] == [
+        "position_x",
+        "position_z",
+        "speed",
+        "sim_time",
+    ]
+
+
+def test_the_racing_lines_read_the_finest_stored_window_of_laps_a_and_b(boards: dict[str, dict[str, Any]]) -> None:
+    from grafana.boards import laps
+
+    def racing(doc: dict[str, Any]) -> list[dict[str, Any]]:
+        return [p for p in panels(doc) if p["type"] == "xychart"]
+
+    shown = racing(boards["lap-analysis.json"])
+    assert [p["targets"][0]["target"].split("lap = ")[1].split()[0] for p in shown] == ["$lap_a", "$lap_b"]
+    cql = shown[0]["targets"][0]["target"]
+    assert {"position_x_last", "position_z_last", "speed_mean"} <= parse(cql).read
+    assert "window_ms = 1000" in cql and "speed_mean * 3.6 AS speed" in cql
+    finer = racing(dashboard_json(laps.build(BoardSettings(window_columns_ms=(1000, 250)))))
+    assert all("window_ms = 250" in p["targets"][0]["target"] for p in finer)
+    assert all(problems(p["targets"][0]["target"], schema()) == [] for p in finer)
+
+
+def test_a_track_map_needs_the_position_channels() -> None:
+    from grafana.boards import laps
+    from p424.catalog import Catalog
+
+    without = Catalog([c for c in CATALOG.channels if c.name != "position_z"], "99.0.0")
+    with pytest.raises(ValueError, match=r"a track map needs the catalog channels \['position_z'\]"):
+        laps.build(catalog=without)
+
+
+def test_variables_and_tables_carry_no_keys_outside_grafanas_schema(boards: dict[str, dict[str, Any]]) -> None:
+    """Keys the SDK writes that Grafana 12.2.1's schema dropped (tests/test_grafana_js.py type-checks the rest)."""
+    for name, doc in boards.items():
+        for v in doc["templating"]["list"]:
+            assert not {"auto", "auto_min", "auto_count"} & set(v), (name, v["name"])
+        for p in panels(doc):
+            if p["type"] == "table":
+                assert "footer" not in p["options"], (name, p["title"])
+                assert all(
+                    x["id"] != "custom.hidden" for o in p["fieldConfig"]["overrides"] for x in o["properties"]
+                ), (name, p["title"])

@@ -24,7 +24,9 @@ import requests
 from kafka import KafkaProducer
 
 from grafana.live.lines import (
+    MISSING,
     Layout,
+    body,
     escape_key,
     escape_measurement,
     line,
@@ -32,7 +34,7 @@ from grafana.live.lines import (
     quote_string,
     window_lines,
 )
-from grafana.live.pusher import Pusher, PushSettings, push_url
+from grafana.live.pusher import MAX_BATCH_BYTES, Pusher, PushSettings, push_url
 from grafana.live.service import LiveService
 from p424.catalog import CATALOG, Kind, Transport
 from p424.config import REPO_ROOT, Config
@@ -133,15 +135,35 @@ def test_escaping_round_trips_through_a_real_parser() -> None:
     assert quote_string('x"y\\') == '"x\\"y\\\\"'
 
 
-def test_non_finite_values_are_dropped_and_empty_lines_skipped() -> None:
-    text = line("m", {"a": float("nan"), "b": float("inf"), "c": 1.0}, 1)
-    assert text is not None and lpp.parse_line(text)["fields"] == {"c": 1.0}
-    assert line("m", {"a": float("nan")}, 1) is None
+def test_non_finite_values_are_pushed_as_the_null_marker() -> None:
+    """Grafana's converter reads the string "NaN" as a null float (convert.go getFieldTypeAndValue),
+    so the field stays in the frame: leaving it out would change the schema (see lines.py)."""
+    text = line("m", {"a": float("nan"), "b": float("-inf"), "c": 1.0}, 1)
+    assert lpp.parse_line(text)["fields"] == {"a": MISSING, "b": MISSING, "c": 1.0}
+    with pytest.raises(ValueError, match="'m' needs at least one field"):
+        line("m", {}, 1)
+
+
+def test_every_window_line_carries_the_same_fields_in_the_same_order() -> None:
+    """A NaN channel, a channel the window lacks, another lap or session: the field set stays, so
+    Grafana keeps one schema per measurement and the panels keep their history."""
     msg = window()
-    nan = float("nan")
-    bad = {**msg.channels, "speed": ChannelStats(min=nan, max=nan, mean=nan, last=nan)}
-    fields = lpp.parse_line(window_lines(replace(msg, channels=bad))[0])["fields"]
-    assert "speed" not in fields and "throttle" in fields
+    nan = ChannelStats(min=float("nan"), max=float("nan"), mean=float("nan"), last=float("nan"))
+    lacking = {k: v for k, v in msg.channels.items() if k != "throttle"}
+    variants = [
+        msg,
+        replace(msg, channels={**msg.channels, "speed": nan}),
+        replace(msg, channels=lacking),
+        replace(msg, quality=None, lap=4, session_id=1),
+    ]
+    # (Grafana's converter sorts each line's fields by name, so the set decides the schema)
+    keys = [set(lpp.parse_line(window_lines(m)[0])["fields"]) for m in variants]
+    assert all(k == keys[0] for k in keys)
+    fields = [lpp.parse_line(window_lines(m)[0])["fields"] for m in variants]
+    assert fields[1]["speed"] == MISSING and fields[2]["throttle"] == MISSING
+    assert isinstance(fields[1]["throttle"], float) and isinstance(fields[2]["speed"], float)
+    quality = [lpp.parse_line(x)["fields"] for m in variants[:3] for x in window_lines(m)[1:]]
+    assert len({tuple(q) for q in quality}) == 1
 
 
 def test_header_channels_come_from_the_window() -> None:
@@ -261,6 +283,27 @@ def test_pusher_batches_rate_limits_and_authenticates(recorder: tuple[str, list[
     for r in received:
         for text in r[3].decode().splitlines():
             assert lpp.parse_line(text)["measurement"] in ("car_7", "car_7_quality")
+
+
+def test_pusher_caps_request_bodies_by_bytes(recorder: tuple[str, list[Any]]) -> None:
+    """A catch-up backlog goes out in requests Grafana accepts: 1,000 lines of every channel are
+    ~3 MB, Grafana's push handler reads at most 500 KiB (pusher.py)."""
+    base, received = recorder
+    lines = window_lines(window())
+    assert MAX_BATCH_BYTES <= 500 * 1024 < len(body(lines * 500))  # the default cap matters
+    cap = 20_000
+    pusher = Pusher(PushSettings(push_url(base, "p424"), "t", max_batch_bytes=cap, max_requests_per_s=50))
+    too_long = "m " + ",".join(f"f{i}=1.0" for i in range(cap // 6)) + " 1"
+    pusher.buffer.offer([*lines * 20, too_long, *lines * 20])
+    pusher.start()
+    try:
+        wait_for(lambda: pusher.stats.pushed == 80, 15, "every line that fits pushed")
+    finally:
+        pusher.stop()
+    assert pusher.stats.oversized == 1 and pusher.stats.failed == 0
+    assert all(len(r[3]) <= cap for r in received)
+    assert max(len(r[3]) for r in received) > cap - len(body(lines))  # batches are filled up to the cap
+    assert sum(len(r[3].splitlines()) for r in received) == 80
 
 
 def test_rejected_pushes_back_off(recorder: tuple[str, list[Any]]) -> None:

@@ -1,7 +1,8 @@
 """Lap analysis: a session's lap table, lap times and energies, sector times, two laps overlaid
 by distance with the time delta (from ``lap_distance_profile``, one row every ``PROFILE_STEP_M``
-metres), and the live predictions made during a lap with the model's errors per lap
-(``predictions``, ``prediction_errors``).
+metres), the racing line of both laps coloured by speed (the stored windows' last position), and
+the live predictions made during a lap with the model's errors per lap (``predictions``,
+``prediction_errors``).
 
 The overlay joins lap A and lap B on ``distance`` and computes ``delta_s = elapsed_b - elapsed_a``
 with Grafana transformations, so Cassandra serves two single-partition reads.
@@ -17,15 +18,20 @@ from grafana_foundation_sdk.models import dashboard as mdash
 
 from grafana.boards.common import (
     TAGS,
+    BoardSettings,
     PanelBuilder,
     car_variable,
     cql_variable,
     lap_variable,
     number_panels,
     override,
+    scaled,
     session_variable,
     table_panel,
+    track_fields,
+    track_panel,
     transformation,
+    window_keys,
 )
 from grafana.queries import Cql, cassandra_ref
 from grafana.units import channel_unit
@@ -84,8 +90,9 @@ def _lap_table(catalog: Catalog) -> PanelBuilder:
     for field, (unit, dec) in units.items():
         name, props = override(field, unit=unit, decimals=dec)
         p = p.override_by_name(name, props)
-    name, props = override("session_id", custom__hidden=True)
-    return p.override_by_name(name, props)
+    # session_id is selected first so the plugin keeps the laps in one frame; it is not shown.
+    # (An organize transformation: Grafana 12.2.1's table field config has no "hidden".)
+    return p.with_transformation(transformation("organize", {"excludeByName": {"session_id": True}}))
 
 
 def _per_lap_bars(title: str, cql: str, unit: str) -> PanelBuilder:
@@ -188,6 +195,32 @@ def _overlay(title: str, quantity: str, unit: str, *, delta: bool = False) -> Pa
     return p
 
 
+# ---------------------------------------------------------------- racing line
+def racing_line_query(lap_var: str, window_ms: int, catalog: Catalog = CATALOG) -> str:
+    """Where the car was at the end of each stored window of one lap (``<channel>_last``), with the
+    window's mean speed. Only window sizes stored with per-channel columns can be read."""
+    x, z, speed = track_fields(catalog)
+    cols = [scaled(f"{c.name}_last", c.multiplier, c.name) for c in (x, z)]
+    cols.append(scaled(f"{speed.name}_mean", speed.multiplier, speed.name))
+    return (
+        f"SELECT CAST(lap AS text) AS lap, ts, {', '.join(cols)} FROM channel_windows "
+        f"WHERE {window_keys(f'= ${lap_var}', str(window_ms))}"
+    )
+
+
+def _racing_line(lap_var: str, label: str, settings: BoardSettings, catalog: Catalog) -> PanelBuilder:
+    window_ms = settings.finest_window_ms
+    return track_panel(
+        f"Racing line · {label}",
+        Cql(racing_line_query(lap_var, window_ms, catalog)),
+        catalog,
+        live=False,
+        description=f"Position of the car at the end of every {window_ms} ms window of {label}, seen from above "
+        "(world x across, z up), coloured by the window's mean speed from the lap's slowest (blue) to its "
+        "fastest (red)",
+    )
+
+
 # ---------------------------------------------------------------- predictions (p424.ml.live)
 PREDICTION_ERRORS_CQL = """
 SELECT model_name, completed_at, session_id, lap, model_version, windows, actual_lap_time, mae_lap_time,
@@ -257,12 +290,15 @@ def _prediction_errors() -> PanelBuilder:
     return p
 
 
-def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
+def build(settings: BoardSettings | None = None, catalog: Catalog = CATALOG) -> mdash.Dashboard:
+    settings = settings or BoardSettings()
     d = (
         dash.Dashboard("PERRINN 424 · Lap analysis")
         .uid(UID)
         .tags([*TAGS, "laps"])
-        .description("Lap table, lap times and energies, sector times, and two laps overlaid by distance.")
+        .description(
+            "Lap table, lap times and energies, sector times, two laps overlaid by distance and their racing lines."
+        )
         .time("now-24h", "now")
         .refresh("30s")
         .timezone("browser")
@@ -308,6 +344,11 @@ def build(catalog: Catalog = CATALOG) -> mdash.Dashboard:
         .with_panel(_overlay("Throttle", "throttle", channel_unit(catalog["throttle"])))
         .with_panel(_overlay("Brake pressure", "brake", channel_unit(catalog["brake_pressure"])))
         .with_panel(_overlay("Power total", "power", channel_unit(catalog["power_electrical_total"])))
+    )
+    d = (
+        d.with_row(dash.Row("Racing line"))
+        .with_panel(_racing_line("lap_a", "lap A", settings, catalog))
+        .with_panel(_racing_line("lap_b", "lap B", settings, catalog))
     )
     d = (
         d.with_row(dash.Row("Live predictions"))

@@ -3,7 +3,9 @@ laps, data quality and predictions.
 
 Channel panels subscribe to ``stream/<stream>/car_$car`` (pushed by ``grafana.live``), so they
 update as windows arrive (10 a second) without polling; the Cassandra panels (laps, quality,
-markers) refresh with the dashboard.
+markers) refresh with the dashboard. Every Live panel asks for the points its span needs
+(``maxDataPoints``): Grafana's Live buffer otherwise keeps as many points as the panel is wide.
+The track panel draws the car's last seconds from the same stream.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from grafana_foundation_sdk.models import common as mcommon
 from grafana_foundation_sdk.models import dashboard as mdash
 
 from grafana.boards.common import (
+    LIVE_SPAN_S,
     TAGS,
     BoardSettings,
     PanelBuilder,
@@ -26,6 +29,8 @@ from grafana.boards.common import (
     session_variable,
     stat_panel,
     table_panel,
+    track_fields,
+    track_panel,
 )
 from grafana.boards.laps import lap_table_query
 from grafana.queries import Cql, grafana_ref
@@ -34,6 +39,7 @@ from p424.catalog import CATALOG, Catalog, Channel
 from p424.storage.schema import FRAME_BUCKET_S
 
 UID = "p424-live-car"
+TRAIL_S = 30  # seconds of the car's path on the live track map
 
 
 def measurement(kind: str) -> str:
@@ -70,7 +76,15 @@ def _live_stat(
     decimals: int | None = None,
 ) -> PanelBuilder:
     target = live_target(s.live_stream, measurement(kind), [field])
-    return stat_panel(title, target, unit, description=description, width=3, decimals_=decimals)
+    return stat_panel(
+        title,
+        target,
+        unit,
+        description=description,
+        width=3,
+        decimals_=decimals,
+        max_points=s.live_points(LIVE_SPAN_S),
+    )
 
 
 def _now_row(s: BoardSettings, c: Catalog) -> list[PanelBuilder]:
@@ -143,6 +157,7 @@ def _power_panel(s: BoardSettings, c: Catalog) -> timeseries.Panel:
         .unit(channel_unit(c["power_electrical_total"]))
         .height(8)
         .span(16)
+        .max_data_points(s.live_points(LIVE_SPAN_S))
         .fill_opacity(0)
         .thresholds(
             dash.ThresholdsConfig()
@@ -171,6 +186,7 @@ def _energy_panel(s: BoardSettings) -> timeseries.Panel:
         .decimals(3)
         .height(8)
         .span(8)
+        .max_data_points(s.live_points(LIVE_SPAN_S))
         .legend(
             VizLegendOptions()
             .show_legend(True)
@@ -190,6 +206,7 @@ def _prediction_panels(s: BoardSettings) -> list[PanelBuilder]:
             .unit(unit)
             .height(7)
             .span(12)
+            .max_data_points(s.live_points(LIVE_SPAN_S))
             .legend(
                 VizLegendOptions()
                 .show_legend(True)
@@ -209,7 +226,29 @@ def _channel_panel(s: BoardSettings, ch: Channel) -> PanelBuilder:
         return table_panel(
             "markers (newest minute of frames)", Cql(MARKERS_CQL), width=8, height=6, description=ch.description
         )
-    return channel_panel(ch, live_target(s.live_stream, measurement("channels"), [ch.name]))
+    return channel_panel(
+        ch, live_target(s.live_stream, measurement("channels"), [ch.name]), max_points=s.live_points(LIVE_SPAN_S)
+    )
+
+
+def _track(s: BoardSettings, c: Catalog) -> PanelBuilder:
+    """The car's last TRAIL_S seconds on the track map; the newest point is the largest (point size
+    by the session clock ``sim_time``, which grows with every window)."""
+    x, z, speed = track_fields(c)
+    clock = c["sim_time"].name
+    fields = [x.name, z.name, speed.name, clock]
+    target = live_target(s.live_stream, measurement("channels"), fields).buffer_ms(TRAIL_S * 1000)
+    return track_panel(
+        f"Car on track (last {TRAIL_S} s)",
+        target,
+        c,
+        live=True,
+        description=f"Where the car has been in the last {TRAIL_S} s, seen from above (world x across, z up): "
+        "the largest point is the newest, colours go from the slowest (blue) to the fastest (red) speed shown",
+        size_by=clock,
+        # with a buffer, Grafana keeps maxDelta = buffer and twice maxDataPoints (datasource.ts)
+        max_points=s.live_points(TRAIL_S),
+    )
 
 
 def build(s: BoardSettings | None = None, catalog: Catalog = CATALOG) -> mdash.Dashboard:
@@ -222,7 +261,7 @@ def build(s: BoardSettings | None = None, catalog: Catalog = CATALOG) -> mdash.D
             "Every catalog channel of one car in real time (Grafana Live), with its session's laps, "
             "data quality and live predictions."
         )
-        .time("now-2m", "now")
+        .time(f"now-{LIVE_SPAN_S // 60}m", "now")
         .refresh("1s")
         .live_now(True)
         .timezone("browser")
@@ -243,6 +282,7 @@ def build(s: BoardSettings | None = None, catalog: Catalog = CATALOG) -> mdash.D
     d = d.with_row(dash.Row("Now"))
     for p in _now_row(s, catalog):
         d = d.with_panel(p)
+    d = d.with_row(dash.Row("Track position")).with_panel(_track(s, catalog))
     d = d.with_row(dash.Row("Power and energy")).with_panel(_power_panel(s, catalog)).with_panel(_energy_panel(s))
     d = d.with_row(dash.Row("Live prediction"))
     for p in _prediction_panels(s):

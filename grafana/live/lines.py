@@ -13,6 +13,16 @@ Stream layout (one Grafana Live channel per measurement, ``stream/<GRAFANA_LIVE_
 Timestamps are the session wall clock (``ts_ms``), not the pusher's clock, so replays and lag do not
 distort the charts. No tags: Grafana's default ``labels_column`` frames would split every field per
 tag value, and the car is already in the channel name.
+
+Every line of a measurement carries the same fields, always. Grafana turns each push into one
+frame per measurement whose fields are those the lines carry (grafana/grafana
+``pkg/services/live/telemetry/telegraf/convert.go``), sends the schema again whenever it differs
+(``pkg/services/live/managedstream/runner.go``), and the panel's ``StreamingDataFrame`` starts an
+empty buffer when a ``labels_column`` schema changes (@grafana/data 12.2.1,
+``src/dataframe/StreamingDataFrame.ts``, ``push``): a field left out for one push would wipe the
+panels' history. A value line protocol cannot carry (NaN, infinity) or a channel the window lacks
+is sent as the string ``"NaN"``, which the converter reads as a null float (``convert.go``,
+``getFieldTypeAndValue``), so the field and its type stay.
 """
 
 from __future__ import annotations
@@ -52,31 +62,27 @@ def quote_string(value: str) -> str:
     return '"' + _no_newlines(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def format_value(value: FieldValue) -> str | None:
-    """A field value in line-protocol syntax; None for values line protocol cannot carry (NaN, inf)."""
+# Grafana Live's converter reads this string as a null float (see the module docstring).
+MISSING = "NaN"
+
+
+def format_value(value: FieldValue) -> str:
+    """A field value in line-protocol syntax; a non-finite number becomes the null marker ``"NaN"``."""
     if isinstance(value, bool):  # before int: bool is an int subclass
         return "true" if value else "false"
     if isinstance(value, int):
         # Grafana converts every number to float64 anyway; a float keeps one type per field.
         value = float(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return repr(value)
+        return repr(value) if math.isfinite(value) else quote_string(MISSING)
     return quote_string(value)
 
 
-def line(
-    measurement: str, fields: Mapping[str, FieldValue], ts_ns: int, tags: Mapping[str, str] | None = None
-) -> str | None:
-    """One line; None when no field is representable (a line needs at least one field)."""
-    parts = []
-    for key in sorted(fields):
-        formatted = format_value(fields[key])
-        if formatted is not None:
-            parts.append(f"{escape_key(key)}={formatted}")
-    if not parts:
-        return None
+def line(measurement: str, fields: Mapping[str, FieldValue], ts_ns: int, tags: Mapping[str, str] | None = None) -> str:
+    """One line with every given field (a line needs at least one)."""
+    if not fields:
+        raise ValueError(f"a line of {measurement!r} needs at least one field")
+    parts = [f"{escape_key(key)}={format_value(fields[key])}" for key in sorted(fields)]
     head = escape_measurement(measurement)
     for k in sorted(tags or {}):
         v = (tags or {})[k]
@@ -106,11 +112,12 @@ class Layout:
 
 
 def channel_fields(msg: WindowMessage, catalog: Catalog = CATALOG) -> dict[str, FieldValue]:
-    """Every catalog channel the window carries, in display units."""
+    """Every catalog channel in display units; NaN (pushed as null) for one the window lacks."""
     fields: dict[str, FieldValue] = {}
     for c in catalog.payload_channels:
         stats = msg.channels.get(c.name)
         if stats is None:
+            fields[c.name] = math.nan
             continue
         raw = stats.last if c.kind is Kind.DISCRETE else stats.mean
         fields[c.name] = raw * c.multiplier
@@ -153,7 +160,7 @@ def window_lines(msg: WindowMessage, catalog: Catalog = CATALOG) -> list[str]:
                 ts_ns,
             )
         )
-    return [x for x in out if x is not None]
+    return out
 
 
 def prediction_lines(msg: PredictionMessage, catalog: Catalog = CATALOG) -> list[str]:
@@ -172,8 +179,7 @@ def prediction_lines(msg: PredictionMessage, catalog: Catalog = CATALOG) -> list
         "model": f"{msg.model_name}/{msg.model_version}",
         "session": str(msg.session_id),
     }
-    out = line(Layout(msg.car_id).prediction, fields, msg.ts_ms * 1_000_000)
-    return [out] if out is not None else []
+    return [line(Layout(msg.car_id).prediction, fields, msg.ts_ms * 1_000_000)]
 
 
 def body(lines: Iterable[str]) -> bytes:

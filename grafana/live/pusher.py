@@ -3,9 +3,16 @@
 The producer (the Kafka loop) calls ``LiveBuffer.offer``, which never waits: the buffer is bounded
 and drops the oldest lines when full (a live view wants the newest data; the history is in
 Cassandra), counting what it dropped. One sender thread drains it at most ``max_requests_per_s``
-times a second, ``max_batch_lines`` lines per request. A failed push drops its batch (counted) and
-backs off exponentially; meanwhile the buffer keeps only the newest lines. Grafana being slow is
-bounded by the request timeouts, Grafana being absent by the back-off.
+times a second, at most ``max_batch_lines`` lines and ``max_batch_bytes`` bytes per request. A
+failed push drops its batch (counted) and backs off exponentially; meanwhile the buffer keeps only
+the newest lines. Grafana being slow is bounded by the request timeouts, Grafana being absent by
+the back-off.
+
+The byte cap: a line of every catalog channel is ~3 KB, so a catch-up batch of 1,000 lines is
+~3 MB. Grafana's push handler (grafana/grafana ``pkg/services/live/pushhttp/push.go``) read the
+whole body in the versions we could read; a Grafana security patch limits it to 500 KiB
+(``http.MaxBytesReader(ctx.Resp, ctx.Req.Body, 500*1024)``, as a review of that patch quotes it;
+the handler at the 12.2.1 tag itself was not readable here). Half of that fits every version.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import requests
 from grafana.live.lines import body
 
 log = logging.getLogger("p424.grafana.live")
+# Bytes of line protocol per request: half the 500 KiB Grafana's push handler reads (see above).
+MAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class PushSettings:
     token: str  # service-account token (Bearer)
     max_buffer_lines: int = 5000
     max_batch_lines: int = 1000
+    max_batch_bytes: int = MAX_BATCH_BYTES
     max_requests_per_s: float = 10.0
     connect_timeout_s: float = 1.0
     read_timeout_s: float = 2.0
@@ -47,6 +57,7 @@ class PushStats:
     dropped: int = 0  # lines evicted from the full buffer (drop-oldest)
     pushed: int = 0  # lines Grafana accepted
     failed: int = 0  # lines in batches that failed (dropped, not retried)
+    oversized: int = 0  # single lines longer than a whole request may be (dropped)
     requests: int = 0
     request_errors: int = 0
     last_ok: float = 0.0  # wall clock of the last accepted push
@@ -77,13 +88,26 @@ class LiveBuffer:
                 self.stats.offered += 1
             self._ready.notify()
 
-    def take(self, limit: int, wait_s: float) -> list[str]:
-        """Up to ``limit`` oldest lines, waiting at most ``wait_s`` for the first."""
+    def take(self, limit: int, wait_s: float, max_bytes: int = MAX_BATCH_BYTES) -> list[str]:
+        """The oldest lines, at most ``limit`` of them and ``max_bytes`` of request body, waiting at
+        most ``wait_s`` for the first. A line that alone exceeds ``max_bytes`` is dropped (counted)."""
+        out: list[str] = []
+        size = 0
         with self._lock:
             if not self._lines:
                 self._ready.wait(wait_s)
-            n = min(limit, len(self._lines))
-            return [self._lines.popleft() for _ in range(n)]
+            while self._lines and len(out) < limit:
+                n = len(self._lines[0].encode()) + 1  # and its newline
+                if n > max_bytes:
+                    self._lines.popleft()
+                    self.stats.oversized += 1
+                    log.warning("dropping a %d-byte line: a push request may carry at most %d bytes", n, max_bytes)
+                    continue
+                if size + n > max_bytes:
+                    break
+                out.append(self._lines.popleft())
+                size += n
+        return out
 
     def wake(self) -> None:
         with self._lock:
@@ -152,7 +176,7 @@ class Pusher:
         backoff = 0.0
         while not self._stop.is_set():
             started = time.monotonic()
-            batch = self.buffer.take(s.max_batch_lines, wait_s=0.5)
+            batch = self.buffer.take(s.max_batch_lines, wait_s=0.5, max_bytes=s.max_batch_bytes)
             if batch:
                 backoff = self.push_once(batch, backoff)
             # Rate limit: at most max_requests_per_s requests; after a failure wait the back-off.

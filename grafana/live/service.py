@@ -30,6 +30,7 @@ from p424.status_http import serve_status
 log = logging.getLogger("p424.grafana.live")
 CONSUMER_GROUP = "p424-grafana-live"
 
+
 def http_port(cfg: Config) -> int:
     return cfg.grafana_live_http_port
 
@@ -67,6 +68,7 @@ class LiveMetrics(Collector):
             "p424_grafana_live_lines_dropped": ("Lines evicted from the full push buffer (drop-oldest)", st.dropped),
             "p424_grafana_live_lines_pushed": ("Lines accepted by Grafana Live", st.pushed),
             "p424_grafana_live_lines_failed": ("Lines in failed pushes (dropped, not retried)", st.failed),
+            "p424_grafana_live_lines_oversized": ("Lines longer than a whole push request (dropped)", st.oversized),
             "p424_grafana_live_push_requests": ("Push requests sent", st.requests),
             "p424_grafana_live_push_errors": ("Push requests that failed", st.request_errors),
         }

@@ -17,18 +17,21 @@ from p424.sim.generator import (
     generate_block,
     generate_samples,
 )
-from p424.sim.lap import CarState, LapPlan, LapTrace, simulate_lap
+from p424.sim.lap import ENERGY_MODES, CarState, EnergyMode, LapPlan, LapTrace, Mistake, simulate_lap
 from p424.sim.track import Track, nordschleife
 
 __all__ = [
+    "ENERGY_MODES",
     "MARKER_SECTOR_LINE",
     "MARKER_START_LINE",
     "CarParams",
     "CarSimulator",
     "CarState",
+    "EnergyMode",
     "LapPlan",
     "LapSummary",
     "LapTrace",
+    "Mistake",
     "SampleBlock",
     "StartMode",
     "Track",

@@ -168,6 +168,34 @@ def simulate_best_lap() -> float:
     return simulate_lap(TRACK, CAR, state, plan).lap_time
 
 
+def test_the_track_is_a_closed_nordschleife_like_loop() -> None:
+    # closed: it turns once clockwise (the Nordschleife's way round) and comes back to its start
+    assert TRACK.closure_error_m < 1e-3 and TRACK.elevation[-1] == pytest.approx(TRACK.elevation[0], abs=1e-6)
+    assert TRACK.heading[-1] - TRACK.heading[0] == pytest.approx(360.0)
+    assert np.sum(0.5 * (TRACK.curvature[1:] + TRACK.curvature[:-1])) * TRACK.ds == pytest.approx(-2 * math.pi)
+    # the closing correction only bends the straights gently (away from the corners' 24 m ramps and 100 m blends)
+    arc = np.zeros(len(TRACK.s), dtype=bool)
+    for start, corner in zip(TRACK.arc_start, TRACK.corners, strict=True):
+        arc |= (TRACK.s > start - 130) & (TRACK.s < start + corner.arc + 130)
+    assert np.abs(TRACK.curvature[~arc]).max() < 1 / 1500
+    # it never crosses itself (segments every 20 m)
+    p = np.c_[TRACK.x, TRACK.z][::10]
+    a, b = p[:-1], p[1:]
+
+    def side(o: npt.NDArray[np.float64], q: npt.NDArray[np.float64], r: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        out: npt.NDArray[np.bool_] = (r[..., 1] - o[..., 1]) * (q[..., 0] - o[..., 0]) > (q[..., 1] - o[..., 1]) * (
+            r[..., 0] - o[..., 0]
+        )
+        return out
+
+    for i in range(len(a) - 2):
+        c, d = a[i + 2 : len(a) - (1 if i == 0 else 0)], b[i + 2 : len(a) - (1 if i == 0 else 0)]
+        crossing = (side(a[i], c, d) != side(b[i], c, d)) & (side(a[i], b[i], c) != side(a[i], b[i], d))
+        assert not crossing.any(), TRACK.s[i * 10]
+    # ~300 m of height between Breidscheid and the start, as the Nordschleife
+    assert 280.0 < np.ptp(TRACK.elevation) < 320.0 and np.abs(TRACK.grade).max() < 0.25
+
+
 def test_distance_is_the_integral_of_speed(s50: SampleBlock) -> None:
     for lap in range(1, LAPS + 1):
         m = s50.lap == lap

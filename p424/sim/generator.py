@@ -26,7 +26,7 @@ Session conventions:
   corner-by-corner speed and braking-point variation, occasional lifts, a rare mistake (a lock-up or
   running wide, ~1 s to 3 s) and sensor noise;
 - a stint changes the car lap by lap: the tyres lose grip with the slip energy they have taken (~0.4 % a
-  lap), the battery warms (the BMS derates power above 45 degC, see ``p424.sim.car``), and the
+  lap), the battery warms (the BMS derates power above 45 degC, 2 % per degree, see ``p424.sim.car``), and the
   ``energy_mode`` ("push", "balanced", "save": ``p424.sim.lap.ENERGY_MODES``) sets the power cap and the
   lift-and-coast before braking zones;
 - battery: starts at 95 % SOC; a lap at full pace uses ~35 kWh of the 55 kWh pack, so when the energy at

@@ -16,7 +16,8 @@ Model, in order:
    wheels, suspension, aero, tyres, battery and the car's place in the world, all vectorised with numpy.
 
 Signs: lateral quantities are ISO 8855 (y to the left: accel_lateral, yaw_rate, slip angles and roll_angle
-are positive in a left turn); the world channels are the simulator's Unity ones: heading = RotationY
+are positive in a left turn), but the steering wheel angle is the simulator's (+ clockwise, to the right:
+the catalog stores SteeringAngle unchanged); the world channels are the simulator's Unity ones: heading = RotationY
 (clockwise from +z, so yaw_rate = -d(heading)/dt), attitude_pitch = RotationX (+ nose down, so -slope on a
 climb) and attitude_roll = RotationZ (+ left side down, so -roll_angle; the road has no banking).
 """
@@ -554,13 +555,15 @@ def simulate_lap(
     torque_avail = np.minimum(torque_peak, pedal_power / np.maximum(omega.mean(axis=0), 1.0))
     throttle = np.clip(np.where(p_total > 0, torque.sum(axis=0) / torque_avail, 0.0), 0.0, 1.0)
     brake_position = np.clip(brake_force / (car.brake_pedal_full_g * m * G), 0.0, 1.0)
-    road_wheel = car.wheelbase * g.kappa + np.radians(car.understeer_gradient) * a_lat / G
-    steering = np.degrees(road_wheel) * car.steering_ratio + noise(0.25)
+    # the steering wheel turns clockwise (+) to the right, as the simulator's SteeringAngle (the real export
+    # steers negative through T13, a left turn); the catalog stores it as the simulator gives it
+    road_wheel = car.wheelbase * g.kappa + np.radians(car.understeer_gradient) * a_lat / G  # ISO: + left
+    steering = -np.degrees(road_wheel) * car.steering_ratio + noise(0.25)
     ch.update({
         "throttle": throttle, "brake_pressure": np.clip(friction / car.brake_gain, 0.0, 100.0),
         "brake_position": brake_position, "steering_angle": steering,
         "lift_and_coast": g.lift_and_coast.astype(np.float64),
-        # the device's raw counts: pedals 0..10,000, steering +-10,000 at full lock (ISO: + left)
+        # the device's raw counts: pedals 0..10,000, steering +-10,000 at full lock (+ right, as the wheel)
         "raw_throttle": np.round(throttle * RAW_FULL), "raw_brake": np.round(brake_position * RAW_FULL),
         "raw_steer": np.round(np.clip(steering / car.steering_lock_deg, -1.0, 1.0) * RAW_FULL),
     })

@@ -110,6 +110,7 @@ def conventions(d: dict[str, F64]) -> dict[str, float]:
         "roll_travel_vs_lateral_corr": float(np.corrcoef(roll_travel, d["accel_lateral"])[0, 1]),
         "travel_per_ride_height": float(np.polyfit(d["ride_height_front"], front_travel, 1)[0]),
         "steering_vs_yaw_corr": float(np.corrcoef(d["steering_angle"], d["yaw_rate"])[0, 1]),
+        "rear_diff_torque_vs_lateral_corr": float(np.corrcoef(d["torque_diff_rear"], d["accel_lateral"])[0, 1]),
     }
 
 
@@ -133,6 +134,8 @@ def test_the_simulator_follows_the_real_exports_axes_and_signs(
         assert c["roll_travel_vs_lateral_corr"] > 0.5, (name, c)
         # the steering wheel angle is + clockwise (right): it runs against the ISO yaw rate (+ left)
         assert c["steering_vs_yaw_corr"] < -0.5, (name, c)
+        # the differential drives the inner (slower) wheel: left minus right torque > 0 in a left turn
+        assert c["rear_diff_torque_vs_lateral_corr"] > 0.5, (name, c)
 
 
 def test_the_lap_starts_as_the_real_one_does(real: dict[str, F64], flying: tuple[CarSimulator, SampleBlock]) -> None:

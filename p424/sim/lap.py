@@ -495,8 +495,11 @@ def simulate_lap(
     # -- tyres: friction-ellipse utilisation -> slip ratio (peak 8 %, |u|^1.5) and slip angle (~linear)
     mu = lim.mu
     f_wheel_x = np.repeat(f_axle / 2, 2, axis=0)
-    u_x = np.clip(f_wheel_x / (mu * n_w), -1.3, 1.3)
-    slip_ratio = car.slip_ratio_peak * np.sign(u_x) * np.abs(u_x) ** 1.5 + noise(0.002, 4)
+    # the limited-slip differential holds an axle's wheels near one slip (the inner wheel cannot spin up):
+    # slip from the axle's grip use, and noise mostly shared by its two wheels (the road, shaft wind-up)
+    u_x = np.repeat(np.clip(f_axle / (mu * n_axle), -1.3, 1.3), 2, axis=0)
+    shared = np.repeat(noise(0.0018, 2), 2, axis=0)
+    slip_ratio = car.slip_ratio_peak * np.sign(u_x) * np.abs(u_x) ** 1.5 + shared + noise(0.0008, 4)
     if plan.mistake is not None and plan.mistake.kind == "lock-up":
         _lock_up(track, g, plan.mistake.corner, slip_ratio, brake_force > 0)
     fy_axle = np.stack([m * wf * a_lat, m * (1 - wf) * a_lat])  # yaw moment balance in steady cornering
@@ -634,10 +637,11 @@ def _wheels(car: CarParams, *, v: F64, kappa: F64, slip_ratio: F64, torque: F64)
     for k, axle in enumerate(("front", "rear")):
         left, right = 2 * k, 2 * k + 1
         diff = spin[right] - spin[left]
-        # preload + ramp, opposing the speed difference; in a locking differential the drive-torque
-        # difference between the wheels is the friction torque
+        # preload + ramp: the friction slows the faster wheel and drives the slower one, so the drive-torque
+        # difference left minus right (the simulator's TorqueDiff) has the sign of right minus left speed
+        # (the real export: negative in right turns); in a locking differential it is the friction torque
         preload, ramp = (40.0, 0.15) if axle == "front" else (100.0, 0.25)
-        locking = -(preload + ramp * wheel_torque[k]) * np.tanh(diff / 0.3)
+        locking = (preload + ramp * wheel_torque[k]) * np.tanh(diff / 0.3)
         out[f"speed_diff_{axle}"] = diff  # right minus left
         out[f"wheel_rpm_diff_{axle}"] = rpm[left] - rpm[right]  # left minus right, as the simulator's RpmDiff
         out[f"torque_diff_{axle}"] = locking

@@ -16,7 +16,7 @@ Conventions (checked against the real export in tests/data/perrinn424_training_d
 Closing the loop: the corner table alone turns only a few degrees net and would end kilometres from its
 start, so a gentle correction curvature (straights only, never above 1/1,500 m, ~1/2,800 m on average) is
 solved for once so that the line turns exactly -360 deg and comes back to its start: on the 2 m grid the
-integrated end misses the start by less than a millimetre (``Track.closure_error_m``). The straights become
+integrated end misses the start by ~1e-10 m, rounding (``Track.closure_error_m``). The straights become
 the long sweeps most Nordschleife "straights" are; the corners keep their tuned radii.
 """
 
@@ -44,7 +44,7 @@ class Corner:
     radius: float  # m
     arc: float  # m
     direction: int
-    elevation: float  # m above sea level at the middle of the arc (approximate, see ELEVATION_NOTE)
+    elevation: float  # m above sea level at the middle of the arc (approximate, see CORNERS)
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,13 @@ class VerticalFeature:
     curvature: float  # 1/m; the car feels v**2 * curvature vertically
 
 
-# Directions follow the real corners (T13 and Karussell left, Hatzenbach-Bogen, Aremberg and Bergwerk right,
-# Lauda-Links left as its name says); the real export's first 15 s turn left at T13 and right through
-# Hatzenbach-Bogen, as this table does.
-ELEVATION_NOTE = (
-    "approximate heights after the Nordschleife's published elevation profile: about 620 m at T13 and the "
-    "Hohe Acht, 320 m at Breidscheid (~300 m span); the real export drops 38 m over its first 860 m"
-)
-
 # The simulator's lap starts on the short run out of the Hohenrain chicane (the real fixture crosses the
 # line at 37 m/s under full power, reaches 62 m/s, brakes to 25 m/s around 260 m, and so on).
+# Directions follow the real corners (T13 and Karussell left, Hatzenbach-Bogen, Aremberg and Bergwerk right,
+# Lauda-Links left as its name says); the real export's first 15 s turn left at T13 and right through
+# Hatzenbach-Bogen, as this table does. Heights are approximate, after the Nordschleife's published
+# elevation profile: about 620 m at T13 and the Hohe Acht, 320 m at Breidscheid (~300 m span); the real
+# export drops 38 m over its first 860 m.
 CORNERS: tuple[Corner, ...] = (
     Corner("T13 Sabine-Schmitz-Kurve", 190, 32, 70, 1, 621),
     Corner("Hatzenbach-Bogen", 280, 185, 110, -1, 597),
@@ -140,7 +137,7 @@ ELEVATION_SMOOTHING_M = 400.0  # the height profile between corners is smoothed 
 START_ELEVATION_M = 615.0  # at the line
 # Unity world y = elevation - this: the real export's PositionY at the line is 139.3 m (Frame 5299)
 UNITY_Y_OFFSET_M = 476.0
-# Heading at the line: turns the map so its bounding box (5.85 x 5.3 km) fits the catalog's +-3,500 m
+# Heading at the line: turns the map so its bounding box (5.8 x 5.8 km) fits the catalog's +-3,500 m
 # position range. (The real track's heading there is ~150 deg, but this synthetic loop would then be
 # 7.3 km wide: its shape is not the real one.)
 START_HEADING_DEG = 15.0

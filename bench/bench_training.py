@@ -1,13 +1,13 @@
 """Training DAG wall time, from trigger to registered model, on 50 simulated laps (target: under 3 minutes).
 
-1. Data (not timed against the target): streams N cars x L laps through the bridge (each session's
-   last lap stays open, so N x (L - 1) complete laps; default 10 x 6 = 50) and waits until Flink has
-   stored every complete lap. `--sessions FILE` reuses sessions saved by an earlier run instead.
+1. Data (not timed against the target): streams N cars x L laps through the bridge (each session ends
+   with the line crossing that closes its last lap, so N x L complete laps; default 10 x 5 = 50) and
+   waits until Flink has stored every complete lap. `--sessions FILE` reuses sessions saved by an earlier run instead.
 2. Timed: triggers `p424_train_lap_model` through Airflow's REST API for exactly those sessions
    (under a model name of its own) and waits for the run to finish; prints the wall time, each
    task's duration, the data size and the model's metrics against the baseline.
 
-    .platform/venvs/platform/bin/python bench/bench_training.py [--cars 10] [--laps 6] [--rate 5]
+    .platform/venvs/platform/bin/python bench/bench_training.py [--cars 10] [--laps 5] [--rate 5]
         [--sessions bench_sessions.json] [--model-name p424_lap_outcome_bench]
 """
 
@@ -40,7 +40,7 @@ def stream(cfg: Config, cars: int, laps: int, rate: float, seed: int, timeout_s:
     )
     sent = time.monotonic() - started
     sessions = sorted(result.sessions)
-    want = cars * (laps - 1)
+    want = cars * laps
     with TelemetryStore(cfg) as store:
         while (have := complete_laps(store, sessions)) < want:
             if time.monotonic() - started > timeout_s:
@@ -63,7 +63,7 @@ def task_durations(client: AirflowClient, run_id: str) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cars", type=int, default=10)
-    ap.add_argument("--laps", type=int, default=6, help="laps per car; the last stays open")
+    ap.add_argument("--laps", type=int, default=5, help="laps per car, all of them complete")
     ap.add_argument(
         "--rate",
         type=float,

@@ -163,12 +163,13 @@ def cmd_demo(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     simulated = simulate(host, port, args.cars, 50.0, args.sim_laps, 0, None, cap)
     describe_sessions(cfg, simulated.sessions, "simulate", "Nordschleife (simulated)", "demo: simulated at 50 Hz")
     sessions = {**replayed.sessions, **simulated.sessions}
+    # a replayed or simulated stint ends with the line crossing that closes its last lap: all its laps complete
+    want = {**dict.fromkeys(replayed.sessions, args.laps), **dict.fromkeys(simulated.sessions, args.sim_laps)}
     console.info(f"sent {replayed.frames_sent + simulated.frames_sent:,} frames; waiting for Flink to store them ...")
     with TelemetryStore(cfg) as store:
-        # Each session's last lap is written once the session has been silent for SESSION_IDLE_TIMEOUT_S.
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if all(any(not lap["complete"] for lap in store.laps(sid)) for sid in sessions):
+            if all(sum(bool(lap["complete"]) for lap in store.laps(sid)) >= want[sid] for sid in sessions):
                 break
             time.sleep(2)
     for sid in sessions:

@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p424.catalog import CATALOG, CHANNELS, Catalog
@@ -179,6 +179,8 @@ def test_the_frame_socket_never_takes_a_dmg1_datagram_for_motion_data() -> None:
     assert isinstance(result, Rejected) and result.reason is RejectReason.BAD_MAGIC
 
 
+# Up to 12 full-catalog frames an example: on a loaded machine generating them trips Hypothesis's speed check.
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(st.tuples(frames(), st.integers(0, 4), st.integers(0, 400)), max_size=12))
 def test_batch_classification_matches_one_by_one(items: list[tuple[tuple[FrameHeader, np.ndarray], int, int]]) -> None:
     """The bridge's batched fast path gives each datagram exactly the outcome ``classify`` gives it."""

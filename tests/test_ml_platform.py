@@ -2,7 +2,7 @@
 artifacts, the live predictor serves the champion.
 
 One module-wide story, to stay within a few minutes on two cores: four simulated cars stream three
-laps each (two complete laps per car), the training DAG runs on those sessions under a model name of
+complete laps each, the training DAG runs on those sessions under a model name of
 its own, a deliberately weak second run must not take `champion`, a third run on one session must be
 skipped with its reason, and a live session gets predictions from the champion meanwhile.
 """
@@ -46,8 +46,9 @@ from unity_bridge.streams import simulate
 
 pytestmark = pytest.mark.platform
 
-# Each session's last lap never closes: 2 complete laps per car. 5 Hz keeps the load small (~19,000
-# frames, 313 s of session time per lap) while every 1 s window still holds five frames.
+# Each session ends with the line crossing that closes its last lap: 3 complete laps per car. 5 Hz keeps
+# the load small (~19,000 frames, 313 s of session time per lap) while every 1 s window still holds five
+# frames.
 CARS, LAPS, RATE_HZ = 4, 3, 5.0
 LIVE_WINDOWS_LAP1 = 1400  # 100 ms windows with a frame in lap 1 at 5 Hz: ~1,565
 DAG_TIMEOUT_S = 420.0
@@ -85,7 +86,7 @@ def sessions(stack: Stack, lossy_session: tuple[int, int]) -> list[int]:
     def complete_laps() -> int:
         return sum(1 for s in ids for lap in stack.store.laps(s) if lap["complete"])
 
-    wait_for(lambda: complete_laps() >= CARS * (LAPS - 1), 300, "every streamed lap to be summarised in Cassandra", 2)
+    wait_for(lambda: complete_laps() >= CARS * LAPS, 300, "every streamed lap to be summarised in Cassandra", 2)
     return ids
 
 
@@ -249,7 +250,7 @@ def test_training_dag_trains_registers_and_promotes(
     assert first_run.state == "success", first_run.failure
     assert first_run.tasks == dict.fromkeys(("resolve_settings", "extract", "train", "register"), "success")
     e = first_run.extracted or {}
-    assert e["laps"] == CARS * (LAPS - 1) and set(e["rejected"]) <= {"incomplete"}
+    assert e["laps"] == CARS * LAPS and set(e["rejected"]) <= {"incomplete"}
     assert e["train_sessions"] >= 1 and e["validation_sessions"] >= 1
     assert e["train_sessions"] + e["validation_sessions"] == CARS
     r = first_run.registered or {}
@@ -275,7 +276,7 @@ def test_run_lineage_in_mlflow_and_artifacts_in_minio(
     client = tracking.connect(stack.cfg.mlflow_url)
     run = client.get_run(trained["run_id"])
     assert run.data.params["catalog_hash"] == CATALOG.hash_hex
-    assert int(run.data.params["train_laps"]) + int(run.data.params["validation_laps"]) == CARS * (LAPS - 1)
+    assert int(run.data.params["train_laps"]) + int(run.data.params["validation_laps"]) == CARS * LAPS
     assert run.data.metrics["mae_lap_time_s"] == pytest.approx(trained["metrics"]["mae_lap_time_s"], abs=1e-4)
     assert run.data.tags["p424.registered_version"] == "1" and run.data.tags["p424.alias"] == CHAMPION
     champion = client.get_model_version_by_alias(model_name, CHAMPION)
@@ -286,7 +287,7 @@ def test_run_lineage_in_mlflow_and_artifacts_in_minio(
         lineage = json.loads(Path(path).read_text())
     assert sorted(lineage["train_sessions"] + lineage["validation_sessions"]) == sessions
     assert not set(lineage["train_sessions"]) & set(lineage["validation_sessions"])
-    assert lineage["catalog_hash"] == CATALOG.hash_hex and len(lineage["laps"]) == CARS * (LAPS - 1)
+    assert lineage["catalog_hash"] == CATALOG.hash_hex and len(lineage["laps"]) == CARS * LAPS
     info = mlflow.models.get_model_info(trained["model_uri"])
     assert info.signature is not None and len(info.signature.inputs.input_names()) > 100
     # the objects themselves, in the MinIO bucket behind the tracking server

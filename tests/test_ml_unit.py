@@ -87,7 +87,7 @@ def process(cars: int, laps: int, seed: int = 3) -> Processed:
 
 @pytest.fixture(scope="module")
 def fleet() -> Processed:
-    """Five cars, three laps each (two complete per car: a session's last lap never closes)."""
+    """Five cars, three complete laps each (a session ends with the line crossing that closes its last lap)."""
     return process(cars=5, laps=3)
 
 
@@ -236,7 +236,7 @@ def test_holdout_is_stable_by_session_and_never_empty() -> None:
 
 def test_assembled_rows_carry_identity_and_targets(fleet: Processed, frame: pd.DataFrame) -> None:
     complete = [lap for lap in fleet.laps if lap.complete]
-    assert frame.groupby(["session_id", "lap"]).ngroups == len(complete) == 10
+    assert frame.groupby(["session_id", "lap"]).ngroups == len(complete) == 15
     one = frame[(frame.session_id == 9003) & (frame.lap == 2)]
     lap = next(lap for lap in complete if (lap.session_id, lap.lap) == (9003, 2))
     assert (one["y_lap_time_s"] == lap.lap_time).all() and (one["y_energy_net_kwh"] == lap.energy_net_kwh).all()

@@ -1,4 +1,8 @@
-"""The load generator produces physically plausible, consistent and reproducible PERRINN 424 laps."""
+"""The load generator produces physically plausible, consistent and reproducible PERRINN 424 laps.
+
+Against the real exports in tests/data: tests/test_sim_real.py; stints (variation, wear, derating, energy
+modes): tests/test_sim_stint.py.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ from p424.sim import (
     nordschleife,
     simulate_lap,
 )
-from p424.sim.car import TOP_SPEED_MS, efficiency
+from p424.sim.car import TOP_SPEED_MS, G, efficiency
 from p424.sim.lap import CarState, flying_speed
 
-FIXTURE = Path("/work/shared/fixtures/perrinn424_lap_start_mgu_50hz.csv")
+FIXTURE = Path(__file__).resolve().parent / "data" / "perrinn424_lap_start_mgu_50hz.csv"
 TRACK = nordschleife()
 CAR = CarParams()
 LAPS = 3
@@ -38,6 +42,10 @@ LAPS = 3
 JUSTIFIED_RANGES: dict[str, tuple[float, float, str]] = {
     "motor_rpm_front": (0.0, 21_000.0, "206 rpm per m/s (fixture) -> 20,300 rpm at 355 km/h; fixture peaks at 18,956"),
     "motor_rpm_rear": (0.0, 21_000.0, "206 rpm per m/s (fixture) -> 20,300 rpm at 355 km/h; fixture peaks at 18,956"),
+    **{
+        f"suspension_travel_{w}": (0.0, CAR.travel_max, "the droop stop; the real 15 s export reaches 83.3 mm (RR)")
+        for w in ("fl", "fr", "rl", "rr")
+    },
 }
 
 
@@ -129,10 +137,11 @@ def test_slips_and_angles_have_plausible_magnitude(s50: SampleBlock) -> None:
         sa = np.abs(col(s50, f"slip_angle_{w}"))
         assert np.percentile(sr, 50) < 0.02 and 0.03 < sr.max() < 0.2
         assert 4.0 < sa.max() < 12.0
-    # steering follows curvature: left turns (positive lateral acceleration) steer left
+    # steering follows curvature: left turns (positive ISO lateral acceleration) turn the wheel anticlockwise,
+    # negative in the simulator's SteeringAngle, which the catalog stores unchanged (tests/test_sim_real.py)
     ay, steer = col(s50, "accel_lateral"), col(s50, "steering_angle")
     turning = np.abs(ay) > 10
-    assert (np.sign(ay[turning]) == np.sign(steer[turning])).mean() > 0.98
+    assert (np.sign(ay[turning]) == -np.sign(steer[turning])).mean() > 0.98
 
 
 # ---------------------------------------------------------------- lap geometry, time, kinematics
@@ -157,6 +166,34 @@ def simulate_best_lap() -> float:
     plan = LapPlan(lap=1, push=1.0, pace=1.0, corner_factors=np.ones(len(TRACK.corners)))
     state = replace(state, speed=flying_speed(TRACK, CAR, state, plan))
     return simulate_lap(TRACK, CAR, state, plan).lap_time
+
+
+def test_the_track_is_a_closed_nordschleife_like_loop() -> None:
+    # closed: it turns once clockwise (the Nordschleife's way round) and comes back to its start
+    assert TRACK.closure_error_m < 1e-3 and TRACK.elevation[-1] == pytest.approx(TRACK.elevation[0], abs=1e-6)
+    assert TRACK.heading[-1] - TRACK.heading[0] == pytest.approx(360.0)
+    assert np.sum(0.5 * (TRACK.curvature[1:] + TRACK.curvature[:-1])) * TRACK.ds == pytest.approx(-2 * math.pi)
+    # the closing correction only bends the straights gently (away from the corners' 24 m ramps and 100 m blends)
+    arc = np.zeros(len(TRACK.s), dtype=bool)
+    for start, corner in zip(TRACK.arc_start, TRACK.corners, strict=True):
+        arc |= (TRACK.s > start - 130) & (TRACK.s < start + corner.arc + 130)
+    assert np.abs(TRACK.curvature[~arc]).max() < 1 / 1500
+    # it never crosses itself (segments every 20 m)
+    p = np.c_[TRACK.x, TRACK.z][::10]
+    a, b = p[:-1], p[1:]
+
+    def side(o: npt.NDArray[np.float64], q: npt.NDArray[np.float64], r: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        out: npt.NDArray[np.bool_] = (r[..., 1] - o[..., 1]) * (q[..., 0] - o[..., 0]) > (q[..., 1] - o[..., 1]) * (
+            r[..., 0] - o[..., 0]
+        )
+        return out
+
+    for i in range(len(a) - 2):
+        c, d = a[i + 2 : len(a) - (1 if i == 0 else 0)], b[i + 2 : len(a) - (1 if i == 0 else 0)]
+        crossing = (side(a[i], c, d) != side(b[i], c, d)) & (side(a[i], b[i], c) != side(a[i], b[i], d))
+        assert not crossing.any(), TRACK.s[i * 10]
+    # ~300 m of height between Breidscheid and the start, as the Nordschleife
+    assert 280.0 < np.ptp(TRACK.elevation) < 320.0 and np.abs(TRACK.grade).max() < 0.25
 
 
 def test_distance_is_the_integral_of_speed(s50: SampleBlock) -> None:
@@ -296,15 +333,17 @@ def check_session_timeline(sim: CarSimulator, b: SampleBlock, sector: npt.NDArra
     assert np.array_equal(b.sequence, np.arange(len(b)))
     assert np.all(np.diff(b.sim_time) > 0)
     assert np.allclose(b.sim_time, b.sequence / sim.rate_hz)
-    assert b.lap[0] == 1 and b.lap[-1] == n_laps and np.all(np.diff(b.lap) >= 0)
-    assert set(np.unique(b.lap)) == set(range(1, n_laps + 1))
+    # N complete laps, then the one sample of lap N + 1 whose start-line crossing closes lap N
+    assert b.lap[0] == 1 and b.lap[-1] == n_laps + 1 and np.all(np.diff(b.lap) >= 0)
+    assert set(np.unique(b.lap)) == set(range(1, n_laps + 2))
+    assert np.count_nonzero(b.lap == n_laps + 1) == 1
+    assert len(sim.lap_summaries) == n_laps
     lap_first = np.r_[0, np.flatnonzero(np.diff(b.lap)) + 1]
     assert np.array_equal(np.flatnonzero(b.markers & MARKER_START_LINE), lap_first)
     assert set(np.unique(b.markers)) <= {0, MARKER_START_LINE, MARKER_SECTOR_LINE}
-    for k, first in enumerate(lap_first, start=1):
-        summary = sim.lap_summaries[k - 1]
-        assert b.sim_time[first] >= summary.start_time
-        assert b.sim_time[first] - summary.start_time < 1 / sim.rate_hz
+    line_times = [s.start_time for s in sim.lap_summaries] + [sum(s.lap_time for s in sim.lap_summaries)]
+    for first, line in zip(lap_first, line_times, strict=True):
+        assert line <= b.sim_time[first] < line + 1 / sim.rate_hz
     # lap distance resets at the line only and never goes backwards within a lap
     dd = np.diff(b.lap_distance)
     assert np.array_equal(np.flatnonzero(dd < 0) + 1, lap_first[1:])
@@ -314,6 +353,7 @@ def check_session_timeline(sim: CarSimulator, b: SampleBlock, sector: npt.NDArra
         assert any(b.lap_distance[i] >= x > b.lap_distance[i - 1] for x in TRACK.sector_lines)
     assert np.array_equal(sector, TRACK.sector_of(b.lap_distance))
     assert set(np.unique(sector)) == {1.0, 2.0, 3.0}
+    assert sector[-1] == 1.0 and b.lap_distance[-1] < 100.0 / sim.rate_hz  # < 100 m/s since the line
 
 
 def test_markers_laps_and_clock_at_50hz(sim50: CarSimulator, s50: SampleBlock) -> None:
@@ -368,6 +408,165 @@ def test_block_api_matches_the_sample_iterator() -> None:
             assert frame.header == header and np.array_equal(frame.values, values)
     assert k == len(whole) - 1
     assert header.car_id == 5 and header.session_id == 9 and header.catalog_hash == CATALOG.hash
+
+
+def test_the_last_lap_closes_with_one_sample_of_the_next(sim50: CarSimulator, s50: SampleBlock) -> None:
+    last, closing = len(s50) - 2, len(s50) - 1
+    assert (s50.lap[last], s50.lap[closing]) == (LAPS, LAPS + 1)
+    assert s50.markers[closing] == MARKER_START_LINE and col(s50, "sector")[closing] == 1.0
+    line = sim50.lap_summaries[-1].start_time + sim50.lap_summaries[-1].lap_time
+    since = s50.sim_time[closing] - line
+    v = col(s50, "speed")
+    assert s50.lap_distance[closing] == pytest.approx(v[closing] * since, abs=0.05)
+    assert col(s50, "total_distance")[closing] == pytest.approx(LAPS * TRACK.length + s50.lap_distance[closing], abs=0.05)
+    # the car's state continues lap N: one 20 ms step of change, not a jump (the driver's choices, such as
+    # the per-lap push level, and the pack's recharge may change at any line)
+    for name in ("speed", "motor_rpm_front", "motor_rpm_rear", "wheel_speed_rl", "position_x", "position_y",
+                 "position_z", "tyre_temperature_fl", "tyre_temperature_rr", "battery_temperature",
+                 "battery_q_internal", "battery_heat_dissipated", "ride_height_rear", "suspension_travel_fr"):
+        x = col(s50, name)
+        typical = np.median(np.abs(np.diff(x[-200:-1])))
+        assert abs(x[closing] - x[last]) <= 10 * typical + 1e-4 * abs(x[last]), name
+    assert col(s50, "battery_net_energy")[closing] < 0.01 < col(s50, "battery_net_energy")[last]
+    # the same sample as the first of lap N + 1 in a longer session (deterministic by seed, car and lap)
+    longer = CarSimulator(1, 43, seed=7, rate_hz=50, laps=LAPS + 1).blocks(1 << 16)
+    first_of_next = next(b for b in longer if b.lap[0] == LAPS + 1)
+    assert np.array_equal(first_of_next.values[0], s50.values[closing])
+    assert first_of_next.header(0).sim_time == s50.header(closing).sim_time
+
+
+def test_the_car_follows_the_closed_track_line(s50: SampleBlock) -> None:
+    t, v = s50.sim_time, col(s50, "speed")
+    x, y, z = col(s50, "position_x"), col(s50, "position_y"), col(s50, "position_z")
+    heading = col(s50, "heading")
+    assert heading.min() >= 0.0 and heading.max() < 360.0
+    # yaw rate (ISO, + left) is minus the heading's rate (clockwise): the simulator's VelocityYaw = d(RotationY)/dt
+    unwrapped = np.degrees(np.unwrap(np.radians(heading)))
+    # (within a central difference's error: the curvature ramps into a corner linearly, so the yaw rate has
+    # kinks of up to ~1 rad/s2 where a ramp starts or ends, ~0.02 rad/s of error over 40 ms)
+    yaw = col(s50, "yaw_rate")
+    assert np.allclose(-np.radians(np.gradient(unwrapped, t)), yaw, rtol=0.05, atol=0.025)
+    assert np.median(np.abs(-np.radians(np.gradient(unwrapped, t)) - yaw)) < 1e-3
+    # the car moves along its heading at its speed (no body slip in this model); y is the height
+    dx, dy, dz = np.gradient(x, t), np.gradient(y, t), np.gradient(z, t)
+    moving = v > 10
+    track_dir = np.degrees(np.arctan2(dx, dz)) % 360
+    off = (track_dir - heading + 180) % 360 - 180
+    assert np.median(np.abs(off[moving])) < 0.05 and np.percentile(np.abs(off[moving]), 99) < 1.0
+    moved = np.sqrt(dx**2 + dy**2 + dz**2)[moving] / v[moving]
+    assert np.median(np.abs(moved - 1)) < 1e-3 and np.percentile(np.abs(moved - 1), 99) < 0.02
+    # the ground channels are the height profile: the road climbs sin(slope) per metre (grade = tan(slope))
+    grade = col(s50, "ground_grade")
+    assert np.percentile(np.abs(dy / v - grade / np.sqrt(1 + grade**2))[moving], 99) < 1e-3
+    assert np.allclose(col(s50, "ground_slope"), np.degrees(np.arctan(grade)), atol=1e-3)
+    body_pitch = col(s50, "attitude_pitch") + col(s50, "ground_slope")
+    assert np.abs(body_pitch).max() < 2.0  # 0.30 deg/g of braking or acceleration
+    assert np.allclose(col(s50, "attitude_roll"), -col(s50, "roll_angle"), atol=1e-4)
+    # every lap comes back to where it started
+    for lap in range(2, LAPS + 2):
+        first = np.flatnonzero(s50.lap == lap)[0]
+        assert np.hypot(x[first] - x[0], z[first] - z[0]) < 2.0 and abs(y[first] - y[0]) < 0.2
+    assert TRACK.closure_error_m < 1e-3 and TRACK.heading[-1] - TRACK.heading[0] == pytest.approx(360.0)
+
+
+def test_wheels_suspension_and_aero_are_consistent(s50: SampleBlock) -> None:
+    v = col(s50, "speed")
+    moving = v > 10
+    spin = np.stack([col(s50, f"wheel_speed_{w}") for w in ("fl", "fr", "rl", "rr")])
+    rpm = np.stack([col(s50, f"wheel_rpm_{w}") for w in ("fl", "fr", "rl", "rr")])
+    assert np.allclose(rpm, spin / CAR.wheel_radius * 60 / (2 * math.pi), rtol=1e-4, atol=0.05)
+    assert np.median(spin.mean(axis=0)[moving] / v[moving]) == pytest.approx(1.0, abs=0.02)
+    # the MGU turns with the mean of its axle's wheels through the gear ratio; rpm differences left minus right
+    for k, axle in enumerate(("front", "rear")):
+        wheels = rpm[2 * k : 2 * k + 2]
+        motor = col(s50, f"motor_rpm_{axle}")
+        assert np.median(np.abs(wheels.mean(axis=0) * CAR.gear_ratio - motor)[moving] / motor[moving]) < 0.01
+        assert np.allclose(col(s50, f"wheel_rpm_diff_{axle}"), wheels[0] - wheels[1], atol=0.05)
+        assert np.allclose(col(s50, f"torque_friction_{axle}"), col(s50, f"torque_diff_{axle}"))
+        assert np.allclose(col(s50, f"pre_efficiency_power_{axle}"), col(s50, f"power_electrical_{axle}"))
+    # in a left turn (+ lateral acceleration) the right wheels cover more ground and take more load
+    left_turn, right_turn = col(s50, "accel_lateral") > 15, col(s50, "accel_lateral") < -15
+    # (each wheel's slip noise is of the order of the geometric difference, as in the real export, where
+    # nWheelFL - nWheelFR correlates with the yaw rate at only 0.26)
+    diff_front = col(s50, "wheel_rpm_diff_front")
+    assert np.median(diff_front[left_turn]) < -5 and np.median(diff_front[right_turn]) > 5
+    load = np.stack([col(s50, f"wheel_load_{w}") for w in ("fl", "fr", "rl", "rr")])
+    assert (load[1] > load[0])[left_turn].mean() > 0.99
+    # the four loads carry the weight and the downforce (plus the road's vertical acceleration)
+    downforce = col(s50, "aero_downforce_front") + col(s50, "aero_downforce_rear")
+    weight = CAR.mass * G / np.sqrt(1 + col(s50, "ground_grade") ** 2)
+    expected = weight + downforce + CAR.mass * (col(s50, "accel_vertical"))
+    assert np.median(np.abs(load.sum(axis=0) - expected) / expected) < 0.08  # accel_vertical carries 0.6 m/s2 noise
+    # aero forces are the coefficients times the dynamic pressure; balance the front share
+    q = 0.5 * col(s50, "air_density") * v * v
+    assert np.allclose(col(s50, "aero_downforce_front"), q * col(s50, "aero_scz_front"), rtol=1e-4, atol=0.5)
+    assert np.allclose(col(s50, "aero_drag"), q * col(s50, "aero_scx"), rtol=1e-4, atol=0.5)
+    scz = col(s50, "aero_scz_front") + col(s50, "aero_scz_rear")
+    assert np.allclose(col(s50, "aero_balance"), col(s50, "aero_scz_front") / scz, atol=1e-5)
+    drs = col(s50, "drs_position")
+    assert np.allclose(scz, CAR.cla * (1 - (1 - CAR.drs_cla_factor) * drs), rtol=1e-5)
+    rho = col(s50, "air_density")
+    assert rho.min() > 1.1 and rho.max() < 1.2 and np.corrcoef(rho, col(s50, "position_y"))[0, 1] < -0.99
+    # suspension: travel is the damper's extension, so it follows the ride height; roll extends the left in a
+    # left turn; the front/rear roll angles average to the body roll
+    for axle, (left, right) in (("front", ("fl", "fr")), ("rear", ("rl", "rr"))):
+        travel = (col(s50, f"suspension_travel_{left}") + col(s50, f"suspension_travel_{right}")) / 2
+        ride = col(s50, f"ride_height_{axle}")
+        assert np.corrcoef(travel, ride)[0, 1] > 0.97
+        assert (col(s50, f"suspension_travel_{left}") > col(s50, f"suspension_travel_{right}"))[left_turn].mean() > 0.99
+    roll = (col(s50, "roll_angle_front") + col(s50, "roll_angle_rear")) / 2
+    assert np.allclose(roll, col(s50, "roll_angle"), atol=1e-4)
+    # the outer wheel's camber goes positive with the roll, the inner one's negative
+    assert (col(s50, "camber_fr") > col(s50, "camber_fl"))[left_turn].mean() > 0.99
+    understeer = col(s50, "understeer_angle")
+    assert 0.0 < float(np.median(understeer[left_turn | right_turn])) < 3.0
+
+
+def test_driver_inputs_and_battery_channels(s50: SampleBlock) -> None:
+    thr, brk = col(s50, "throttle"), col(s50, "brake_position")
+    # device counts are whole numbers on the physics grid; samples between grid points interpolate them
+    assert np.allclose(col(s50, "raw_throttle"), thr * 10_000, atol=0.51)
+    assert np.allclose(col(s50, "raw_brake"), brk * 10_000, atol=0.51)
+    steer = col(s50, "raw_steer")
+    assert np.abs(steer).max() <= 10_000 and (np.sign(steer) == np.sign(col(s50, "steering_angle")))[
+        np.abs(steer) > 100
+    ].all()
+    assert set(np.unique(col(s50, "automatic_gear"))) == {4.0}
+    # the pedal asks for the whole braking force, regen included: hard stops are near full pedal
+    decel = -col(s50, "accel_longitudinal")
+    # (downhill the car may brake a little and still gain speed: 18 % grades give 1.8 m/s2; a sample between
+    # two physics samples may fall between the two pedal states)
+    assert np.median(brk[decel > 25]) > 0.5 and (brk[decel < -2.5] > 0.02).mean() < 1e-3
+    assert ((thr > 0.05) & (brk > 0.05)).mean() < 1e-3
+    lift = col(s50, "lift_and_coast")
+    assert set(np.unique(lift)) <= {0.0, 1.0}
+    assert (thr[lift == 1] < 0.05).mean() > 0.9  # lifting means no power (the 0.1 s pedal ramp aside)
+    # battery power is the total electrical power; its RMS and net energy count from the line
+    p = col(s50, "power_electrical_total")
+    assert np.allclose(col(s50, "battery_power"), p, atol=1e-3)
+    rms, net = col(s50, "battery_power_rms"), col(s50, "battery_net_energy")
+    for lap in range(1, LAPS + 1):
+        m = s50.lap == lap
+        t = s50.sim_time[m] - s50.sim_time[m][0]
+        assert net[m][0] < 0.01 and net[m][-1] == pytest.approx(trapezoid_kwh(t, p[m]), rel=2e-3)
+        assert rms[m][-1] == pytest.approx(math.sqrt(trapezoid_kwh(t, p[m] ** 2) * 3600 / t[-1]), rel=2e-3)
+    busy = np.abs(p) > 20
+    for name in ("power_balance_feed_forward", "power_balance", "power_balance_delivered"):
+        assert np.allclose(col(s50, name)[busy], 1 / 3, atol=0.01), name
+    # the wheel torques split as the power does, but for the front and rear wheels' different slip (up to 8 %)
+    assert np.percentile(np.abs(col(s50, "wheel_torque_balance")[busy] - 1 / 3), 99) < 0.03
+    assert np.all(col(s50, "power_balance_offset") == 0.0)
+
+
+def test_discrete_channels_are_held_and_the_heading_wraps_between_physics_samples() -> None:
+    b = CarSimulator(6, 1, seed=8, rate_hz=1000, laps=1, energy_mode="save").run()
+    for name in (c.name for c in CATALOG.payload_channels if c.kind.value == "discrete"):
+        x = col(b, name)
+        assert np.array_equal(x, np.round(x)), name  # never halfway between two states
+    assert set(np.unique(col(b, "lift_and_coast"))) == {0.0, 1.0}  # save mode lifts before braking zones
+    heading = col(b, "heading")
+    step = (np.diff(heading) + 180) % 360 - 180
+    assert heading.min() >= 0.0 and heading.max() < 360.0 and np.abs(step).max() < 0.5  # no 360 -> 180 -> 0
 
 
 # ---------------------------------------------------------------- reproducibility and variation
@@ -446,5 +645,5 @@ def test_generation_speed_sanity(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(f"\nsim: {blocks_rate:,.0f} samples/s as blocks (1000 Hz), {rows_rate:,.0f} samples/s as rows (50 Hz)")
     lap_time = fast.lap_summaries[0].lap_time
-    assert n == math.ceil(lap_time * 1000 - 1e-7)
-    assert m == math.ceil(lap_time * 50 - 1e-7)
+    assert n == math.ceil(lap_time * 1000 - 1e-7) + 1  # and the sample that closes the lap
+    assert m == math.ceil(lap_time * 50 - 1e-7) + 1

@@ -43,7 +43,7 @@ def max_rate(args: argparse.Namespace, cfg: Config) -> float | None:
 def add_simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cars", type=int, default=1)
     p.add_argument("--rate", type=float, default=50.0, help="samples per second per car (50-1000)")
-    p.add_argument("--laps", type=int, default=1)
+    p.add_argument("--laps", type=int, default=1, help="complete laps per car (ends on the line closing the last)")
     p.add_argument("--seed", type=int, default=0)
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float, default=1.0, help="real time multiplied by this factor (default 1)")

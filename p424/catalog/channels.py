@@ -62,11 +62,11 @@ CHANNELS: tuple[Channel, ...] = (
     # --- driver ---
     Channel(name='throttle', unit='ratio', group='driver', lo=0, hi=1, description='Throttle pedal position', sim_name='Throttle', multiplier=100, display_unit='%', key=True),
     Channel(name='brake_pressure', unit='bar', group='driver', lo=0, hi=100, description='Brake line pressure (simulators before 2022; today\'s sends the pedal position, brake_position)', sim_name='BrakePressure', key=True),
-    Channel(name='steering_angle', unit='deg', group='driver', lo=-360, hi=360, description='Steering wheel angle', sim_name='SteeringAngle'),
+    Channel(name='steering_angle', unit='deg', group='driver', lo=-360, hi=360, description='Steering wheel angle, positive to the right (as the simulator)', sim_name='SteeringAngle'),
     Channel(name='gear', unit='', group='driver', lo=-1, hi=1, description='Gear selector: -1 reverse, 0 neutral, 1 drive', sim_name='Gear', kind=DISCRETE),
     # --- differential ---
-    Channel(name='torque_diff_front', unit='Nm', group='differential', lo=-1000, hi=1000, description='Front differential torque transfer', sim_name='TorqueDiffFront'),
-    Channel(name='torque_diff_rear', unit='Nm', group='differential', lo=-2000, hi=2000, description='Rear differential torque transfer', sim_name='TorqueDiffRear'),
+    Channel(name='torque_diff_front', unit='Nm', group='differential', lo=-2500, hi=2500, description='Front differential torque transfer, left minus right', sim_name='TorqueDiffFront'),
+    Channel(name='torque_diff_rear', unit='Nm', group='differential', lo=-2500, hi=2500, description='Rear differential torque transfer, left minus right', sim_name='TorqueDiffRear'),
     Channel(name='speed_diff_front', unit='m/s', group='differential', lo=-5, hi=5, description='Front axle wheel speed difference (simulators before 2022; today\'s sends wheel_rpm_diff_front)', sim_name='SpeedDiffFront'),
     Channel(name='speed_diff_rear', unit='m/s', group='differential', lo=-5, hi=5, description='Rear axle wheel speed difference (simulators before 2022; today\'s sends wheel_rpm_diff_rear)', sim_name='SpeedDiffRear'),
     # --- chassis ---
@@ -112,8 +112,8 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(name='position_y', unit='m', group='position', lo=-200, hi=200, description="World y of the car: its height (Unity's y axis is up)", sim_name='PositionY'),
     Channel(name='position_z', unit='m', group='position', lo=-3500, hi=3500, description="World z of the car (Unity's z axis)", sim_name='PositionZ'),
     Channel(name='heading', unit='deg', group='position', lo=0, hi=360, description='Heading: the car\'s yaw angle in the world, clockwise from +z seen from above (window means of an angle that wraps at 360 are not meaningful: use last)', sim_name='RotationY'),
-    Channel(name='attitude_pitch', unit='deg', group='position', lo=-15, hi=15, description='Pitch angle of the car in the world', sim_name='RotationX'),
-    Channel(name='attitude_roll', unit='deg', group='position', lo=-15, hi=15, description='Roll angle of the car in the world (road banking included)', sim_name='RotationZ'),
+    Channel(name='attitude_pitch', unit='deg', group='position', lo=-15, hi=15, description='Pitch angle of the car in the world, positive nose down (Unity, as the simulator)', sim_name='RotationX'),
+    Channel(name='attitude_roll', unit='deg', group='position', lo=-15, hi=15, description='Roll angle of the car in the world, positive left side down (road banking included)', sim_name='RotationZ'),
     # driver inputs
     Channel(name='brake_position', unit='ratio', group='driver', lo=0, hi=1, description='Brake pedal position', sim_name='Brake', multiplier=100, display_unit='%', key=True),
     Channel(name='lift_and_coast', unit='', group='driver', lo=0, hi=1, description='Lift and coast requested (1) or not (0)', sim_name='LiftAndCoast', kind=DISCRETE),
@@ -151,10 +151,10 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(name='camber_rl', unit='deg', group='wheels', lo=-10, hi=10, description='Rear-left camber at the contact (absent while airborne)', sim_name='CamberRL'),
     Channel(name='camber_rr', unit='deg', group='wheels', lo=-10, hi=10, description='Rear-right camber at the contact (absent while airborne)', sim_name='CamberRR'),
     # suspension and chassis
-    Channel(name='suspension_travel_fl', unit='m', group='suspension', lo=0, hi=0.08, description='Front-left suspension travel', sim_name='SuspensionTravelFL', multiplier=1000, display_unit='mm', rate_hz=100),
-    Channel(name='suspension_travel_fr', unit='m', group='suspension', lo=0, hi=0.08, description='Front-right suspension travel', sim_name='SuspensionTravelFR', multiplier=1000, display_unit='mm', rate_hz=100),
-    Channel(name='suspension_travel_rl', unit='m', group='suspension', lo=0, hi=0.08, description='Rear-left suspension travel', sim_name='SuspensionTravelRL', multiplier=1000, display_unit='mm', rate_hz=100),
-    Channel(name='suspension_travel_rr', unit='m', group='suspension', lo=0, hi=0.08, description='Rear-right suspension travel', sim_name='SuspensionTravelRR', multiplier=1000, display_unit='mm', rate_hz=100),
+    Channel(name='suspension_travel_fl', unit='m', group='suspension', lo=0, hi=0.09, description='Front-left suspension travel', sim_name='SuspensionTravelFL', multiplier=1000, display_unit='mm', rate_hz=100),
+    Channel(name='suspension_travel_fr', unit='m', group='suspension', lo=0, hi=0.09, description='Front-right suspension travel', sim_name='SuspensionTravelFR', multiplier=1000, display_unit='mm', rate_hz=100),
+    Channel(name='suspension_travel_rl', unit='m', group='suspension', lo=0, hi=0.09, description='Rear-left suspension travel', sim_name='SuspensionTravelRL', multiplier=1000, display_unit='mm', rate_hz=100),
+    Channel(name='suspension_travel_rr', unit='m', group='suspension', lo=0, hi=0.09, description='Rear-right suspension travel', sim_name='SuspensionTravelRR', multiplier=1000, display_unit='mm', rate_hz=100),
     Channel(name='roll_angle_front', unit='deg', group='chassis', lo=-5, hi=5, description='Front axle roll angle', sim_name='RollAngleFront', rate_hz=100),
     Channel(name='roll_angle_rear', unit='deg', group='chassis', lo=-5, hi=5, description='Rear axle roll angle', sim_name='RollAngleRear', rate_hz=100),
     Channel(name='ground_slope', unit='deg', group='chassis', lo=-15, hi=15, description='Slope of the ground under the car', sim_name='GroundSlope', rate_hz=100),

@@ -64,7 +64,7 @@ def extract(settings: TrainingSettings) -> dict[str, Any]:
         laps = selection.laps
         hint = (
             "stream more sessions, e.g. `./launchcommand.sh simulate --cars 4 --laps 3 --max` "
-            "(each session's last lap stays open, so 3 laps give 2 complete ones)"
+            "(a session of N laps gives N complete ones)"
         )
         if len(laps) < settings.min_laps:
             raise SkipTrainingError(

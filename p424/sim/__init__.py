@@ -1,7 +1,9 @@
-"""Load generator: physically plausible PERRINN 424 laps of a Nordschleife-like track.
+"""Load generator: physically plausible PERRINN 424 laps and stints of a Nordschleife-like track.
 
-Physics (pure): ``track`` (geometry), ``car`` (parameters and relations), ``lap`` (one lap's speed
-profile and channels). Iteration: ``generator`` (sampling at any rate, frame headers, numpy blocks).
+Physics (pure): ``track`` (a closed 3-D line: curvature, heights, world position), ``car`` (parameters
+and relations, BMS derating, tyre wear), ``lap`` (one lap's speed profile and every catalog channel, the
+driver's plan: braking points, lifts, mistakes, energy mode). Iteration: ``generator`` (sessions that
+close their last lap, per-lap plans, sampling at any rate, frame headers, numpy blocks).
 """
 
 from p424.sim.car import CarParams
@@ -15,16 +17,19 @@ from p424.sim.generator import (
     generate_block,
     generate_samples,
 )
-from p424.sim.lap import CarState, LapPlan, LapTrace, simulate_lap
+from p424.sim.lap import ENERGY_MODES, CarState, EnergyMode, LapPlan, LapTrace, Mistake, simulate_lap
 from p424.sim.track import Track, nordschleife
 
 __all__ = [
+    "ENERGY_MODES",
     "CarParams",
     "CarSimulator",
     "CarState",
+    "EnergyMode",
     "LapPlan",
     "LapSummary",
     "LapTrace",
+    "Mistake",
     "SampleBlock",
     "StartMode",
     "Track",

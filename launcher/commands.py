@@ -274,6 +274,54 @@ def cmd_compare(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return 0
 
 
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--session", type=int, required=True, help="session id")
+    p.add_argument("--laps", type=int, nargs="+", default=[], metavar="LAP", help="lap numbers (default: every lap)")
+    p.add_argument(
+        "--channels", nargs="+", default=[], metavar="CHANNEL", help="catalog channels (default: those with a value)"
+    )
+    p.add_argument("--format", choices=["csv", "parquet"], required=True, dest="fmt")
+    p.add_argument(
+        "--source", choices=["raw", "windows"], default="raw", help="every frame (default) or the 100 ms windows"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="csv: a directory (default session-ID-laps); parquet: a file (default session-ID.parquet)",
+    )
+
+
+@command("export", "write a session's laps as simulator lap files (CSV, replayable) or Parquet", _export_args)
+def cmd_export(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    from p424.analysis import get_session
+    from p424.export.session import ExportRequest, export_session
+    from p424.storage.reader import TelemetryStore
+
+    try:
+        request = ExportRequest(
+            session_id=args.session,
+            fmt=args.fmt,
+            source=args.source,
+            laps=tuple(args.laps),
+            channels=tuple(args.channels),
+            out=args.out,
+        )
+    except ValueError as err:
+        raise PlatformError(str(err)) from None
+    with TelemetryStore(load_config(overrides=overrides)) as store:
+        try:
+            session = get_session(args.session, store)
+            written = export_session(session, request, progress=console.info)
+        except (KeyError, ValueError) as err:
+            raise PlatformError(str(err.args[0] if isinstance(err, KeyError) else err)) from None
+    rows = sum(w.rows for w in written)
+    console.info(f"exported {len(written)} file(s), {rows:,} rows, from session {args.session}")
+    if args.fmt == "csv" and written:
+        console.info(f"replay one: ./launchcommand.sh replay '{written[0].path}' --laps 1")
+    return 0
+
+
 def _comparison_text(cmp: Any) -> str:
     """The laps' times and final deltas, then the running delta at the end of each mini-sector."""
     ref = str(cmp.reference)

@@ -195,3 +195,10 @@ def test_incomplete_laps_are_not_timed_and_no_lap_means_no_theoretical_best() ->
     with pytest.raises(ValueError, match="no complete, valid lap"):
         ms.theoretical_best(empty)
     assert Status.SESSION_BEST.value in {s.value for s in ms.COLOURS}
+
+
+def test_an_open_lap_is_timed_in_the_mini_sectors_it_has_driven_through() -> None:
+    profile = pd.DataFrame({"distance": [10.0, 20.0, 30.0, 40.0, 50.0], "elapsed": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    got = ms.open_lap_mini_sector_times(profile, Layout(edges=(0.0, 20.0, 40.0, 60.0, 80.0)))
+    np.testing.assert_allclose(got[:2], [2.0, 2.0])
+    assert np.isnan(got[2:]).all()

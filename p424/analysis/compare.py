@@ -13,9 +13,9 @@ Time: each lap's elapsed time by distance comes from its stored distance profile
 the same distance. Channels: each lap's samples (100 ms windows, or every raw frame) are placed on
 a common distance grid by their lap distance, continuous channels interpolated linearly between
 samples and discrete ones holding their last value (``Channel.kind``); outside a lap's samples, and
-next to a sample where a channel is absent, a value is NaN. Samples whose distance is not above
-every earlier one (the lap-start transient of a real lap, where the distance still reads the
-previous lap's end) are left out, so the grid is walked forwards only.
+next to a sample where a channel is absent, a value is NaN. Only samples on the longest run of
+increasing distance are used (``forward_only``): a real lap's first sample can still read the
+previous lap's end distance.
 
 Channels come from ``ChannelSource``s: ``CatalogChannels`` gives every catalog channel; another
 source (maths channels, for instance) plugs in by offering more names.
@@ -23,6 +23,7 @@ source (maths channels, for instance) plugs in by offering more names.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,10 +71,33 @@ class LapRef:
 
 # ---------------------------------------------------------------- pure: alignment
 def forward_only(distance: F64) -> npt.NDArray[np.bool_]:
-    """Samples whose distance is above every earlier sample's (finite ones only)."""
-    d = np.where(np.isfinite(distance), distance, -np.inf)
-    before = np.maximum.accumulate(np.concatenate(([-np.inf], d[:-1])))
-    keep: npt.NDArray[np.bool_] = (d > before) & np.isfinite(distance)
+    """The samples on the longest run whose distance keeps increasing (finite ones only).
+
+    What falls off it is a distance out of step with the lap: the previous lap's end still read at
+    the start of a real lap, a jump backwards, a reset at the end."""
+    finite = np.flatnonzero(np.isfinite(distance))
+    d = distance[finite]
+    keep = np.zeros(len(distance), dtype=bool)
+    if d.size and np.all(np.diff(d) > 0):
+        keep[finite] = True
+        return keep
+    # Longest strictly increasing subsequence (patience sorting), O(n log n).
+    tails: list[float] = []
+    tail_index: list[int] = []
+    parent = np.full(d.size, -1, dtype=np.int64)
+    for i, x in enumerate(d.tolist()):
+        k = bisect.bisect_left(tails, x)
+        if k == len(tails):
+            tails.append(x)
+            tail_index.append(i)
+        else:
+            tails[k] = x
+            tail_index[k] = i
+        parent[i] = tail_index[k - 1] if k > 0 else -1
+    i = tail_index[-1] if tail_index else -1
+    while i >= 0:
+        keep[finite[i]] = True
+        i = int(parent[i])
     return keep
 
 
@@ -283,17 +307,18 @@ def mini_sector_deltas(
     laps: Sequence[Lap], stored: Mapping[tuple[int, int], pd.DataFrame], reference: LapRef, cuts: minisectors.Layout
 ) -> pd.DataFrame:
     """Per lap and mini-sector: Lap, MiniSector, StartDistance, EndDistance, Time, ReferenceTime,
-    Delta (this mini-sector) and CumulativeDelta (at its end), seconds; NaN for incomplete laps."""
+    Delta (this mini-sector) and CumulativeDelta (at its end), seconds; an open lap has them for the
+    mini-sectors it has driven through."""
     times = {}
     for lap in laps:
         r = LapRef.of(lap)
+        prof = stored[(r.session_id, r.lap)]
         if bool(lap["Complete"]):
-            prof = stored[(r.session_id, r.lap)]
             times[r] = minisectors.lap_mini_sector_times(
                 prof, float(lap["LapTimeSeconds"]), float(lap["Distance"]), cuts
             )
         else:
-            times[r] = np.full(cuts.count, np.nan)
+            times[r] = minisectors.open_lap_mini_sector_times(prof, cuts)
     ref_times = times[reference]
     frames = [
         pd.DataFrame(

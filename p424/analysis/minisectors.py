@@ -175,6 +175,19 @@ def lap_mini_sector_times(profile: pd.DataFrame, lap_time: float, lap_distance: 
     return np.diff(at_edges)
 
 
+def open_lap_mini_sector_times(profile: pd.DataFrame, cuts: Layout) -> F64:
+    """Time in each mini-sector an open lap (still running, or cut short) has driven through
+    entirely; NaN for the others. It must have started at the line for these to mean anything."""
+    if profile.empty:
+        return np.full(cuts.count, np.nan)
+    reached = float(np.nanmax(profile["distance"]))
+    edges = np.asarray(cuts.edges, dtype=np.float64)
+    at_edges = elapsed_at(profile["distance"], profile["elapsed"], np.nan, np.nan, edges)
+    at_edges[edges > reached] = np.nan
+    at_edges[-1] = np.nan  # the finish: not crossed yet
+    return np.diff(at_edges)
+
+
 def mini_sector_times(laps: pd.DataFrame, profiles: Mapping[LapKey, pd.DataFrame], cuts: Layout) -> pd.DataFrame:
     """The long table of ``TIME_COLUMNS``: every complete lap of ``laps`` (columns SessionId,
     LapNumber, CarId, LapTimeSeconds, Distance, Complete, Invalidated) in every mini-sector."""

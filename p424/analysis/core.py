@@ -14,7 +14,7 @@ Units are SI as in the channel catalog (``Telemetry.units``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -159,11 +159,16 @@ class Laps(pd.DataFrame):  # type: ignore[misc]
         lap.session = self.session
         return lap
 
+    def iterlaps(self) -> Iterator[tuple[Any, Lap]]:
+        """(index, Lap) for every row, as FastF1's ``Laps.iterlaps``."""
+        for index, row in self.iterrows():
+            yield index, self._as_lap(row)
+
     def mini_sectors(self, settings: MiniSectorSettings | None = None) -> pd.DataFrame:
         """Every complete lap's time in every mini-sector, classified (``p424.analysis.minisectors``):
         SessionId, LapNumber, CarId, Invalidated, MiniSector, StartDistance and EndDistance (m), Time,
         SessionBest and PersonalBest (s), Status. Settings default to MINI_SECTORS / MINI_SECTOR_LENGTH_M."""
-        return mini_sectors([self._as_lap(row) for _, row in self.iterrows()], settings)
+        return mini_sectors([lap for _, lap in self.iterlaps()], settings)
 
 
 class Session:

@@ -60,17 +60,25 @@ def field_metadata(column: str, catalog: Catalog = CATALOG) -> dict[str, str]:
 
 def table(frame: pd.DataFrame, metadata: Mapping[str, str], catalog: Catalog = CATALOG) -> pa.Table:
     """``frame`` as an Arrow table with field metadata per column and the schema metadata."""
-    t = pa.Table.from_pandas(frame, preserve_index=False)
-    fields = [f.with_metadata(field_metadata(f.name, catalog)) for f in t.schema]
-    schema_meta = {k.decode(): v.decode() for k, v in (t.schema.metadata or {}).items()}  # pandas' own
-    schema_meta.update(
-        {
-            f"{PREFIX}catalog_version": catalog.version,
-            f"{PREFIX}catalog_hash": catalog.hash_hex,
-            **{f"{PREFIX}{k}": v for k, v in metadata.items()},
-        }
-    )
-    return t.cast(pa.schema(fields, metadata=schema_meta))
+    arrays = [_array(frame[c]) for c in frame.columns]
+    fields = [
+        pa.field(str(c), a.type, metadata=field_metadata(str(c), catalog))
+        for c, a in zip(frame.columns, arrays, strict=True)
+    ]
+    schema_meta = {
+        f"{PREFIX}catalog_version": catalog.version,
+        f"{PREFIX}catalog_hash": catalog.hash_hex,
+        **{f"{PREFIX}{k}": v for k, v in metadata.items()},
+    }
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema_meta))
+
+
+def _array(column: pd.Series) -> pa.Array:
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        # pyarrow's own pandas conversion reads Series.values, which pandas 3.1 deprecates for these.
+        utc = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        return pa.array(utc, type=pa.timestamp("ms", tz="UTC"))
+    return pa.array(column.to_numpy())
 
 
 def write(t: pa.Table, path: Path) -> None:

@@ -191,7 +191,8 @@ class Comparison:
     laps: tuple[LapRef, ...]  # the compared laps, reference first
     lap_times: Mapping[LapRef, float]
     time: pd.DataFrame  # elapsed time (s), index Distance (m)
-    channels: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # channel -> values, index Distance
+    channels: tuple[str, ...] = ()
+    values: pd.DataFrame = field(default_factory=pd.DataFrame)  # columns (channel, lap), index Distance
     units: Mapping[str, str] = field(default_factory=dict)
     mini_sectors: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -201,9 +202,11 @@ class Comparison:
         return self.time.sub(self.time[str(self.reference)], axis=0)
 
     def channel(self, name: str) -> pd.DataFrame:
+        """One channel of every lap (columns: lap names), index Distance."""
         if name not in self.channels:
             raise KeyError(f"{name!r} was not compared; compared channels: {', '.join(self.channels) or 'none'}")
-        return self.channels[name]
+        out: pd.DataFrame = self.values[name]
+        return out
 
 
 def resolve(names: Sequence[str], sources: Sequence[ChannelSource]) -> dict[str, ChannelSource]:
@@ -261,23 +264,27 @@ def compare(
         {str(r): _elapsed(lap, stored[(r.session_id, r.lap)], grid) for r, lap in zip(refs, everything, strict=True)},
         index=pd.Index(grid, name="Distance"),
     )
-    names = list(CATALOG.key_names if channels is None else channels)
+    names = list(dict.fromkeys(CATALOG.key_names if channels is None else channels))
     by_source = resolve(names, [*sources, CatalogChannels(source=source)])
-    aligned: dict[str, pd.DataFrame] = {}
+    labels = [str(r) for r in refs]
+    aligned = np.full(
+        (len(grid), len(names), len(refs)), np.nan
+    )  # built as one array: one DataFrame, not one per channel
     for src in _unique_sources(by_source.values()):
         mine = [n for n, s in by_source.items() if s is src]
         samples = src.samples(everything, mine)
         kinds = [src.kind(n) for n in mine]
-        per_lap = {
-            str(r): align(
-                samples[r]["Distance"].to_numpy(np.float64), samples[r][mine].to_numpy(np.float64), kinds, grid
+        columns = [names.index(n) for n in mine]
+        for k, r in enumerate(refs):
+            lap_samples = samples[r]
+            aligned[:, columns, k] = align(
+                lap_samples["Distance"].to_numpy(np.float64), lap_samples[mine].to_numpy(np.float64), kinds, grid
             )
-            for r in refs
-        }
-        for j, name in enumerate(mine):
-            aligned[name] = pd.DataFrame(
-                {lap: values[:, j] for lap, values in per_lap.items()}, index=pd.Index(grid, name="Distance")
-            )
+    values = pd.DataFrame(
+        aligned.reshape(len(grid), len(names) * len(refs)),
+        index=pd.Index(grid, name="Distance"),
+        columns=pd.MultiIndex.from_product([names, labels], names=["channel", "lap"]),
+    )
     cuts = minisectors.layout(
         float(ref["Distance"]), settings or MiniSectorSettings.from_config(ref.session.store.cfg), step_m
     )
@@ -286,7 +293,8 @@ def compare(
         laps=tuple(refs),
         lap_times=lap_times,
         time=time,
-        channels={n: aligned[n] for n in names},
+        channels=tuple(names),
+        values=values,
         units={n: by_source[n].unit(n) for n in names},
         mini_sectors=mini_sector_deltas(everything, stored, ref_key, cuts),
     )

@@ -303,14 +303,14 @@ LAP_KEY_COLUMNS = ("SessionId", "LapNumber", "CarId", "LapTimeSeconds", "Distanc
 
 
 def profiles(laps: Sequence[Lap]) -> dict[tuple[int, int], pd.DataFrame]:
-    """The stored distance profiles (distance, elapsed and the profile channels) of laps of any sessions."""
+    """The stored distance profiles of laps of any sessions: ``distance`` (m) and ``elapsed`` (s)."""
     if not laps:
         return {}
     keys = [(lap.session.session_id, int(lap["LapNumber"])) for lap in laps]
-    rows = laps[0].session.store.profiles(keys)
-    columns = ["distance", "elapsed"]
+    columns = ("distance", "elapsed")
+    rows = laps[0].session.store.profiles(keys, columns)
     return {
-        key: pd.DataFrame(found).drop(columns=["session_id", "lap"]) if found else pd.DataFrame(columns=columns)
+        key: pd.DataFrame({c: np.array([r[c] for r in found], dtype=np.float64) for c in columns})
         for key, found in rows.items()
     }
 

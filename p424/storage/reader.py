@@ -124,9 +124,11 @@ class TelemetryStore:
             rows += [window_stats.expand(r, wanted) for r in chunk]
             part += 1
 
-    def profiles(self, laps: Sequence[LapKey]) -> dict[LapKey, list[dict[str, Any]]]:
+    def profiles(self, laps: Sequence[LapKey], columns: Sequence[str] = ("*",)) -> dict[LapKey, list[dict[str, Any]]]:
         """The distance profiles of many laps (any sessions), read concurrently."""
-        ps = self._prepare(f"SELECT * FROM {self.ks}.lap_distance_profile WHERE session_id = ? AND lap = ?")
+        ps = self._prepare(
+            f"SELECT {', '.join(columns)} FROM {self.ks}.lap_distance_profile WHERE session_id = ? AND lap = ?"
+        )
         keys = list(dict.fromkeys(laps))
         results = execute_concurrent_with_args(
             self.session, ps, keys, concurrency=CONCURRENCY, raise_on_first_error=True

@@ -23,7 +23,7 @@ import pandas as pd
 from p424.analysis import minisectors
 from p424.analysis.minisectors import MiniSectorSettings, TheoreticalBest
 from p424.catalog import CATALOG
-from p424.codec.frame import decode_frame
+from p424.codec.frame import decode_values_many
 from p424.storage.reader import TelemetryStore
 
 # FastF1's position axes -> catalog channels (Unity's y is up: the track plane is its x and z).
@@ -240,23 +240,19 @@ class Session:
         if unknown:
             raise KeyError(f"not payload channels of catalog {CATALOG.version}: {', '.join(unknown)}")
         idx = [CATALOG.payload_index[c] for c in names]
-        times, dists, values, seqs, laps, markers = [], [], [], [], [], []
-        for row in self.store.frames(self.session_id, start, end):
-            if row["sim_time"] >= end and not end_included:
-                continue  # the next lap's first frame
-            f = decode_frame(row["frame"])
-            times.append(f.header.sim_time)
-            dists.append(f.header.lap_distance)
-            values.append(f.values[idx])
-            seqs.append(row["seq"])
-            laps.append(f.header.lap)
-            markers.append(f.header.markers)
-        data = np.vstack(values) if values else np.empty((0, len(names)))
+        rows = [
+            r
+            for r in self.store.frames(self.session_id, start, end)
+            if end_included or r["sim_time"] < end  # not the next lap's first frame
+        ]
+        data = decode_values_many([r["frame"] for r in rows])[:, idx] if rows else np.empty((0, len(names)))
+        times = [r["sim_time"] for r in rows]
+        dists = [r["lap_distance"] for r in rows]
         out = pd.DataFrame(data.astype("float64"), columns=names)
         if header:
-            out.insert(0, "Markers", np.asarray(markers, dtype=np.int64))
-            out.insert(0, "Lap", np.asarray(laps, dtype=np.int64))
-            out.insert(0, "Sequence", np.asarray(seqs, dtype=np.int64))
+            out.insert(0, "Markers", np.array([r["markers"] for r in rows], dtype=np.int64))
+            out.insert(0, "Lap", np.array([r["lap"] for r in rows], dtype=np.int64))
+            out.insert(0, "Sequence", np.array([r["seq"] for r in rows], dtype=np.int64))
         out.insert(0, "Distance", dists)
         out.insert(0, "LapTime", np.asarray(times) - start)
         out.insert(0, "SessionTime", times)

@@ -266,3 +266,23 @@ def test_an_exported_lap_replays_to_its_stored_lap_row(
         for energy in ("energy_drawn_kwh", "energy_regen_kwh", "energy_net_kwh"):
             assert getattr(replayed, energy) == pytest.approx(row[energy], rel=1e-5)
         assert replayed.max_speed == pytest.approx(row["max_speed"], rel=1e-6)
+
+
+def test_todays_export_reads_back_with_positions_and_mini_sectors(
+    stack: Stack, sessions: dict[str, tuple[int, pd.DataFrame]]
+) -> None:
+    sid, df = sessions["C"]
+    session = get_session(sid, stack.store)
+    lap = session.laps.pick_lap(1)
+    sent = ref.lap_spans(df)[1]
+    pos = lap.get_pos_data()
+    np.testing.assert_allclose(pos["X"], sent["position_x"], rtol=1e-6)
+    np.testing.assert_allclose(pos["Y"], sent["position_z"], rtol=1e-6)  # Unity's y is up: the map is x against z
+    np.testing.assert_allclose(pos["Z"], sent["position_y"], rtol=1e-6)
+    got = session.laps.mini_sectors(MiniSectorSettings(count=COUNT))
+    length = float(np.median(list(ref.lap_lengths(df).values())))
+    want = ref.classified(ref.mini_sector_times(df, ref.edges(length, COUNT), sid, 43))
+    merged = got.merge(want, on=["SessionId", "LapNumber", "MiniSector"], suffixes=("", "_ref"), validate="one_to_one")
+    assert len(merged) == 2 * COUNT
+    np.testing.assert_allclose(merged["Time"], merged["Time_ref"], atol=2e-6)
+    assert (merged["Status"].astype(str) == merged["Status_ref"]).all()

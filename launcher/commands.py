@@ -114,7 +114,10 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
         laps = session.laps
         mini = laps.mini_sectors(settings)
     counts = status_counts(mini).droplevel("SessionId") if not mini.empty else None
-    best = theoretical_best(mini) if not mini.empty and mini["Time"].notna().any() else None
+    try:
+        best = theoretical_best(mini) if not mini.empty else None
+    except ValueError:  # complete laps without a stored distance profile
+        best = None
     if args.json:
         table = laps.drop(columns=["LapTime"], errors="ignore")
         records = json.loads(table.to_json(orient="records", date_format="iso"))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,21 +80,23 @@ def stream_session(cfg: Config, rate: float) -> int:
     return sid
 
 
-def time_compare(cfg: Config, sid: int, source: str, runs: int) -> list[float]:
-    """Seconds per comparison; the first one is this process's cold run."""
+def time_compare(cfg: Config, sid: int, source: str, runs: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds per comparison; the first one is this process's cold run. CPU time (all
+    threads of the process, the driver's included) says how much of the wall time was work when
+    other processes share the cores."""
     with TelemetryStore(cfg) as store:
         session = get_session(sid, store)
         laps = [session.laps.pick_lap(n) for n in range(1, LAPS + 1)]
         out = []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             cmp = compare(laps, channels=list(CATALOG.payload_names), source=source)
-            out.append(time.perf_counter() - t)
+            out.append((time.perf_counter() - t, time.process_time() - c))
         assert len(cmp.channels) == len(CATALOG.payload_names) and len(cmp.laps) == LAPS
     return out
 
 
-def cold_runs(sid: int, source: str, runs: int) -> list[float]:
+def cold_runs(sid: int, source: str, runs: int) -> list[tuple[float, float]]:
     out = []
     for _ in range(runs):
         result = subprocess.run(
@@ -101,29 +105,37 @@ def cold_runs(sid: int, source: str, runs: int) -> list[float]:
             text=True,
             check=True,
         )
-        out.append(json.loads(result.stdout.strip().splitlines()[-1])["first"])
+        first = json.loads(result.stdout.strip().splitlines()[-1])["first"]
+        out.append((first[0], first[1]))
     return out
 
 
-def cli_runs(sid: int, runs: int) -> list[float]:
+def cli_runs(sid: int, runs: int) -> list[tuple[float, float]]:
     laps = [f"{sid}:{n}" for n in range(1, LAPS + 1)]
     out = []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _children_cpu()
         subprocess.run(
             [sys.executable, "-m", "launcher", "compare", "--laps", *laps, "--channels", "all"],
             cwd=REPO,
             capture_output=True,
             check=True,
         )
-        out.append(time.perf_counter() - t)
+        out.append((time.perf_counter() - t, _children_cpu() - c))
     return out
 
 
-def show(what: str, seconds: list[float]) -> None:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def show(what: str, runs: list[tuple[float, float]]) -> None:
+    wall = [w for w, _ in runs]
+    cpu = statistics.median(c for _, c in runs)
     print(
-        f"{what:<46} p50 {statistics.median(seconds):6.3f} s   min {min(seconds):6.3f}   max {max(seconds):6.3f}"
-        f"   ({len(seconds)} runs)",
+        f"{what:<42} p50 {statistics.median(wall):6.3f} s  min {min(wall):6.3f}  max {max(wall):6.3f}  "
+        f"CPU p50 {cpu:6.3f} s  ({len(runs)} runs)",
         flush=True,
     )
 
@@ -137,10 +149,11 @@ def main() -> int:
     args = ap.parse_args()
     cfg = load_config()
     if args.child:
-        print(json.dumps({"first": time_compare(cfg, args.session, args.child, 1)[0]}))
+        print(json.dumps({"first": list(time_compare(cfg, args.session, args.child, 1)[0])}))
         return 0
     sid = args.session or stream_session(cfg, args.rate)
-    print(f"compare {LAPS} laps of session {sid} over {len(CATALOG.payload_names)} catalog channels")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"compare {LAPS} laps of session {sid} over {len(CATALOG.payload_names)} catalog channels (load {load})")
     show("windows, cold (first in a new process)", cold_runs(sid, "windows", args.runs))
     warm = time_compare(cfg, sid, "windows", args.runs + 1)[1:]
     show("windows, warm (repeated in one process)", warm)

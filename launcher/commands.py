@@ -404,7 +404,7 @@ def cmd_demo(args: argparse.Namespace, overrides: dict[str, str]) -> int:
                 break
             time.sleep(2)
     for sid in sessions:
-        cmd_laps(argparse.Namespace(session=sid, json=False), overrides)
+        cmd_laps(argparse.Namespace(session=sid, json=False, mini_sectors=False), overrides)
         print()
     console.info("next: ./launchcommand.sh sessions | laps --session ID | train --wait (URLs in the table above)")
     return 0

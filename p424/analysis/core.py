@@ -277,6 +277,9 @@ def list_sessions(store: TelemetryStore | None = None) -> pd.DataFrame:
     return df.sort_values("started_at", ascending=False).reset_index(drop=True) if not df.empty else df
 
 
+LAP_KEY_COLUMNS = ("SessionId", "LapNumber", "CarId", "LapTimeSeconds", "Distance", "Complete", "Invalidated")
+
+
 def lap_keys(laps: Sequence[Lap]) -> pd.DataFrame:
     """What identifies and times each lap, across sessions: SessionId, LapNumber, CarId,
     LapTimeSeconds, Distance, Complete, Invalidated."""
@@ -293,9 +296,6 @@ def lap_keys(laps: Sequence[Lap]) -> pd.DataFrame:
         for lap in laps
     ]
     return pd.DataFrame(rows, columns=list(LAP_KEY_COLUMNS))
-
-
-LAP_KEY_COLUMNS = ("SessionId", "LapNumber", "CarId", "LapTimeSeconds", "Distance", "Complete", "Invalidated")
 
 
 def profiles(laps: Sequence[Lap]) -> dict[tuple[int, int], pd.DataFrame]:

@@ -129,6 +129,9 @@ class Config:
     quality_schedule: str = "@hourly"
     model_name: str = "p424_lap_outcome"
     min_training_laps: int = 6
+    # --- analysis ---
+    mini_sectors: int = 30  # mini-sectors per lap (p424/analysis/minisectors.py)
+    mini_sector_length_m: int = 0  # when above 0: mini-sectors of this length instead of a count
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---
     grafana_url: str = ""
     grafana_admin_user: str = "admin"

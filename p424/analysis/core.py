@@ -14,14 +14,16 @@ Units are SI as in the channel catalog (``Telemetry.units``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from p424.analysis import minisectors
+from p424.analysis.minisectors import MiniSectorSettings, TheoreticalBest
 from p424.catalog import CATALOG
-from p424.codec.frame import decode_frame
+from p424.codec.frame import decode_values_many
 from p424.storage.reader import TelemetryStore
 
 # FastF1's position axes -> catalog channels (Unity's y is up: the track plane is its x and z).
@@ -97,6 +99,17 @@ class Lap(pd.Series):  # type: ignore[misc]
         tel.session_id, tel.lap_number, tel.source = session.session_id, lap_no, source
         return tel.decimate(decimate) if decimate else tel
 
+    def get_frames(self, channels: Sequence[str] | None = None) -> Telemetry:
+        """Every frame of the lap with its header: SessionTime, LapTime, Distance, Sequence (the
+        session's frame counter), Lap (the sender's lap number), Markers, then the channels."""
+        session: Session = self.session
+        end_included = not bool(self["Complete"])
+        tel = session._raw(
+            float(self["StartSessionTime"]), float(self["EndSessionTime"]), channels, end_included, header=True
+        )
+        tel.session_id, tel.lap_number, tel.source = session.session_id, int(self["LapNumber"]), "raw"
+        return tel
+
     def get_pos_data(self, source: str = "raw", window_ms: int = 100) -> Telemetry:
         """The car's position during the lap, shaped like FastF1's: X, Y (the track plane), Z
         (height), Distance, SessionTime, LapTime and, from windows, Date; metres.
@@ -146,6 +159,17 @@ class Laps(pd.DataFrame):  # type: ignore[misc]
         lap.session = self.session
         return lap
 
+    def iterlaps(self) -> Iterator[tuple[Any, Lap]]:
+        """(index, Lap) for every row, as FastF1's ``Laps.iterlaps``."""
+        for index, row in self.iterrows():
+            yield index, self._as_lap(row)
+
+    def mini_sectors(self, settings: MiniSectorSettings | None = None) -> pd.DataFrame:
+        """Every complete lap's time in every mini-sector, classified (``p424.analysis.minisectors``):
+        SessionId, LapNumber, CarId, Invalidated, MiniSector, StartDistance and EndDistance (m), Time,
+        SessionBest and PersonalBest (s), Status. Settings default to MINI_SECTORS / MINI_SECTOR_LENGTH_M."""
+        return mini_sectors([lap for _, lap in self.iterlaps()], settings)
+
 
 class Session:
     def __init__(self, session_id: int, store: TelemetryStore) -> None:
@@ -156,6 +180,11 @@ class Session:
             raise KeyError(f"session {session_id} is not stored (./launchcommand.sh sessions lists them)")
         self.info: dict[str, Any] = info
         self._laps: Laps | None = None
+
+    @property
+    def track(self) -> str:
+        """The track the session was driven on, as its sender recorded it ("" when unknown)."""
+        return str(self.info.get("track") or "")
 
     @property
     def quality(self) -> dict[str, Any]:
@@ -186,46 +215,56 @@ class Session:
 
     def _windows(self, lap: int, window_ms: int, channels: Sequence[str] | None, stat: str) -> Telemetry:
         names = list(channels) if channels else list(CATALOG.payload_names)
-        cols = [f"{c}_{stat}" for c in names]
-        rows = self.store.windows(self.session_id, lap, window_ms, cols)
-        df = pd.DataFrame(rows)
-        if df.empty:
-            return Telemetry(columns=["Date", "SessionTime", "LapTime", "Distance", *names])
+        block = self.store.window_blocks([(self.session_id, lap)], window_ms, [stat], names)[(self.session_id, lap)]
         out = pd.DataFrame(
             {
-                "Date": pd.to_datetime(df["ts"], utc=True),
-                "SessionTime": df["window_start"],
-                "LapTime": df["lap_time"],
-                "Distance": df["lap_distance"],
+                "Date": pd.to_datetime(block.ts_ms, unit="ms", utc=True),
+                "SessionTime": block.window_start,
+                "LapTime": block.lap_time,
+                "Distance": block.lap_distance,
             }
         )
-        for c in names:
-            out[c] = df[f"{c}_{stat}"].astype("float64")
-        return Telemetry(out)
+        values = pd.DataFrame(block.values[stat], columns=names, index=out.index)
+        return Telemetry(pd.concat([out, values], axis=1))
 
     def _raw(
-        self, start: float, end: float, channels: Sequence[str] | None, end_included: bool = False
+        self,
+        start: float,
+        end: float,
+        channels: Sequence[str] | None,
+        end_included: bool = False,
+        header: bool = False,
     ) -> Telemetry:
         names = list(channels) if channels else list(CATALOG.payload_names)
+        unknown = [c for c in names if c not in CATALOG.payload_index]
+        if unknown:
+            raise KeyError(f"not payload channels of catalog {CATALOG.version}: {', '.join(unknown)}")
         idx = [CATALOG.payload_index[c] for c in names]
-        times, dists, values = [], [], []
-        for row in self.store.frames(self.session_id, start, end):
-            if row["sim_time"] >= end and not end_included:
-                continue  # the next lap's first frame
-            f = decode_frame(row["frame"])
-            times.append(f.header.sim_time)
-            dists.append(f.header.lap_distance)
-            values.append(f.values[idx])
-        data = np.vstack(values) if values else np.empty((0, len(names)))
+        rows = [
+            r
+            for r in self.store.frames(self.session_id, start, end)
+            if end_included or r["sim_time"] < end  # not the next lap's first frame
+        ]
+        data = decode_values_many([r["frame"] for r in rows])[:, idx] if rows else np.empty((0, len(names)))
+        times = [r["sim_time"] for r in rows]
+        dists = [r["lap_distance"] for r in rows]
         out = pd.DataFrame(data.astype("float64"), columns=names)
+        if header:
+            out.insert(0, "Markers", np.array([r["markers"] for r in rows], dtype=np.int64))
+            out.insert(0, "Lap", np.array([r["lap"] for r in rows], dtype=np.int64))
+            out.insert(0, "Sequence", np.array([r["seq"] for r in rows], dtype=np.int64))
         out.insert(0, "Distance", dists)
         out.insert(0, "LapTime", np.asarray(times) - start)
         out.insert(0, "SessionTime", times)
-        return Telemetry(out.sort_values("SessionTime").reset_index(drop=True))
+        return Telemetry(out.sort_values("SessionTime", kind="stable").reset_index(drop=True))
 
     def profile(self, lap: int) -> pd.DataFrame:
         df = pd.DataFrame(self.store.profile(self.session_id, lap))
         return df.drop(columns=["session_id", "lap"]) if not df.empty else df
+
+    def theoretical_best(self, settings: MiniSectorSettings | None = None) -> TheoreticalBest:
+        """The sum of the session's best mini-sector times, against its fastest lap (``minisectors``)."""
+        return minisectors.theoretical_best(self.laps.mini_sectors(settings))
 
 
 def get_session(session_id: int, store: TelemetryStore | None = None) -> Session:
@@ -236,6 +275,58 @@ def list_sessions(store: TelemetryStore | None = None) -> pd.DataFrame:
     store = store or TelemetryStore()
     df = pd.DataFrame(store.sessions())
     return df.sort_values("started_at", ascending=False).reset_index(drop=True) if not df.empty else df
+
+
+LAP_KEY_COLUMNS = ("SessionId", "LapNumber", "CarId", "LapTimeSeconds", "Distance", "Complete", "Invalidated")
+
+
+def lap_keys(laps: Sequence[Lap]) -> pd.DataFrame:
+    """What identifies and times each lap, across sessions: SessionId, LapNumber, CarId,
+    LapTimeSeconds, Distance, Complete, Invalidated."""
+    rows = [
+        {
+            "SessionId": lap.session.session_id,
+            "LapNumber": int(lap["LapNumber"]),
+            "CarId": lap.get("CarId"),
+            "LapTimeSeconds": float(lap["LapTimeSeconds"]),
+            "Distance": float(lap["Distance"]),
+            "Complete": bool(lap["Complete"]),
+            "Invalidated": bool(lap.get("Invalidated") or False),
+        }
+        for lap in laps
+    ]
+    return pd.DataFrame(rows, columns=list(LAP_KEY_COLUMNS))
+
+
+def profiles(laps: Sequence[Lap]) -> dict[tuple[int, int], pd.DataFrame]:
+    """The stored distance profiles of laps of any sessions: ``distance`` (m) and ``elapsed`` (s)."""
+    if not laps:
+        return {}
+    keys = [(lap.session.session_id, int(lap["LapNumber"])) for lap in laps]
+    columns = ("distance", "elapsed")
+    rows = laps[0].session.store.profiles(keys, columns)
+    return {
+        key: pd.DataFrame({c: np.array([r[c] for r in found], dtype=np.float64) for c in columns})
+        for key, found in rows.items()
+    }
+
+
+def mini_sectors(
+    laps: Sequence[Lap], settings: MiniSectorSettings | None = None, track_length_m: float | None = None
+) -> pd.DataFrame:
+    """Mini-sector times of laps of any sessions, classified against each other (``minisectors``).
+
+    The track length defaults to the median distance of the complete laps given.
+    """
+    table = lap_keys(laps)
+    complete = table[table["Complete"]]
+    if complete.empty:
+        return minisectors.empty_table()
+    settings = settings or MiniSectorSettings.from_config(laps[0].session.store.cfg)
+    length = track_length_m if track_length_m is not None else minisectors.track_length(complete["Distance"])
+    cuts = minisectors.layout(length, settings)
+    done = [lap for lap in laps if bool(lap["Complete"])]
+    return minisectors.classify(minisectors.mini_sector_times(complete, profiles(done), cuts))
 
 
 def delta_time(reference: Lap, compare: Lap) -> pd.DataFrame:

@@ -320,6 +320,35 @@ def decode_values(data: bytes, catalog: Catalog = CATALOG) -> tuple[FloatArray, 
     return values, present
 
 
+def decode_values_many(frames: Sequence[bytes], catalog: Catalog = CATALOG) -> FloatArray:
+    """``decode_values`` for a batch: (frames, channels) in ``catalog``'s payload order, NaN where absent.
+
+    Every header is checked as ``decode_header`` checks it; the values of all frames written with
+    one catalog version are then read in one numpy pass (a stored lap is ~15,000 frames).
+    """
+    out = np.full((len(frames), len(catalog.payload_channels)), np.nan, dtype=np.float32)
+    by_sender: dict[int, list[int]] = {}
+    for i, data in enumerate(frames):
+        by_sender.setdefault(_checked_header(data, catalog)[4], []).append(i)
+    for chash, rows in by_sender.items():
+        sender = sender_catalog(frames[rows[0]], catalog)
+        n = len(sender.payload_channels)
+        off = payload_offset(n)
+        raw = np.frombuffer(b"".join(frames[i] for i in rows), dtype=np.uint8).reshape(len(rows), frame_size(n))
+        present = np.unpackbits(raw[:, HEADER_SIZE:off], axis=1, bitorder="little")[:, :n].astype(np.bool_)
+        values = raw[:, off:].view("<f4").astype(np.float32)
+        finite = np.isfinite(values)
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            raise FrameError(
+                RejectReason.NON_FINITE,
+                f"non-finite value in {sender.payload_names[col]} (batch frame {rows[row]}, catalog {chash:08x})",
+            )
+        values[~present] = np.nan
+        out[rows] = catalog.from_payload(values, sender)
+    return out
+
+
 def check_values_finite(data: bytes, catalog: Catalog = CATALOG) -> None:
     """Reject a header-validated frame whose values hold NaN or infinity (cheap: no copy)."""
     n = int.from_bytes(data[OFFSET["channel_count"] : OFFSET["channel_count"] + 2], "little")

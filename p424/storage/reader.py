@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from cassandra.cluster import Cluster, Session
-from cassandra.query import dict_factory
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import PreparedStatement, dict_factory
 
+from p424.catalog import CATALOG
 from p424.config import Config, load_config
 from p424.storage import window_stats
 from p424.storage.cluster import connect
-from p424.storage.schema import FRAME_BUCKET_S, frame_bucket, window_stat_columns
+from p424.storage.schema import FRAME_BUCKET_S, WINDOW_STATS, WINDOWS_PER_PART, frame_bucket, window_stat_columns
+
+LapKey = tuple[int, int]  # (session id, lap)
+EPOCH = datetime(1970, 1, 1)  # the driver returns timestamps as naive UTC datetimes
+MILLISECOND = timedelta(milliseconds=1)
+CONCURRENCY = 16  # partition reads in flight at once
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowBlock:
+    """One lap's windows of one size as arrays, in time order: statistics of the channels asked for."""
+
+    ts_ms: npt.NDArray[np.int64]  # session wall clock of each window start, ms since the epoch
+    window_start: npt.NDArray[np.float64]  # sim time, s
+    lap_time: npt.NDArray[np.float64]  # at the window's last frame, s
+    lap_distance: npt.NDArray[np.float64]  # at the window's last frame, m
+    frame_count: npt.NDArray[np.int64]
+    values: Mapping[str, npt.NDArray[np.float64]]  # stat -> (windows, channels), NaN where a channel was absent
 
 
 class TelemetryStore:
@@ -24,6 +47,7 @@ class TelemetryStore:
         if session is None:
             self._cluster, session = connect(self.cfg, self.ks, row_factory=dict_factory)
         self.session = session
+        self._prepared: dict[str, PreparedStatement] = {}
 
     def close(self) -> None:
         if self._cluster is not None:
@@ -99,6 +123,95 @@ class TelemetryStore:
                 return rows
             rows += [window_stats.expand(r, wanted) for r in chunk]
             part += 1
+
+    def profiles(self, laps: Sequence[LapKey], columns: Sequence[str] = ("*",)) -> dict[LapKey, list[dict[str, Any]]]:
+        """The distance profiles of many laps (any sessions), read concurrently."""
+        ps = self._prepare(
+            f"SELECT {', '.join(columns)} FROM {self.ks}.lap_distance_profile WHERE session_id = ? AND lap = ?"
+        )
+        keys = list(dict.fromkeys(laps))
+        results = execute_concurrent_with_args(
+            self.session, ps, keys, concurrency=CONCURRENCY, raise_on_first_error=True
+        )
+        return {key: list(result) for key, (_ok, result) in zip(keys, results, strict=True)}
+
+    def window_blocks(
+        self, laps: Sequence[LapKey], window_ms: int, stats: Sequence[str], channels: Sequence[str]
+    ) -> dict[LapKey, WindowBlock]:
+        """Windows of many laps (any sessions) as arrays, their partitions read concurrently and their
+        stats blobs unpacked in one pass per lap and stat (``window_stats.stat_matrix``); ``channels``
+        are payload channels of the current catalog, ``stats`` some of ``WINDOW_STATS``."""
+        unknown = [c for c in channels if c not in CATALOG.payload_index]
+        if unknown:
+            raise ValueError(f"not payload channels of catalog {CATALOG.version}: {', '.join(unknown)}")
+        bad = [s for s in stats if s not in WINDOW_STATS]
+        if bad or not stats:
+            raise ValueError(f"stats are some of {', '.join(WINDOW_STATS)}, not {', '.join(bad) or 'none'}")
+        header = ["ts", "window_start", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN]
+        ps = self._prepare(
+            f"SELECT {', '.join(header)} FROM {self.ks}.channel_windows "
+            "WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
+        )
+        keys = list(dict.fromkeys(laps))
+        rows: dict[LapKey, list[dict[str, Any]]] = {k: [] for k in keys}
+        pending = [(sid, lap, 0) for sid, lap in keys]
+        while pending:
+            args = [(sid, window_ms, lap, part) for sid, lap, part in pending]
+            results = execute_concurrent_with_args(
+                self.session, ps, args, concurrency=CONCURRENCY, raise_on_first_error=True
+            )
+            nxt = []
+            for (sid, lap, part), (_ok, result) in zip(pending, results, strict=True):
+                chunk = list(result)
+                rows[(sid, lap)] += chunk
+                if len(chunk) >= WINDOWS_PER_PART:  # a very long lap continues in the next part
+                    nxt.append((sid, lap, part + 1))
+            pending = nxt
+        return {key: self._block(key, window_ms, stats, channels, found) for key, found in rows.items()}
+
+    def _block(
+        self, key: LapKey, window_ms: int, stats: Sequence[str], channels: Sequence[str], rows: list[dict[str, Any]]
+    ) -> WindowBlock:
+        rows = sorted(rows, key=lambda r: r["ts"])
+        blob = window_stats.BLOB_COLUMN
+        packed = [i for i, r in enumerate(rows) if r[blob]]
+        idx = [CATALOG.payload_index[c] for c in channels]
+        values = {s: np.full((len(rows), len(channels)), np.nan) for s in stats}
+        for stat in stats:
+            if packed:
+                values[stat][packed] = window_stats.stat_matrix([rows[i][blob] for i in packed], stat)[:, idx]
+        if len(packed) < len(rows):
+            # Rows written before the blob existed hold per-channel columns only (partition parts 0, 1, ...).
+            cols = [f"{c}_{s}" for s in stats for c in channels]
+            old = {
+                r["ts"]: r
+                for part in range(len(rows) // WINDOWS_PER_PART + 1)
+                for r in self._rows(
+                    f"SELECT ts, {', '.join(cols)} FROM {self.ks}.channel_windows WHERE session_id = %s AND "
+                    "window_ms = %s AND lap = %s AND part = %s",
+                    (key[0], window_ms, key[1], part),
+                )
+            }
+            for i, r in enumerate(rows):
+                if not r[blob]:
+                    found = old.get(r["ts"], {})
+                    for stat in stats:
+                        got = [found.get(f"{c}_{stat}") for c in channels]
+                        values[stat][i] = [np.nan if v is None else float(v) for v in got]
+        return WindowBlock(
+            ts_ms=np.array([(r["ts"] - EPOCH) // MILLISECOND for r in rows], dtype=np.int64),
+            window_start=np.array([r["window_start"] for r in rows], dtype=np.float64),
+            lap_time=np.array([r["lap_time"] for r in rows], dtype=np.float64),
+            lap_distance=np.array([r["lap_distance"] for r in rows], dtype=np.float64),
+            frame_count=np.array([r["frame_count"] or 0 for r in rows], dtype=np.int64),
+            values=values,
+        )
+
+    def _prepare(self, cql: str) -> PreparedStatement:
+        ps = self._prepared.get(cql)
+        if ps is None:
+            ps = self._prepared[cql] = self.session.prepare(cql)
+        return ps
 
     # ---------- raw frames ----------
     def frames(self, session_id: int, start_sim_time: float, end_sim_time: float) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,4 +84,28 @@ def expand(row: Mapping[str, Any], columns: Iterable[str], catalog: Catalog = CA
     """A stored window row as readers use it: the blob replaced by the requested stat columns."""
     out = {k: v for k, v in row.items() if k != BLOB_COLUMN}
     out.update(row_values(row, columns, catalog))
+    return out
+
+
+def stat_matrix(blobs: Sequence[bytes], stat: str, catalog: Catalog = CATALOG) -> npt.NDArray[np.float32]:
+    """One statistic of every payload channel for many blobs at once: (blobs, channels) in ``catalog``'s
+    order, NaN where absent. A lap's ~3,000 windows unpack in one numpy pass instead of a dict per row."""
+    out = np.full((len(blobs), len(catalog.payload_channels)), np.nan, dtype=np.float32)
+    s = WINDOW_STATS.index(stat)
+    by_hash: dict[int, list[int]] = {}
+    for i, blob in enumerate(blobs):
+        by_hash.setdefault(HEADER.unpack_from(blob)[0], []).append(i)
+    for catalog_hash, rows in by_hash.items():
+        packed_with = catalog.known(catalog_hash)
+        if packed_with is None:
+            raise ValueError(f"window stats packed for catalog {catalog_hash:08x}, which is not registered")
+        n = len(packed_with.payload_channels)
+        width = HEADER.size + 4 * len(WINDOW_STATS) * n
+        joined = b"".join(blobs[i] for i in rows)
+        if len(joined) != width * len(rows):
+            raise ValueError(f"window stats blobs of catalog {catalog_hash:08x} are not all {width} bytes")
+        # Each blob is its 4-byte hash and then float32 values: one float32 slot per hash.
+        matrix = np.frombuffer(joined, dtype="<f4").reshape(len(rows), width // 4)[:, 1:]
+        values = matrix.reshape(len(rows), len(WINDOW_STATS), n)[:, s, :]
+        out[rows] = catalog.from_payload(values, packed_with)
     return out

@@ -25,6 +25,7 @@ GRAFANA_UNITS: dict[str, str] = {
     "m/s2": "accMS2",
     "s": "s",
     "rad/s": "rotrads",
+    "deg/s": "rotdegs",
     "": "none",
 }
 SUFFIXES: dict[str, str] = {"rad/s2": "rad/s²", "W/degC": "W/°C", "kg/s": "kg/s", "ratio": ""}

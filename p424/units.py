@@ -57,6 +57,9 @@ UNITS: dict[str, tuple[str, float]] = {
     "kg/m3": ("kg/m3", 1.0),
     "kg/m³": ("kg/m3", 1.0),
 }
+# How the simulator spells a unit in its exports where that differs from the catalog's spelling.
+SIMULATOR_SPELLING: dict[str, str] = {"deg": "°", "deg/s": "°/s", "g": "G"}
+
 # What a units row writes for a value without a unit (counts, flags, gear) or one it does not
 # name: the value is taken as stored, in the catalog's unit.
 UNSTATED = frozenset({"", "n/a"})

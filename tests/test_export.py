@@ -27,7 +27,7 @@ from p424.processing.outputs import Outputs
 from p424.processing.session import SessionProcessor
 from p424.units import conversion
 from tests import analysis_reference as ref
-from unity_bridge.lapfile import LapFileError, lap_frames, read_lap_file
+from unity_bridge.lapfile import lap_frames, read_lap_file
 
 T0_MS = 1_790_000_000_000
 
@@ -99,9 +99,8 @@ def test_exporting_what_the_real_export_holds_writes_its_cells_back() -> None:
             np.testing.assert_allclose(ours[column], written[column], atol=1.01e-5, rtol=0, err_msg=column)
         else:
             rescaled.append(column)
-    # Written in another unit than the simulator's: the catalog's yaw rate has no display unit (rad/s),
-    # the simulator shows it in degrees per second.
-    assert rescaled == ["VelocityYaw"]
+    # Every column in the simulator's own unit (yaw rate included: displayed in degrees per second).
+    assert rescaled == []
 
 
 def test_the_text_is_crlf_with_five_decimals_and_dotnet_nan() -> None:
@@ -149,17 +148,6 @@ def test_file_names_and_metadata_follow_the_simulators_writer() -> None:
 
 
 # ---------------------------------------------------------------- round trip
-def reader_reads_units_rows(tmp_path: Path) -> bool:
-    """Whether the lap-file reader on this branch reads today's layout (a units row after the header)."""
-    probe = tmp_path / "probe.csv"
-    probe.write_bytes(b"Time,Distance\r\ns,m\r\n0.00000,0.00000\r\n0.02000,1.00000\r\n")
-    try:
-        read_lap_file(probe)
-    except LapFileError:
-        return False
-    return True
-
-
 def replayed_laps(path: Path, session_id: int) -> list[object]:
     lap = read_lap_file(path)
     samples = list(lap_frames(lap, 1, 9, session_id))
@@ -174,8 +162,6 @@ def replayed_laps(path: Path, session_id: int) -> list[object]:
 
 @pytest.mark.parametrize("which", ["fixture", "excerpt"])
 def test_an_exported_lap_replays_to_the_same_lap_summary(tmp_path: Path, which: str) -> None:
-    if not reader_reads_units_rows(tmp_path):
-        pytest.xfail("the lap-file reader on this branch reads no units row: the round trip needs the lapfile branch")
     real = ref.fixture_lap() if which == "fixture" else ref.excerpt_lap()
     frames, df = ref.stint_frames([ref.warped(real, 0.01, 0.0), ref.warped(real, -0.02, 1.0), real], 601, 3)
     proc = SessionProcessor(601, 3)
@@ -209,16 +195,13 @@ def test_an_exported_lap_replays_to_the_same_lap_summary(tmp_path: Path, which: 
         assert replayed.max_speed == pytest.approx(lap.max_speed, rel=1e-6)
 
 
-def test_the_current_reader_is_what_stops_the_round_trip(tmp_path: Path) -> None:
-    """The simulator's layout is kept whole (its units row); a reader without units rows refuses it by name."""
+def test_an_exported_excerpt_reads_back_whole(tmp_path: Path) -> None:
+    """The simulator's layout is kept whole (its units row), and the lap-file reader takes it."""
     frames, _, _ = excerpt_as_frames()
     path = tmp_path / "lap.csv"
     path.write_bytes(simcsv.lap_file(frames).text().encode())
-    if reader_reads_units_rows(tmp_path):
-        assert read_lap_file(path).samples == 750
-    else:
-        with pytest.raises(LapFileError):
-            read_lap_file(path)
+    lap = read_lap_file(path)
+    assert lap.samples == 750 and lap.unknown_columns == ()
 
 
 # ---------------------------------------------------------------- parquet

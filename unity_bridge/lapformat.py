@@ -64,10 +64,6 @@ FIXED_COLUMNS: Mapping[str, Target] = {
     "MARKERFLAG": Target(name="MARKERFLAG", unit=""),  # not sent
 }
 LAP_TIME = "TIME"
-# Where a lap file counts differently from the catalog. The writer puts lapTimer.currentSector in
-# the Sector column, counted from 0 (IdealTelemetryLapCreator.WriteSectorInFile walks sectors 0..n-1
-# against it, and the real export's first lap seconds read 0); the catalog counts sectors from 1.
-FILE_OFFSETS: Mapping[str, float] = {"sector": 1.0}
 # Channels the frame header carries: finite in every row; the integer ones whole numbers that fit.
 HEADER_LIMITS: Mapping[str, tuple[float, float] | None] = {
     "sim_time": None,
@@ -196,7 +192,7 @@ def _raise_first_non_number(body: list[tuple[int, str]], header: tuple[str, ...]
 def targets(catalog: Catalog) -> dict[str, Target]:
     """Upper-cased column name -> what it becomes: the fixed columns and every catalog channel."""
     out = {
-        col: Target(name=c.name, unit=c.unit, sign=c.sim_sign, offset=FILE_OFFSETS.get(c.name, 0.0))
+        col: Target(name=c.name, unit=c.unit, sign=c.sim_sign, offset=c.sim_offset)
         for col, c in catalog.by_csv_column().items()
     }
     return {**out, **FIXED_COLUMNS}

@@ -42,7 +42,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(name='lap', unit='', group='timing', lo=0, hi=999, description='Lap (segment) number, counted from the session start', sim_name='SegmentNum', sim_aliases=('Segment',), kind=DISCRETE, transport=HEADER),
     Channel(name='lap_distance', unit='m', group='timing', lo=0, hi=21000, description='Distance from the start line along the lap', sim_name='Distance', sim_aliases=('LapDistance',), multiplier=0.001, display_unit='km', transport=HEADER),
     Channel(name='markers', unit='', group='timing', lo=0, hi=65535, description='Marker bitmask (bit 0 time reset, 1 distance reset, 2 reposition, 3 start line, 4 sector line, 9 off track, 10 contact, 11 impact)', sim_name='Markers', kind=DISCRETE, transport=HEADER),
-    Channel(name='sector', unit='', group='timing', lo=0, hi=10, description='Sector of the lap, 1-based', sim_name='Sector', kind=DISCRETE),
+    Channel(name='sector', unit='', group='timing', lo=0, hi=10, description='Sector of the lap, 1-based (lap files count from 0: the writer puts lapTimer.currentSector there, and IdealTelemetryLapCreator walks sectors 0..n-1 against it)', sim_name='Sector', sim_offset=1, kind=DISCRETE),
     Channel(name='total_distance', unit='m', group='timing', lo=0, hi=2000000, description='Distance driven since the session started', sim_name='TotalDistance', multiplier=0.001, display_unit='km'),
     # --- vehicle ---
     Channel(name='speed', unit='m/s', group='vehicle', lo=0, hi=100, description='Vehicle speed', sim_name='Speed', multiplier=3.6, display_unit='km/h', key=True),
@@ -75,7 +75,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(name='accel_vertical', unit='m/s2', group='chassis', lo=-50, hi=50, description='Vertical acceleration (ISO 8855 z), gravity removed: 0 on a flat road', sim_name='AccelerationVert', rate_hz=100, multiplier=PER_G, display_unit='g'),
     Channel(name='roll_rate', unit='rad/s', group='chassis', lo=-2, hi=2, description='Roll rate', sim_name='RollRate'),
     Channel(name='pitch_rate', unit='rad/s', group='chassis', lo=-2, hi=2, description='Pitch rate', sim_name='PitchRate'),
-    Channel(name='yaw_rate', unit='rad/s', group='chassis', lo=-3, hi=3, description='Yaw rate (ISO 8855: positive turning left)', sim_name='VelocityYaw', sim_sign=-1, rate_hz=100),
+    Channel(name='yaw_rate', unit='rad/s', group='chassis', lo=-3, hi=3, description='Yaw rate (ISO 8855: positive turning left)', sim_name='VelocityYaw', sim_sign=-1, rate_hz=100, multiplier=57.29577951308232, display_unit='deg/s'),
     Channel(name='roll_acceleration', unit='rad/s2', group='chassis', lo=-50, hi=50, description='Angular acceleration about x (motion-platform output)', sim_name='AngularAccelerationX'),
     Channel(name='pitch_acceleration', unit='rad/s2', group='chassis', lo=-50, hi=50, description='Angular acceleration about y (motion-platform output)', sim_name='AngularAccelerationY'),
     Channel(name='yaw_acceleration', unit='rad/s2', group='chassis', lo=-50, hi=50, description='Angular acceleration about z (motion-platform output)', sim_name='AngularAccelerationZ'),

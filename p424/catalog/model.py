@@ -47,6 +47,7 @@ class Channel:
     # -1 where the simulator's axis points the other way: Unity's x is to the right and its yaw is
     # clockwise seen from above, where ISO 8855 (the stored convention) has y to the left.
     sim_sign: int = 1
+    sim_offset: float = 0.0  # stored = simulator value * sign + offset (its Sector counts from 0, ours from 1)
     rate_hz: int = 50  # nominal poll rate in the simulator
     multiplier: float = 1.0  # display value = stored value * multiplier
     display_unit: str = ""  # unit after multiplying; empty means ``unit``

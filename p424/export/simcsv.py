@@ -36,14 +36,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from p424.catalog import CATALOG, Catalog, Channel
-from p424.units import conversion
+from p424.units import SIMULATOR_SPELLING, conversion
 
 F64 = npt.NDArray[np.float64]
 LINE_END = "\r\n"
 NUMBER_FORMAT = "%.5f"  # C#'s {0:F5}
 NOT_A_NUMBER = "NaN"  # how .NET formats float.NaN
 FILE_FORMAT_VERSION = 1  # TelemetryLapMetadata.fileFormatVersion
-SECTOR_FILE_OFFSET = 1  # the file's Sector counts from 0, the catalog's from 1
 
 # The fixed columns of the newest DataRow, with its units row, and what each is filled from in a
 # lap's frames (``Lap.get_frames``): a frame column, a catalog channel, or nothing stored (0).
@@ -78,6 +77,11 @@ def channel_columns(catalog: Catalog = CATALOG) -> tuple[Channel, ...]:
     """Payload channels written after the fixed columns: every one a fixed column does not already give."""
     given = {c.name for c in fixed_channels(catalog).values()}
     return tuple(c for c in catalog.payload_channels if c.name not in given)
+
+
+def simulator_unit(channel: Channel) -> str:
+    """The channel's display unit as the simulator spells it in its units row."""
+    return SIMULATOR_SPELLING.get(channel.shown_unit, channel.shown_unit)
 
 
 def written_factor(channel: Channel, unit: str | None = None) -> float:
@@ -124,13 +128,13 @@ def lap_file(frames: pd.DataFrame, channels: Sequence[str] | None = None, catalo
         else:
             channel = fixed[name]
             v = _stored(frames, channel.name, n)
-            columns.append(v - SECTOR_FILE_OFFSET if channel.name == "sector" else v * written_factor(channel, unit))
+            columns.append((v - channel.sim_offset) * written_factor(channel, unit))
     chosen = _chosen(frames, channels, catalog)
     for channel in chosen:
         columns.append(_stored(frames, channel.name, n) * written_factor(channel))
     return LapFile(
         header=(*(name for name, _ in FIXED_COLUMNS), *(c.csv_column for c in chosen)),
-        units=(*(unit for _, unit in FIXED_COLUMNS), *(c.shown_unit for c in chosen)),
+        units=(*(unit for _, unit in FIXED_COLUMNS), *(simulator_unit(c) for c in chosen)),
         values=np.column_stack(columns),
     )
 

@@ -432,7 +432,7 @@ def secrets_doc(cfg: Config, target: Target) -> str:
         "# Secrets",
         "",
         f"Every manifest in `deploy/k8s/` references these Secrets by name in namespace `{target.namespace}`;",
-        "none holds a value. Create them before installing (see README.md, *Secrets*).",
+        "none holds a value. Create them before installing (README.md, *Installing*, step 2).",
         "",
         "| Secret | keys | what |",
         "| --- | --- | --- |",

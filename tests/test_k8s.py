@@ -369,11 +369,13 @@ def test_the_flink_deployment_runs_our_job_like_compose_and_native(cfg, k8s_cfg,
     assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver"
     assert job["upgradeMode"] == "savepoint" and job["parallelism"] == cfg.flink_parallelism
     assert job["jarURI"] == f"local:///opt/flink/opt/flink-python-{cfg.flink_version}.jar"
+    dockerfile = (REPO_ROOT / "compose" / "images" / "flink" / "Dockerfile").read_text()
+    # The image build checks the driver jar is where the jarURI points.
+    assert f"RUN test -f {job['jarURI'].removeprefix('local://').replace(cfg.flink_version, '${FLINK_VERSION}')}" in dockerfile
     script = job["args"][job["args"].index("-py") + 1]
     assert (REPO_ROOT / Path(script).relative_to("/opt/p424")).exists()
     assert job["args"][job["args"].index("--job-name") + 1] == cfg.flink_job_name
     jar = job["args"][job["args"].index("--pipeline-jars") + 1]
-    dockerfile = (REPO_ROOT / "compose" / "images" / "flink" / "Dockerfile").read_text()
     assert jar.removeprefix("file://").rsplit("/", 1)[0] in dockerfile
     assert "flink-sql-connector-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}.jar" in dockerfile
     conf = spec["flinkConfiguration"]
@@ -536,3 +538,32 @@ def test_roles_grant_only_on_tables_the_schema_has(k8s_cfg) -> None:
         role_statements(k8s_cfg.cassandra_keyspace, passwords, [t for t in tables if t != "predictions"])
     with pytest.raises(ValueError, match="no password"):
         role_statements(k8s_cfg.cassandra_keyspace, {}, tables)
+
+
+# ---------------------------------------------------------------- the Jobs' entry point and the tools
+def test_the_schema_job_names_the_secret_it_misses() -> None:
+    from launcher import k8s_jobs
+
+    complete = {secrets.role_password_env(r): "x" for r in ROLES if not r.superuser} | {"CASSANDRA_PASSWORD": "y"}
+    assert set(k8s_jobs.role_passwords(complete)) == {r.name for r in ROLES}
+    missing = dict(complete)
+    del missing[secrets.role_password_env(role("p424_predictor"))]
+    with pytest.raises(SystemExit, match="CASSANDRA_PASSWORD_P424_PREDICTOR is empty: the Secret of Cassandra role "
+                                         "p424_predictor"):
+        k8s_jobs.role_passwords(missing)
+    assert k8s_jobs.main(["migrate"]) == 2
+
+
+def test_java_21_or_newer_is_found_by_its_release_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       installer: Installer) -> None:
+    def jdk(name: str, version: str) -> Path:
+        java = tmp_path / name / "bin" / "java"
+        java.parent.mkdir(parents=True)
+        java.write_text("")
+        (tmp_path / name / "release").write_text(f'JAVA_VERSION="{version}"\n')
+        return java
+
+    old, new = jdk("jdk17", "17.0.15"), jdk("jdk25", "25.0.3")
+    assert (toolchain.java_major(old), toolchain.java_major(new)) == (17, 25)
+    monkeypatch.setattr(toolchain, "java_candidates", lambda: [old, new])
+    assert toolchain.java_runtime(installer) == new

@@ -33,6 +33,10 @@ OVERRIDES_FILE = "compose-overrides.env"
 ONE_SHOT = frozenset({"platform-init", "airflow-init", "flink-job-submit", "grafana-init"})
 # `env_file` entries with `required: false` need Compose 2.24.
 MIN_COMPOSE = (2, 24)
+# `down` stops the Flink jobs with a savepoint first, as native mode does, with the submitter's own
+# code in its own container (its state volume keeps where the savepoint went, for the next `up`).
+SAVEPOINT_ON_DOWN = ("run", "--rm", "--no-deps", "flink-job-submit",
+                     "/opt/pyflink/bin/python", "/opt/p424/compose/images/flink/submit_jobs.py", "--stop")
 
 
 # ---------------------------------------------------------------- pure helpers (unit-tested)
@@ -220,6 +224,11 @@ class ComposePlatform:
 
     def down(self, wipe: bool = False) -> float:
         start = time.monotonic()
+        running = self._run("ps", "--status", "running", "--services", capture=True).stdout.split()
+        if "flink-jobmanager" in running:
+            with console.step("stop the Flink jobs with a savepoint"):
+                if self._run(*SAVEPOINT_ON_DOWN).returncode != 0:
+                    console.warn("no savepoint was taken; the next `up` starts the job from its committed offsets")
         with console.step("docker compose down" + (" and remove the named volumes" if wipe else "")):
             self._must("stop the platform", "down", "--remove-orphans", *(["--volumes"] if wipe else []))
         return time.monotonic() - start

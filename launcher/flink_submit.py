@@ -131,21 +131,27 @@ class FlinkJobs:
         reg.setdefault(name, {}).update(fields)
         self.registry.write_text(json.dumps(reg, indent=2))
 
-    def restore_point(self, name: str) -> Path | None:
-        """The savepoint taken by `down`, else the newest retained checkpoint of the last run."""
+    def restore_point(self, name: str) -> str | None:
+        """The savepoint taken by `down`, else the newest retained checkpoint of the last run.
+
+        A savepoint on a remote filesystem (compose's s3://) is trusted as Flink reported it
+        complete; a local one must still exist.
+        """
         entry = self._registry().get(name, {})
         savepoint = entry.get("savepoint")
+        if savepoint and "://" in savepoint and not savepoint.startswith("file:"):
+            return savepoint
         if savepoint and Path(savepoint.removeprefix("file:")).exists():
-            return Path(savepoint.removeprefix("file:"))
+            return savepoint.removeprefix("file:")
         job_id = entry.get("job_id")
         if not job_id:
             return None
         chk_root = self.paths.data / "flink" / "checkpoints" / job_id
         done = [p for p in chk_root.glob("chk-*") if (p / "_metadata").exists()]
-        return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
+        return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
 
     # ---------- submit / stop ----------
-    def submit(self, job: JobSpec, restore: Path | None = None, wait_running_s: float = 120) -> JobInfo:
+    def submit(self, job: JobSpec, restore: str | None = None, wait_running_s: float = 120) -> JobInfo:
         jars = ";".join(f"file://{j}" for j in self.jars)
         argv = [
             str(self.home / "bin" / "flink"),
@@ -159,7 +165,7 @@ class FlinkJobs:
             str(self.python),
         ]
         if restore is not None:
-            argv += ["--fromSavepoint", str(restore), "--allowNonRestoredState"]
+            argv += ["--fromSavepoint", restore, "--allowNonRestoredState"]
         argv += ["--", "--job-name", job.name, "--pipeline-jars", jars, *job.args]
         log = self.paths.logs / f"flink-submit-{job.name}.log"
         with log.open("ab") as out:
@@ -210,15 +216,15 @@ class FlinkJobs:
         return info, f"submitted, restored from {restore}" if restore else "submitted (fresh state)"
 
     def stop_with_savepoint(self, name: str, timeout_s: float = 120) -> str | None:
+        """Stop the job with a savepoint in the cluster's configured savepoint directory.
+
+        That is `execution.checkpointing.savepoint-dir`: <data>/flink/savepoints natively,
+        s3://<MINIO_BUCKET_FLINK>/savepoints in compose mode. The location is remembered for `up`.
+        """
         job = self.active(name)
         if job is None:
             return None
-        target = self.paths.data / "flink" / "savepoints"
-        r = requests.post(
-            f"{self.cfg.flink_url}/jobs/{job.job_id}/stop",
-            json={"targetDirectory": f"file://{target}", "drain": False},
-            timeout=10,
-        )
+        r = requests.post(f"{self.cfg.flink_url}/jobs/{job.job_id}/stop", json={"drain": False}, timeout=10)
         r.raise_for_status()
         trigger = r.json()["request-id"]
         deadline = time.monotonic() + timeout_s

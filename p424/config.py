@@ -53,7 +53,6 @@ class Config:
     flink_version: str = "2.2.1"
     flink_kafka_connector_version: str = "5.0.0-2.2"
     minio_go_version: str = "v0.0.0-20260212201848-7aac2a2c5b7c"
-    minio_image: str = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
     mlflow_version: str = "3.17.2"
     airflow_version: str = "3.3.2"
     grafana_version: str = "12.2.1"

@@ -72,6 +72,7 @@ STATEFUL_VOLUMES = {
     "prometheus": "/prometheus",  # the TSDB
     "grafana-init": "/var/lib/p424",  # writes the Live pusher's token here...
     "grafana-live": "/var/lib/p424",  # ...which reads it
+    "flink-job-submit": "/var/lib/p424",  # the jobs it started and the savepoint `down` took
 }
 
 
@@ -242,7 +243,7 @@ def test_no_secret_value_is_in_the_committed_compose_files(services: dict[str, d
 
 def test_image_build_contexts_leave_out_state_and_git(services: dict[str, dict[str, Any]]) -> None:
     built = {s["build"]["dockerfile"] for s in services.values() if "build" in s}
-    assert len(built) == 4
+    assert len(built) == 5
     for dockerfile in built:
         ignore = REPO_ROOT / f"{dockerfile}.dockerignore"
         patterns = [p.strip() for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")]
@@ -262,7 +263,6 @@ def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dic
         assert services[name]["image"] == platform_image and services[name]["build"] == services["bridge"]["build"], name
     assert services["kafka"]["image"] == f"apache/kafka:{PINS['KAFKA_VERSION']}"
     assert services["cassandra"]["image"] == f"cassandra:{PINS['CASSANDRA_VERSION']}"
-    assert services["minio"]["image"] == PINS["MINIO_IMAGE"]
     assert services["postgres"]["image"] == f"postgres:{PINS['POSTGRES_VERSION']}"
     assert services["grafana"]["image"] == f"grafana/grafana-oss:{PINS['GRAFANA_VERSION']}"
     built = {
@@ -270,6 +270,7 @@ def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dic
         "airflow-scheduler": ("AIRFLOW_VERSION", "PYTHON_VERSION", "UV_VERSION"),
         "mlflow": ("MLFLOW_VERSION",),
         "bridge": ("PYTHON_VERSION", "UV_VERSION"),
+        "minio": ("MINIO_GO_VERSION", "PYTHON_VERSION"),
     }
     for name, keys in built.items():
         args = services[name]["build"]["args"]
@@ -283,6 +284,7 @@ def test_dockerfiles_build_from_pinned_official_images() -> None:
         "flink": ["python:${PYTHON_VERSION}-slim-bookworm", "flink:${FLINK_VERSION}-java17"],
         "airflow": ["python:${PYTHON_VERSION}-slim-bookworm", "apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}"],
         "mlflow": ["ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}"],
+        "minio": ["golang:${GO_VERSION}-bookworm", "python:${PYTHON_VERSION}-slim-bookworm"],
     }
     for name, expected in bases.items():
         text = (COMPOSE_DIR / "images" / name / "Dockerfile").read_text()
@@ -293,6 +295,8 @@ def test_dockerfiles_build_from_pinned_official_images() -> None:
                 assert "latest" not in line
     mlflow = (COMPOSE_DIR / "images" / "mlflow" / "Dockerfile").read_text()
     assert re.search(r"ARG PSYCOPG2_BINARY_VERSION=\d+\.\d+\.\d+", mlflow)
+    minio = (COMPOSE_DIR / "images" / "minio" / "Dockerfile").read_text()
+    assert re.search(r"^ARG GO_VERSION=\d+\.\d+\.\d+$", minio, re.M)
 
 
 def test_dockerfile_build_args_are_declared_where_they_are_used(services: dict[str, dict[str, Any]]) -> None:
@@ -496,7 +500,9 @@ def test_flink_runs_the_native_configuration_with_checkpoints_in_minio(services:
         assert props["s3.secret-key"] == FAKE_SECRETS["MINIO_ROOT_PASSWORD"]
         assert props["python.executable"] == props["python.client.executable"] == "/opt/pyflink/bin/python"
         assert props["jobmanager.rpc.address"] == props["rest.address"] == "flink-jobmanager"
-        assert "volumes" not in services[name], "Flink keeps no local state in compose mode"
+        volumes = services[name].get("volumes", [])
+        # Flink keeps no local state in compose mode; the submitter only its registry of jobs and savepoints.
+        assert [v["target"] for v in volumes] == ([STATEFUL_VOLUMES[name]] if name in STATEFUL_VOLUMES else []), name
         # Prometheus metrics from the JobManager and the TaskManager, with the job's state as a gauge.
         assert props["metrics.reporter.prom.factory.class"] == "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
         assert props["metrics.reporter.prom.port"] == "9249"
@@ -839,3 +845,139 @@ def test_missing_docker_pieces_give_actionable_errors(tmp_path: Path) -> None:
     # For real: with no docker on PATH the launcher stops before running anything.
     with pytest.raises(PlatformError, match="not on PATH"):
         lc.require_compose(path=str(tmp_path))
+
+
+# ---------------------------------------------------------------- parity with native mode
+def test_minio_is_the_same_build_in_both_modes(services: dict[str, dict[str, Any]], native: Context,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Native `go install`s MinIO at MINIO_GO_VERSION; compose builds its image from that same module version."""
+    installs: list[tuple[str, str]] = []
+
+    class RecordingInstaller:  # records what native mode asks the real installer for
+        def go_binary(self, name: str, module: str, version: str) -> Path:
+            installs.append((module, version))
+            return Path("/nonexistent/minio")
+
+    recording = MinIO(Context(native.cfg, native.paths, native.supervisor, RecordingInstaller()))  # type: ignore[arg-type]
+    recording.install()
+    [(module, version)] = installs
+    minio = services["minio"]
+    assert minio["build"]["args"]["MINIO_GO_VERSION"] == version == PINS["MINIO_GO_VERSION"]
+    assert minio["image"] == f"p424/minio:{version}"
+    dockerfile = (REPO_ROOT / minio["build"]["dockerfile"]).read_text()
+    assert f'go install "{module}@${{MINIO_GO_VERSION}}"' in dockerfile
+    # The same health probe as natively.
+    probed: list[str] = []
+    monkeypatch.setattr("launcher.services.minio.http_ok", lambda url: probed.append(url) or True)
+    assert MinIO(native).healthy()
+    [native_probe] = probed
+    path = native_probe.removeprefix(native.cfg.minio_url)
+    assert f"http://127.0.0.1:{PINS['MINIO_PORT']}{path}" in " ".join(minio["healthcheck"]["test"])
+    # Same server options: quiet, the API and console ports (natively bound to the loopback address).
+    native_argv = recording.processes()[0].argv
+    compose_argv = minio["command"]
+    assert native_argv[native_argv.index("--quiet")] == compose_argv[compose_argv.index("--quiet")]
+    for option in ("--address", "--console-address"):
+        assert native_argv[native_argv.index(option) + 1].rpartition(":")[2] == (
+            compose_argv[compose_argv.index(option) + 1].rpartition(":")[2])
+
+
+def test_down_takes_a_flink_savepoint_as_native_does(tmp_path: Path, services: dict[str, dict[str, Any]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    platform = lc.ComposePlatform({"PLATFORM_STATE_DIR": str(tmp_path)})
+    calls: list[tuple[str, ...]] = []
+
+    def run(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        out = "kafka\nflink-jobmanager\nflink-taskmanager\n" if args[0] == "ps" else ""
+        return subprocess.CompletedProcess(["docker"], 0, out, "")
+
+    monkeypatch.setattr(platform, "_run", run)
+    platform.down(wipe=False)
+    assert calls == [("ps", "--status", "running", "--services"), lc.SAVEPOINT_ON_DOWN, ("down", "--remove-orphans")]
+    # The savepoint is taken by the submitter's own code, in its container, with its state volume.
+    submit = services["flink-job-submit"]
+    run_args = lc.SAVEPOINT_ON_DOWN
+    service = run_args[run_args.index("--no-deps") + 1]
+    assert service == "flink-job-submit" and list(run_args[run_args.index(service) + 1:]) == [*submit["command"], "--stop"]
+    # With Flink not running, nothing to stop (and no container started).
+    calls.clear()
+    monkeypatch.setattr(platform, "_run", lambda *a, capture=False: calls.append(a) or subprocess.CompletedProcess(
+        ["docker"], 0, "kafka\n", ""))
+    platform.down(wipe=True)
+    assert calls == [("ps", "--status", "running", "--services"), ("down", "--remove-orphans", "--volumes")]
+
+
+def test_the_savepoint_goes_to_the_configured_directory_and_is_restored(services: dict[str, dict[str, Any]],
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`stop` asks Flink for a savepoint without a target directory, so each mode's configured one is used
+    (Flink's REST handler falls back to execution.checkpointing.savepoint-dir, and refuses when it is unset:
+    "Config key [...] is not set. Property [targetDirectory] must be provided."); `up` restores it."""
+    from launcher import flink_submit
+
+    submit_cfg = container_cfg(services, "flink-job-submit")
+    assert str(submit_cfg.state_dir) == STATEFUL_VOLUMES["flink-job-submit"]
+    props = flink_properties(env_of(services, "flink-job-submit"))
+    savepoints = props["execution.checkpointing.savepoint-dir"]
+    location = f"{savepoints}/savepoint-5f1a2b-0123456789ab"
+    posted: list[dict[str, Any]] = []
+
+    class Response:
+        def __init__(self, body: dict[str, Any]) -> None:
+            self.body = body
+
+        def raise_for_status(self) -> None:
+            return None
+
+        def json(self) -> dict[str, Any]:
+            return self.body
+
+    def get(url: str, timeout: float) -> Response:
+        if url.endswith("/jobs/overview"):
+            return Response({"jobs": [{"jid": "j1", "name": submit_cfg.flink_job_name, "state": "RUNNING"}]})
+        return Response({"status": {"id": "COMPLETED"}, "operation": {"location": location}})
+
+    def post(url: str, json: dict[str, Any], timeout: float) -> Response:
+        posted.append({"url": url, **json})
+        return Response({"request-id": "t1"})
+
+    monkeypatch.setattr(flink_submit.requests, "get", get)
+    monkeypatch.setattr(flink_submit.requests, "post", post)
+    paths = StatePaths.of(submit_cfg.replace(platform_state_dir=str(tmp_path)))
+    paths.ensure()
+    jobs = flink_submit.FlinkJobs(submit_cfg, paths, {}, tmp_path, tmp_path / "python", [])
+    assert jobs.stop_with_savepoint(submit_cfg.flink_job_name) == location
+    assert posted == [{"url": f"{submit_cfg.flink_url}/jobs/j1/stop", "drain": False}]
+    # The next `up` (a new container, the same volume) restores from it.
+    again = flink_submit.FlinkJobs(submit_cfg, paths, {}, tmp_path, tmp_path / "python", [])
+    assert again.restore_point(submit_cfg.flink_job_name) == location
+    # Natively the savepoint directory is local; one that was deleted is not restored from.
+    local = tmp_path / "savepoints" / "savepoint-1"
+    again._remember(submit_cfg.flink_job_name, savepoint=f"file:{local}", job_id="")
+    assert again.restore_point(submit_cfg.flink_job_name) is None
+    local.mkdir(parents=True)
+    assert again.restore_point(submit_cfg.flink_job_name) == str(local)
+
+
+def test_compose_holds_the_native_versions_topics_buckets_and_guarantees(services: dict[str, dict[str, Any]],
+                                                                         native: Context) -> None:
+    """One place that sums up what both modes share (the tests above check each service in detail)."""
+    # Versions: every image and build argument comes from the same pins native mode installs.
+    for name, svc in services.items():
+        for key, value in (svc.get("build") or {}).get("args", {}).items():
+            assert value == str(getattr(native.cfg, key.lower())), (name, key)
+    # Topics, buckets, keyspace: the same provisioning code with the same settings.
+    init = container_cfg(services, "platform-init")
+    assert (init.topics, init.buckets, init.cassandra_keyspace) == (
+        native.cfg.topics, native.cfg.buckets, native.cfg.cassandra_keyspace)
+    # Guarantees: the bridge's spool survives restarts (a volume), Flink checkpoints and savepoints
+    # are retained, `down` savepoints, and the job's consumer group is its name in both modes.
+    assert str(container_cfg(services, "bridge").state_dir) == STATEFUL_VOLUMES["bridge"]
+    native_conf = flatten(yaml.safe_load(Flink(native).config_yaml()))
+    props = flink_properties(env_of(services, "flink-jobmanager"))
+    for key in ("execution.checkpointing.externalized-checkpoint-retention", "execution.checkpointing.num-retained"):
+        assert props[key] == native_conf[key]
+    assert "execution.checkpointing.savepoint-dir" in native_conf and "execution.checkpointing.savepoint-dir" in props
+    assert lc.SAVEPOINT_ON_DOWN[-1] == "--stop"
+    assert container_cfg(services, "flink-job-submit").flink_job_name == native.cfg.flink_job_name

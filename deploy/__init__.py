@@ -1,0 +1,1 @@
+"""Deployments beyond one machine: Kubernetes manifests generated from the platform's settings."""

@@ -1,0 +1,7 @@
+"""`python -m deploy`: the same as `python -m deploy.generate`."""
+
+import sys
+
+from deploy.generate import main
+
+sys.exit(main())

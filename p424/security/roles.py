@@ -1,0 +1,128 @@
+"""Cassandra roles and their grants, and the CQL that creates them.
+
+Each component logs in with its own role and may touch only the tables it needs; ``p424_admin``
+runs the schema migrations and creates the others. The definitions are data (``ROLES``); the CQL
+is rendered from them (``role_statements``), so every deployment creates the same roles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# Cassandra's permission names (CQL GRANT); MODIFY covers INSERT, UPDATE, DELETE and TRUNCATE.
+SELECT, MODIFY = "SELECT", "MODIFY"
+KEYSPACE = "*"  # a grant on the whole keyspace rather than one table
+# Tables a role is granted on before any migration creates them: granted once they exist.
+NOT_YET_IN_SCHEMA = frozenset({"archive_state"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grant:
+    permissions: tuple[str, ...]
+    table: str = KEYSPACE  # a table of the telemetry keyspace, or KEYSPACE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Role:
+    name: str
+    grants: tuple[Grant, ...]
+    superuser: bool = False
+    purpose: str = ""
+
+
+ROLES: tuple[Role, ...] = (
+    Role(
+        name="p424_admin",
+        grants=(),
+        # Creating roles and granting on every table needs a superuser. On Kubernetes, K8ssandra
+        # creates it from its Secret (superuserSecretRef); the migration Job logs in as it.
+        superuser=True,
+        purpose="schema migrations and role creation",
+    ),
+    Role(
+        name="p424_flink",
+        grants=tuple(
+            Grant(permissions=(MODIFY, SELECT), table=t)
+            for t in ("sessions", "frames", "channel_windows", "laps", "lap_distance_profile", "session_quality")
+        ),
+        purpose="the telemetry job's sink",
+    ),
+    Role(
+        name="p424_predictor",
+        grants=(
+            Grant(permissions=(SELECT,), table="channel_windows"),
+            Grant(permissions=(SELECT,), table="sessions"),
+            Grant(permissions=(MODIFY,), table="predictions"),
+            Grant(permissions=(MODIFY,), table="prediction_errors"),
+        ),
+        purpose="live predictor: reads windows and sessions, writes predictions and their errors",
+    ),
+    Role(
+        name="p424_airflow",
+        grants=(Grant(permissions=(SELECT,)), Grant(permissions=(MODIFY,), table="archive_state")),
+        purpose="training and data-quality DAGs: read everything, record archive progress",
+    ),
+    Role(name="p424_reader", grants=(Grant(permissions=(SELECT,)),), purpose="dashboards and analysis"),
+)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _checked(name: str) -> str:
+    """Identifiers go into CQL text (GRANT takes no bind markers): only plain lower-case names."""
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a plain CQL identifier (lower-case letters, digits, _)")
+    return name
+
+
+def role(name: str) -> Role:
+    for r in ROLES:
+        if r.name == name:
+            return r
+    raise KeyError(f"no Cassandra role {name!r}; roles: {', '.join(r.name for r in ROLES)}")
+
+
+def granted_tables(roles: Iterable[Role] = ROLES) -> frozenset[str]:
+    return frozenset(g.table for r in roles for g in r.grants if g.table != KEYSPACE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Statement:
+    cql: str
+    params: tuple[object, ...] = ()
+
+
+def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterable[str],
+                    roles: Iterable[Role] = ROLES) -> tuple[list[Statement], list[str]]:
+    """CQL creating (or updating) each role with its password, then its grants.
+
+    ``tables`` are those the schema has; a grant on a table it lacks is skipped and named in the
+    second list (only tables in NOT_YET_IN_SCHEMA may be missing). Idempotent: run on every deploy.
+    """
+    present = set(tables)
+    ks = _checked(keyspace)
+    statements: list[Statement] = []
+    skipped: list[str] = []
+    for r in roles:
+        name = _checked(r.name)
+        if not passwords.get(r.name):
+            raise ValueError(f"no password for Cassandra role {r.name}")
+        superuser = "true" if r.superuser else "false"
+        statements.append(Statement(cql=f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = %s AND LOGIN = true "
+                                        f"AND SUPERUSER = {superuser}", params=(passwords[r.name],)))
+        # A changed Secret takes effect on the next run.
+        statements.append(Statement(cql=f"ALTER ROLE {name} WITH PASSWORD = %s", params=(passwords[r.name],)))
+        for grant in r.grants:
+            if grant.table == KEYSPACE:
+                resource = f"KEYSPACE {ks}"
+            elif grant.table in present:
+                resource = f"TABLE {ks}.{_checked(grant.table)}"
+            elif grant.table in NOT_YET_IN_SCHEMA:
+                skipped.append(f"{r.name}: {'/'.join(grant.permissions)} on {ks}.{grant.table} (no such table yet)")
+                continue
+            else:
+                raise ValueError(f"role {r.name} is granted on {ks}.{grant.table}, which the schema does not have")
+            statements.extend(Statement(cql=f"GRANT {p} ON {resource} TO {name}") for p in grant.permissions)
+    return statements, skipped

@@ -10,12 +10,17 @@ Time axes (see README, "Time axes"): ``SessionTime`` is the session clock (sim t
 ``LapTime`` the time since the lap started (s); ``Date`` the session wall clock (the session's
 anchor plus its session time). ``Distance`` is the lap distance from the start line (m).
 Units are SI as in the channel catalog (``Telemetry.units``).
+
+A session comes from Cassandra while it holds the session's frames and windows, and from the
+archive (``p424.archive``: gold laps and quality, silver frames, windows recomputed from them as
+the stream computed them) once they have expired there, or when asked: ``get_session(id,
+source="archive")``. Both give the same laps, telemetry, positions and distance profiles.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +28,12 @@ import pandas as pd
 from p424.catalog import CATALOG
 from p424.codec.frame import decode_frame
 from p424.storage.reader import TelemetryStore
+
+if TYPE_CHECKING:
+    from p424.archive.reader import ArchiveReader
+
+SOURCES = ("auto", "cassandra", "archive")
+ARCHIVE_ONLY_COLUMNS = ("track", "track_name", "date")  # gold lap rows carry their session's partition
 
 # FastF1's position axes -> catalog channels (Unity's y is up: the track plane is its x and z).
 POSITION_AXES = {"X": "position_x", "Y": "position_z", "Z": "position_y"}
@@ -89,7 +100,8 @@ class Lap(pd.Series):  # type: ignore[misc]
         if source == "raw":
             # A complete lap ends where the next one starts; an open lap ends at its last frame.
             end_included = not bool(self["Complete"])
-            tel = session._raw(float(self["StartSessionTime"]), float(self["EndSessionTime"]), channels, end_included)
+            start, end = float(self["StartSessionTime"]), float(self["EndSessionTime"])
+            tel = session._raw(lap_no, start, end, channels, end_included)
         elif source == "windows":
             tel = session._windows(lap_no, window_ms, channels, stat)
         else:
@@ -148,23 +160,56 @@ class Laps(pd.DataFrame):  # type: ignore[misc]
 
 
 class Session:
-    def __init__(self, session_id: int, store: TelemetryStore) -> None:
+    def __init__(
+        self,
+        session_id: int,
+        store: TelemetryStore,
+        source: str = "auto",
+        archive: ArchiveReader | None = None,
+    ) -> None:
+        """``source``: "cassandra", "archive", or "auto" (Cassandra while it holds the session's
+        frames and windows, else the archive)."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         self.session_id = session_id
         self.store = store
-        info = store.session_row(session_id)
+        self._archive = archive
+        info = store.session_row(session_id) if source != "archive" else None
+        if source == "auto" and not (info is not None and store.holds_session(info)):
+            found = self.archive.record(session_id)
+            source = "archive" if found is not None else "cassandra"
+        if source == "archive":
+            info = self.archive.session_row(session_id)
+            if info is None:
+                raise KeyError(f"session {session_id} is not archived (nor stored in Cassandra)")
         if info is None:
             raise KeyError(f"session {session_id} is not stored (./launchcommand.sh sessions lists them)")
+        self.source = source
         self.info: dict[str, Any] = info
         self._laps: Laps | None = None
 
     @property
+    def archive(self) -> ArchiveReader:
+        if self._archive is None:
+            from p424.archive import ArchiveReader, ArchiveStore
+
+            self._archive = ArchiveReader(ArchiveStore.from_config(self.store.cfg))
+        return self._archive
+
+    @property
+    def from_archive(self) -> bool:
+        return self.source == "archive"
+
+    @property
     def quality(self) -> dict[str, Any]:
+        if self.from_archive:
+            return self.archive.quality(self.session_id) or {}
         return self.store.quality(self.session_id) or {}
 
     @property
     def laps(self) -> Laps:
         if self._laps is None:
-            rows = self.store.laps(self.session_id)
+            rows = self.archive.laps(self.session_id) if self.from_archive else self.store.laps(self.session_id)
             df = (
                 pd.DataFrame(rows).rename(columns=LAP_COLUMNS)
                 if rows
@@ -178,7 +223,8 @@ class Session:
                         df[f"Sector{i + 1}Time"] = [
                             pd.Timedelta(seconds=s[i]) if s and len(s) > i else pd.NaT for s in sectors
                         ]
-                df = df.drop(columns=["session_id"]).sort_values("LapNumber").reset_index(drop=True)
+                drop = ["session_id", *(c for c in ARCHIVE_ONLY_COLUMNS if c in df.columns)]
+                df = df.drop(columns=drop).sort_values("LapNumber").reset_index(drop=True)
             laps = Laps(df)
             laps.session = self
             self._laps = laps
@@ -187,7 +233,8 @@ class Session:
     def _windows(self, lap: int, window_ms: int, channels: Sequence[str] | None, stat: str) -> Telemetry:
         names = list(channels) if channels else list(CATALOG.payload_names)
         cols = [f"{c}_{stat}" for c in names]
-        rows = self.store.windows(self.session_id, lap, window_ms, cols)
+        source = self.archive if self.from_archive else self.store
+        rows = source.windows(self.session_id, lap, window_ms, cols)
         df = pd.DataFrame(rows)
         if df.empty:
             return Telemetry(columns=["Date", "SessionTime", "LapTime", "Distance", *names])
@@ -204,9 +251,11 @@ class Session:
         return Telemetry(out)
 
     def _raw(
-        self, start: float, end: float, channels: Sequence[str] | None, end_included: bool = False
+        self, lap: int, start: float, end: float, channels: Sequence[str] | None, end_included: bool = False
     ) -> Telemetry:
         names = list(channels) if channels else list(CATALOG.payload_names)
+        if self.from_archive:
+            return self._raw_archive(lap, start, names)
         idx = [CATALOG.payload_index[c] for c in names]
         times, dists, values = [], [], []
         for row in self.store.frames(self.session_id, start, end):
@@ -223,13 +272,30 @@ class Session:
         out.insert(0, "SessionTime", times)
         return Telemetry(out.sort_values("SessionTime").reset_index(drop=True))
 
+    def _raw_archive(self, lap: int, start: float, names: list[str]) -> Telemetry:
+        """The lap's archived frames (silver): exactly the frames the Cassandra read gives."""
+        t = self.archive.lap_frames(self.session_id, lap, ["sim_time", "lap_distance", *names]).to_pandas()
+        out = pd.DataFrame({"SessionTime": t["sim_time"], "LapTime": t["sim_time"] - start})
+        out["Distance"] = t["lap_distance"]
+        for c in names:
+            out[c] = t[c].astype("float64")
+        return Telemetry(out.sort_values("SessionTime", kind="stable").reset_index(drop=True))
+
     def profile(self, lap: int) -> pd.DataFrame:
+        """The lap every 10 m: distance, elapsed and channels (from the archive: every channel)."""
+        if self.from_archive:
+            df = self.archive.lap_distance(self.session_id, lap).to_pandas()
+            return df.drop(columns=["session_id", "lap", "sim_time"])
         df = pd.DataFrame(self.store.profile(self.session_id, lap))
         return df.drop(columns=["session_id", "lap"]) if not df.empty else df
 
 
-def get_session(session_id: int, store: TelemetryStore | None = None) -> Session:
-    return Session(session_id, store or TelemetryStore())
+def get_session(
+    session_id: int, store: TelemetryStore | None = None, source: str = "auto", archive: ArchiveReader | None = None
+) -> Session:
+    """A stored session: from Cassandra while it holds the session's frames and windows, else from
+    the archive (``source`` "cassandra" or "archive" to choose)."""
+    return Session(session_id, store or TelemetryStore(), source, archive)
 
 
 def list_sessions(store: TelemetryStore | None = None) -> pd.DataFrame:

@@ -122,7 +122,7 @@ def p424_archive() -> None:
         from cassandra.query import dict_factory
 
         from p424.archive.store import ArchiveStore
-        from p424.archive.writer import archive_sessions, processing_settings
+        from p424.archive.writer import archive_sessions, smallest_window_ms
         from p424.config import load_config
         from p424.storage.cluster import connect
 
@@ -130,7 +130,7 @@ def p424_archive() -> None:
         store = ArchiveStore.from_config(cfg, prefix=settings["prefix"] or None)
         cluster, session = connect(cfg, settings["keyspace"], row_factory=dict_factory)
         try:
-            done, failed = archive_sessions(session, settings["keyspace"], store, session_ids, processing_settings(cfg))
+            done, failed = archive_sessions(session, settings["keyspace"], store, session_ids, smallest_window_ms(cfg))
         finally:
             cluster.shutdown()
         for a in done:

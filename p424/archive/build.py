@@ -9,8 +9,10 @@ live model's predictions.
 
 Laps are the stream job's: a frame belongs to the lap the ``laps`` table says was running at its
 session time. Late frames (behind the session's watermark when they arrived: stored raw, left out
-of windows and laps) are found again by replaying the session's frames in sequence order through
-the stream's own ``SessionProcessor``, only when the session's quality row counted any.
+of windows and laps) are not marked in the ``frames`` table, and their arrival order is gone; when
+the session's quality row counted any, they are found from what the stream stored: a smallest
+window whose ``frame_count`` is short of the frames stored in its span held late frames, and the
+frames left out are those without which ``block_stats`` reproduces the window's stored statistics.
 Duplicates never reach storage (the stream drops a repeated sequence number on arrival), so they
 exist only as the session's count in ``gold/session_quality``.
 """
@@ -21,7 +23,7 @@ import hashlib
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from itertools import combinations, islice
 from typing import Any
 
 import numpy as np
@@ -31,9 +33,10 @@ import pyarrow as pa
 from p424.archive import parquet
 from p424.archive.layout import FORMAT_VERSION, SessionKeys, session_date, track_slug
 from p424.catalog import CATALOG, Catalog, Kind
-from p424.codec.frame import OFFSET, decode_batch
-from p424.processing.session import ProcessingSettings, SessionProcessor
+from p424.codec.frame import decode_batch
+from p424.processing.windows import block_stats
 from p424.storage.schema import LAP_STATS, PROFILE_STEP_M, lap_stat_columns
+from p424.storage.window_stats import unpack
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -55,6 +58,9 @@ class SessionData:
     seqs: Sequence[int]  # unwrapped sequence numbers (the ``frames`` key), ascending
     frames: Sequence[bytes]  # the datagrams, in the order of ``seqs``
     predictions: Sequence[Mapping[str, Any]] = ()  # ``predictions`` rows
+    # The smallest windows (window index -> (lap, frame_count, stats blob) rows), read only when the
+    # session counted late frames: they tell which frames the stream left out.
+    windows: Mapping[int, Sequence[tuple[int, int, bytes]]] | None = None
 
     @property
     def session_id(self) -> int:
@@ -117,23 +123,53 @@ def frames_digest(frames: Sequence[bytes]) -> str:
     return h.hexdigest()
 
 
-def late_flags(data: SessionData, settings: ProcessingSettings, catalog: Catalog = CATALOG) -> B:
-    """Which stored frames the stream left out as late, found by replaying them in sequence order
-    (the sender's order) through the stream's processor; all False when the session counted none."""
-    late = np.zeros(len(data.frames), dtype=np.bool_)
-    if not data.quality or not int(data.quality.get("frames_late") or 0):
-        return late
-    proc = SessionProcessor(data.session_id, int(data.session.get("car_id") or 0), settings, catalog)
-    anchor = _epoch_ms(data.session.get("started_at")) or 0
-    for i, raw in enumerate(data.frames):
-        before = proc.late
-        (sim_time,) = _SIM_TIME.unpack_from(raw, OFFSET["sim_time"])
-        proc.on_frame(raw, anchor + round(sim_time * 1000))
-        late[i] = proc.late > before
-    return late
+MAX_CANDIDATES = 5000  # exclusion sets tried per window before giving up on identifying its late frames
 
 
-_SIM_TIME = struct.Struct("<d")
+def late_flags(f: Frames, data: SessionData, smallest_ms: int, catalog: Catalog = CATALOG) -> tuple[B, int]:
+    """Which stored frames (sequence order) the stream left out as late, and how many of them could
+    not be told apart by the stored statistics (then the highest sequence numbers are taken, and
+    any of the equally matching choices gives the same windows)."""
+    late = np.zeros(len(f.seq), dtype=np.bool_)
+    if data.windows is None or not int((data.quality or {}).get("frames_late") or 0):
+        return late, 0
+    index = np.floor(f.sim_time * 1000 / smallest_ms).astype(np.int64)
+    order = np.lexsort((f.seq, f.sim_time))
+    unresolved = 0
+    sorted_index = index[order]
+    for idx in np.unique(sorted_index):
+        rows = sorted(data.windows.get(int(idx), ()), key=lambda r: r[0])
+        members = order[sorted_index == idx]  # this window's frames, in session-time order
+        missing = len(members) - sum(count for _, count, _ in rows)
+        if missing <= 0:
+            continue
+        found = _left_out(members, missing, rows, f, catalog)
+        if found is None:
+            unresolved += missing
+            found = members[np.argsort(f.seq[members])[-missing:]]
+        late[found] = True
+    return late, unresolved
+
+
+def _left_out(
+    members: I64, missing: int, rows: Sequence[tuple[int, int, bytes]], f: Frames, catalog: Catalog
+) -> I64 | None:
+    """The ``missing`` frames of one window whose removal reproduces its stored rows' statistics."""
+    stored = [(count, unpack(blob, catalog)) for _, count, blob in rows]
+    for drop in islice(combinations(range(len(members)), missing), MAX_CANDIDATES):
+        keep = np.delete(members, list(drop))
+        start, ok = 0, True
+        for count, matrix in stored:
+            part = keep[start : start + count]
+            start += count
+            st = block_stats(0, 0, 0, f.values[part], f.sim_time[part], 0.0, f.lap_distance[part])
+            got = np.vstack((st.mins, st.maxs, st.means, st.lasts))
+            if not np.array_equal(got, matrix, equal_nan=True):
+                ok = False
+                break
+        if ok:
+            return members[list(drop)]
+    return None
 
 
 def _first_lap_number(header_lap: int) -> int:
@@ -293,6 +329,7 @@ def quality_schema() -> pa.Schema:
         "last_seq",
         "frames_archived",  # rows in bronze
         "frames_late_archived",  # frames flagged late in silver
+        "frames_late_unresolved",  # of those, frames the stored window statistics could not single out
         "gaps",  # runs of missing sequence numbers in the stored frames
         "frames_missing",  # sequence numbers missing between the first and the last stored frame
     )
@@ -391,10 +428,6 @@ def _catalog_name(catalog_hash: int, catalog: Catalog) -> str:
     return f"{known.version if known else 'unknown'}-{catalog_hash:08x}"
 
 
-def _epoch_ms(ts: datetime | None) -> int | None:
-    return None if ts is None else round((ts - datetime(1970, 1, 1, tzinfo=ts.tzinfo)).total_seconds() * 1000)
-
-
 def silver_distance(
     *,
     lap_start: float,
@@ -441,16 +474,11 @@ def silver_distance(
     }
 
 
-def build_session(
-    data: SessionData,
-    settings: ProcessingSettings | None = None,
-    catalog: Catalog = CATALOG,
-) -> Built:
+def build_session(data: SessionData, smallest_ms: int = 100, catalog: Catalog = CATALOG) -> Built:
     """Every object of the session's archive; the same rows always give the same bytes.
 
-    ``settings``: the stream job's processing settings (window sizes, out-of-orderness), which
-    decide which frames were late."""
-    settings = settings or ProcessingSettings()
+    ``smallest_ms``: the stream's smallest window (``WINDOW_SIZES_MS``), whose stored rows
+    ``data.windows`` are."""
     sid = data.session_id
     if not data.frames:
         raise ArchiveError(f"session {sid} has no stored frames (expired from Cassandra, or never written)")
@@ -466,7 +494,7 @@ def build_session(
     keys = SessionKeys(session_id=sid, track=track_slug(info.get("track")), date=session_date(info.get("started_at")))
     common = {"session_id": sid, "track": keys.track, "track_name": info.get("track"), "date": keys.date}
     f = decode_frames(data.frames, data.seqs, catalog)
-    late = late_flags(data, settings, catalog)
+    late, unresolved = late_flags(f, data, smallest_ms, catalog)
     spans = assign_laps(f, late, data.laps)
     digest = frames_digest(data.frames)
     sources = sorted({int(h) for h in np.unique(f.catalog_hash)})
@@ -559,6 +587,7 @@ def build_session(
         **{k: q.get(k) for k in ("frames_out_of_order", "first_seq", "last_seq")},
         "frames_archived": len(f.seq),
         "frames_late_archived": int(late.sum()),
+        "frames_late_unresolved": unresolved,
         "gaps": int((gap > 0).sum()),
         "frames_missing": int(gap.sum()),
     }

@@ -107,7 +107,7 @@ class ArchiveReader:
         con = duckdb_connection(self.store)
         try:
             sql = f"SELECT * FROM read_parquet('{self.store.url(gold_glob(table))}', hive_partitioning = false)"
-            return con.execute(f"{sql} {where}", list(params)).fetch_arrow_table()
+            return con.execute(f"{sql} {where}", list(params)).to_arrow_table()
         finally:
             con.close()
 

@@ -29,8 +29,7 @@ from p424.archive.build import ArchiveError, Built, SessionData, build_session
 from p424.archive.layout import FORMAT_VERSION, record_key
 from p424.archive.store import ArchiveStore
 from p424.config import Config
-from p424.processing.session import ProcessingSettings
-from p424.storage.schema import frame_bucket
+from p424.storage.schema import WINDOWS_PER_PART, frame_bucket
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 16
@@ -58,9 +57,9 @@ class Archived:
         }
 
 
-def processing_settings(cfg: Config) -> ProcessingSettings:
-    """The stream job's settings (as ``flink_jobs/telemetry_job.py`` builds them)."""
-    return ProcessingSettings(window_sizes_ms=cfg.window_sizes, out_of_orderness_s=cfg.out_of_orderness_ms / 1000.0)
+def smallest_window_ms(cfg: Config) -> int:
+    """The stream job's smallest window (``WINDOW_SIZES_MS``): every larger one merges from it."""
+    return min(cfg.window_sizes)
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -73,8 +72,9 @@ def _as_dict(row: Any) -> dict[str, Any]:
     return dict(row._asdict()) if hasattr(row, "_asdict") else dict(row)
 
 
-def read_session(session: Session, keyspace: str, session_id: int) -> SessionData:
-    """Everything Cassandra holds of one session (frames read partition by partition, concurrently)."""
+def read_session(session: Session, keyspace: str, session_id: int, smallest_ms: int) -> SessionData:
+    """Everything Cassandra holds of one session (frames read partition by partition, concurrently);
+    the smallest windows too when the session counted late frames (they tell which were late)."""
     info = _one(session, f"SELECT * FROM {keyspace}.sessions WHERE session_id = %s", (session_id,))
     if info is None:
         raise ArchiveError(f"session {session_id} is not in {keyspace}.sessions")
@@ -102,6 +102,9 @@ def read_session(session: Session, keyspace: str, session_id: int) -> SessionDat
     ):
         assert ok
         predictions += [_as_dict(r) for r in result]
+    windows = None
+    if quality and int(quality.get("frames_late") or 0):
+        windows = read_smallest_windows(session, keyspace, session_id, lap_numbers, smallest_ms)
     seqs = sorted(by_seq)
     return SessionData(
         session=info,
@@ -110,7 +113,33 @@ def read_session(session: Session, keyspace: str, session_id: int) -> SessionDat
         seqs=seqs,
         frames=[by_seq[s] for s in seqs],
         predictions=predictions,
+        windows=windows,
     )
+
+
+def read_smallest_windows(
+    session: Session, keyspace: str, session_id: int, laps: Sequence[int], window_ms: int
+) -> dict[int, list[tuple[int, int, bytes]]]:
+    """Window index -> (lap, frame_count, stats blob) of every stored window of ``window_ms``."""
+    ps = session.prepare(
+        f"SELECT lap, window_start, frame_count, stats FROM {keyspace}.channel_windows "
+        "WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
+    )
+    out: dict[int, list[tuple[int, int, bytes]]] = {}
+    pending = [(lap, 0) for lap in laps]
+    while pending:
+        args = [(session_id, window_ms, lap, part) for lap, part in pending]
+        results = execute_concurrent_with_args(session, ps, args, concurrency=CONCURRENCY, raise_on_first_error=True)
+        nxt = []
+        for (lap, part), (_ok, result) in zip(pending, results, strict=True):
+            rows = [_as_dict(r) for r in result]
+            for r in rows:
+                index = round(float(r["window_start"]) * 1000 / window_ms)
+                out.setdefault(index, []).append((int(r["lap"]), int(r["frame_count"]), bytes(r["stats"])))
+            if len(rows) >= WINDOWS_PER_PART:
+                nxt.append((lap, part + 1))
+        pending = nxt
+    return out
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -153,12 +182,14 @@ def archive_session(
     keyspace: str,
     store: ArchiveStore,
     session_id: int,
-    settings: ProcessingSettings,
+    smallest_ms: int,
     mark: bool = True,
 ) -> Archived:
-    """Archive one session (see the module docstring); ``mark`` records it in ``sessions``."""
-    data = read_session(cql, keyspace, session_id)
-    built = build_session(data, settings)
+    """Archive one session (see the module docstring); ``mark`` records it in ``sessions``.
+
+    ``smallest_ms``: the stream's smallest window size (``smallest_window_ms(cfg)``)."""
+    data = read_session(cql, keyspace, session_id, smallest_ms)
+    built = build_session(data, smallest_ms)
     removed = write_built(store, built)
     if mark:
         mark_archived(cql, keyspace, session_id)
@@ -201,14 +232,14 @@ def sessions_to_archive(
 
 
 def archive_sessions(
-    cql: Session, keyspace: str, store: ArchiveStore, session_ids: Iterable[int], settings: ProcessingSettings
+    cql: Session, keyspace: str, store: ArchiveStore, session_ids: Iterable[int], smallest_ms: int
 ) -> tuple[list[Archived], dict[int, str]]:
     """Archive each session; one that fails is reported (id -> reason) and the others go on."""
     done: list[Archived] = []
     failed: dict[int, str] = {}
     for sid in session_ids:
         try:
-            done.append(archive_session(cql, keyspace, store, sid, settings))
+            done.append(archive_session(cql, keyspace, store, sid, smallest_ms))
         except ArchiveError as why:
             failed[sid] = str(why)
             log.warning("session %s not archived: %s", sid, why)

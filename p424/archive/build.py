@@ -474,6 +474,17 @@ def silver_distance(
     }
 
 
+def gold_laps(
+    rows: Sequence[Mapping[str, Any]],
+    common: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    catalog: Catalog = CATALOG,
+) -> bytes:
+    """The gold lap table of one session (``common``: session_id, track, track_name, date)."""
+    laps = sorted(rows, key=lambda r: int(r["lap"]))
+    return parquet.to_bytes(_rows_table(laps_schema(catalog), laps, common), {**meta, "layer": "gold", "table": "laps"})
+
+
 def build_session(data: SessionData, smallest_ms: int = 100, catalog: Catalog = CATALOG) -> Built:
     """Every object of the session's archive; the same rows always give the same bytes.
 
@@ -575,10 +586,7 @@ def build_session(data: SessionData, smallest_ms: int = 100, catalog: Catalog = 
         )
 
     # gold: lap summaries, session quality, predictions
-    laps = sorted(data.laps, key=lambda r: int(r["lap"]))
-    objects[keys.gold("laps")] = parquet.to_bytes(
-        _rows_table(laps_schema(catalog), laps, common), {**meta, "layer": "gold", "table": "laps"}
-    )
+    objects[keys.gold("laps")] = gold_laps(data.laps, common, meta, catalog)
     q = dict(data.quality or {})
     quality_row = {
         **{k: info.get(k) for k in ("car_id", "source", "description", "catalog_hash", "started_at")},

@@ -175,9 +175,9 @@ class Session:
         self.store = store
         self._archive = archive
         info = store.session_row(session_id) if source != "archive" else None
-        if source == "auto" and not (info is not None and store.holds_session(info)):
-            found = self.archive.record(session_id)
-            source = "archive" if found is not None else "cassandra"
+        if source == "auto":
+            hot = info is not None and store.holds_session(info)
+            source = "archive" if not hot and self.archive.record(session_id) is not None else "cassandra"
         if source == "archive":
             info = self.archive.session_row(session_id)
             if info is None:

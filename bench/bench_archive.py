@@ -119,7 +119,8 @@ def main() -> int:
             key = SessionKeys(session_id=bench_sid, track=track, date=date).gold("laps")
             store.put(key, gold_laps(rows, common, {}))
         written = time.perf_counter() - t0
-        sql = f"SELECT * FROM read_parquet('{store.url(gold_glob('laps'))}') WHERE session >= {10**15}"
+        bench_ids = f"session BETWEEN {10**15} AND {10**15 + args.sessions - 1}"
+        sql = f"SELECT * FROM read_parquet('{store.url(gold_glob('laps'))}') WHERE {bench_ids}"
         timings: list[float] = []
         for fresh in (True, False, False):
             t0 = time.perf_counter()

@@ -10,7 +10,9 @@ shared keyspace's table options are never changed here.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -175,6 +177,19 @@ def test_duckdb_and_pyarrow_read_the_archive_straight_from_minio(store: ArchiveS
     keys = pads.partitioning(pa.schema([("track", pa.string()), ("date", pa.string()), ("session", pa.int64())]), flavor="hive")
     bronze = pads.dataset(store.path("bronze"), filesystem=store.fs, format="parquet", partitioning=keys)
     assert bronze.count_rows(filter=pads.field("session") == sid) == n
+
+
+def test_the_example_queries_the_archive(stack: Stack, store: ArchiveStore, streamed: dict[str, Any]) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "archive_duckdb.py"), "--prefix", store.prefix],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PLATFORM_STATE_DIR": str(stack.cfg.state_dir)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "nordschleife-simulated" in done.stdout and f"session {streamed['sid']} lap" in done.stdout
+    assert f"pyarrow: 2 lap rows of session {streamed['sid']}" in done.stdout
 
 
 def test_windows_and_features_from_the_archive_are_cassandras(stack: Stack, store: ArchiveStore, streamed: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ exist only as the session's count in ``gold/session_quality``.
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, islice
@@ -115,12 +114,24 @@ def decode_frames(frames: Sequence[bytes], seqs: Sequence[int], catalog: Catalog
 
 
 def frames_digest(frames: Sequence[bytes]) -> str:
-    """SHA-256 over the datagrams in sequence order, each preceded by its length (uint32 LE)."""
-    h = hashlib.sha256()
-    for raw in frames:
-        h.update(struct.pack("<I", len(raw)))
-        h.update(raw)
+    """SHA-256 of the datagrams in sequence order: their lengths (uint32 LE, one after another),
+    then their bytes concatenated."""
+    h = hashlib.sha256(np.fromiter((len(f) for f in frames), dtype="<u4", count=len(frames)).tobytes())
+    h.update(b"".join(frames))
     return h.hexdigest()
+
+
+def _binary_column(frames: Sequence[bytes]) -> pa.Array:
+    """The datagrams as one Arrow binary array over a single joined buffer (no per-frame objects)."""
+    lengths = np.fromiter((len(f) for f in frames), dtype=np.int32, count=len(frames))
+    offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(frames))]
+    return pa.Array.from_buffers(pa.binary(), len(frames), buffers)
+
+
+def _hex_column(hashes: npt.NDArray[np.uint32]) -> pa.Array:
+    unique, inverse = np.unique(hashes, return_inverse=True)
+    return pa.array([f"{int(h):08x}" for h in unique], type=pa.string()).take(pa.array(inverse))
 
 
 MAX_CANDIDATES = 5000  # exclusion sets tried per window before giving up on identifying its late frames
@@ -401,26 +412,20 @@ def _table(schema: pa.Schema, columns: Mapping[str, Any]) -> pa.Table:
     arrays = []
     for f in schema:
         v = columns[f.name]
-        arrays.append(_column(v, f.type) if isinstance(v, np.ndarray) else pa.array(v, type=f.type))
+        if isinstance(v, pa.Array):
+            arrays.append(v)
+        else:
+            arrays.append(_column(v, f.type) if isinstance(v, np.ndarray) else pa.array(v, type=f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _rows_table(schema: pa.Schema, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any]) -> pa.Table:
-    """Dict rows (Cassandra's) as a table of ``schema``; columns a row lacks are null."""
-    cols: dict[str, list[Any]] = {f.name: [] for f in schema}
-    for r in rows:
-        for name, values in cols.items():
-            values.append(common[name] if name in common else _plain(r.get(name)))
-    return pa.Table.from_pydict(cols, schema=schema)
-
-
-def _plain(v: Any) -> Any:
-    """A driver value as Arrow takes it: NaN floats as null, sequences as lists."""
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if isinstance(v, (list, tuple)):
-        return list(v)
-    return v
+    """Dict rows (Cassandra's) as a table of ``schema``; columns a row lacks are null, NaN is null."""
+    arrays = []
+    for f in schema:
+        values = [common[f.name]] * len(rows) if f.name in common else [r.get(f.name) for r in rows]
+        arrays.append(pa.array(values, type=f.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _catalog_name(catalog_hash: int, catalog: Catalog) -> str:
@@ -530,8 +535,8 @@ def build_session(data: SessionData, smallest_ms: int = 100, catalog: Catalog = 
             "lap": f.header_lap,
             "lap_distance": f.lap_distance,
             "markers": f.markers,
-            "catalog_hash": [f"{int(h):08x}" for h in f.catalog_hash],
-            "frame": list(data.frames),
+            "catalog_hash": _hex_column(f.catalog_hash),
+            "frame": _binary_column(data.frames),
         },
     )
     objects[keys.bronze] = parquet.to_bytes(bronze, {**meta, "layer": "bronze"})

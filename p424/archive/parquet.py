@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 COMPRESSION = "zstd"
-COMPRESSION_LEVEL = 3
+COMPRESSION_LEVEL = 1  # level 3 took a third longer on a session's 80 MB for 4 % smaller files
 ROW_GROUP_ROWS = 65_536
 META_PREFIX = "p424."
 UNIT = b"unit"
@@ -31,6 +31,9 @@ def to_bytes(table: pa.Table, metadata: Mapping[str, object]) -> bytes:
     meta = {f"{META_PREFIX}{k}".encode(): json.dumps(v, sort_keys=True).encode() for k, v in sorted(metadata.items())}
     table = table.replace_schema_metadata(meta)
     sink = pa.BufferOutputStream()
+    # Dictionaries only for text: on float telemetry and datagrams they are built, overflow and are
+    # thrown away, at a third of the write time.
+    text = [f.name for f in table.schema if pa.types.is_string(f.type)]
     pq.write_table(
         table,
         sink,
@@ -38,7 +41,7 @@ def to_bytes(table: pa.Table, metadata: Mapping[str, object]) -> bytes:
         compression_level=COMPRESSION_LEVEL,
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
-        use_dictionary=True,
+        use_dictionary=text,
     )
     return bytes(sink.getvalue().to_pybytes())
 

@@ -394,13 +394,15 @@ def decode_batch(frames: Sequence[bytes], catalog: Catalog = CATALOG) -> FrameBa
     """
     n = len(frames)
     headers = np.empty(n, dtype=HEADER_DTYPE)
-    values = np.full((n, len(catalog.payload_channels)), np.nan, dtype=np.float32)
+    values: FloatArray | None = None
     sizes = np.fromiter((len(f) for f in frames), dtype=np.int64, count=n)
     for size in np.unique(sizes):
         idx = np.flatnonzero(sizes == size)
         if size < HEADER_SIZE:
             decode_frame(frames[int(idx[0])], catalog)  # raises with the reason
-        rows = np.frombuffer(b"".join([frames[i] for i in idx.tolist()]), dtype=np.uint8).reshape(len(idx), int(size))
+        whole = len(idx) == n  # the usual case: one frame size, read without gathering rows
+        chunk = frames if whole else [frames[i] for i in idx.tolist()]
+        rows = np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(len(idx), int(size))
         head = rows[:, :HEADER_SIZE].copy().view(HEADER_DTYPE).ravel()
         for chash in np.unique(head["catalog_hash"]):
             sub = np.flatnonzero(head["catalog_hash"] == chash)
@@ -417,14 +419,22 @@ def decode_batch(frames: Sequence[bytes], catalog: Catalog = CATALOG) -> FrameBa
                 and bool(np.isfinite(h["sim_time"]).all() and np.isfinite(h["lap_distance"]).all())
             )
             off = payload_offset(k) if ok else 0
-            vals = rows[sub, off:].copy().view("<f4").astype(np.float32) if ok else None
+            part = rows if len(sub) == len(rows) else rows[sub]
+            vals = np.ascontiguousarray(part[:, off:]).view("<f4") if ok else None
             if vals is None or not np.isfinite(vals).all():
                 for i in idx[sub].tolist():  # the codec names what is wrong with the first bad frame
                     decode_frame(frames[i], catalog)
                 raise FrameError(RejectReason.BAD_HEADER, "a frame of this batch does not decode")
             assert sender is not None
-            bits = np.unpackbits(rows[sub, HEADER_SIZE:off], axis=1, bitorder="little")[:, :k].astype(np.bool_)
+            bits = np.unpackbits(part[:, HEADER_SIZE:off], axis=1, bitorder="little")[:, :k].astype(np.bool_)
             vals[~bits] = np.nan
+            mapped = vals if sender is catalog else catalog.from_payload(vals, sender).astype(np.float32)
+            if whole and len(sub) == n:
+                return FrameBatch(head, mapped)
+            if values is None:
+                values = np.full((n, len(catalog.payload_channels)), np.nan, dtype=np.float32)
             headers[idx[sub]] = h
-            values[idx[sub]] = vals if sender is catalog else catalog.from_payload(vals, sender)
+            values[idx[sub]] = mapped
+    if values is None:
+        values = np.full((n, len(catalog.payload_channels)), np.nan, dtype=np.float32)
     return FrameBatch(headers, values)

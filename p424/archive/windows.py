@@ -11,7 +11,7 @@ stream. Pure: arrays in, ``WindowStats`` out.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -92,8 +92,3 @@ def window_rows(
             row[col] = None if np.isnan(v) else v
         rows.append(row)
     return rows
-
-
-def utc(ts: datetime) -> datetime:
-    """A naive UTC datetime (as the Cassandra driver returns) made timezone-aware."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts

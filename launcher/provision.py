@@ -11,6 +11,7 @@ from p424.config import Config
 from p424.kafka.admin import ensure_topics
 from p424.storage.cluster import connect
 from p424.storage.migrate import migrate
+from p424.storage.retention import Retention
 
 
 def minio_client(cfg: Config) -> Minio:
@@ -30,7 +31,7 @@ def ensure_buckets(cfg: Config) -> list[str]:
 def ensure_schema(cfg: Config) -> list[str]:
     cluster, session = connect(cfg)
     try:
-        return migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication)
+        return migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication, retention=Retention.from_config(cfg))
     finally:
         cluster.shutdown()
 

@@ -101,6 +101,9 @@ class Config:
     # --- Cassandra ---
     cassandra_keyspace: str = "telemetry"
     cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    # Hot-store retention (table default TTL, days; 0 keeps rows forever): raw frames and windows.
+    cassandra_raw_ttl_days: int = 30
+    cassandra_windows_ttl_days: int = 30
     # --- bridge ---
     bridge_car_id_dmg1: int = 1
     bridge_spool_dir: str = ""  # empty: <state>/data/bridge/spool
@@ -131,6 +134,10 @@ class Config:
     # --- analysis ---
     mini_sectors: int = 30  # mini-sectors per lap (p424/analysis/minisectors.py)
     mini_sector_length_m: int = 0  # when above 0: mini-sectors of this length instead of a count
+    # --- session archive (the telemetry bucket: bronze/, silver/, gold/) ---
+    archive_schedule: str = "*/15 * * * *"
+    archive_closed_after_s: int = 3600  # a session silent this long is closed (the stream's forget horizon)
+    archive_prefix: str = ""  # keys start here inside the bucket (tests and benches use their own)
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---
     grafana_url: str = ""
     grafana_admin_user: str = "admin"

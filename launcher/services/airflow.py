@@ -47,6 +47,7 @@ def airflow_connections(cfg: Config) -> dict[str, str]:
             "AIRFLOW_VAR_P424_MODEL_NAME": cfg.model_name,
             "AIRFLOW_VAR_P424_TRAINING_SCHEDULE": cfg.training_schedule,
             "AIRFLOW_VAR_P424_QUALITY_SCHEDULE": cfg.quality_schedule,
+            "AIRFLOW_VAR_P424_ARCHIVE_SCHEDULE": cfg.archive_schedule,
             "AIRFLOW_VAR_P424_MIN_TRAINING_LAPS": str(cfg.min_training_laps),
             "AIRFLOW_VAR_P424_TELEMETRY_BUCKET": cfg.minio_bucket_telemetry,
         }

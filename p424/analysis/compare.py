@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from p424.analysis import minisectors
-from p424.analysis.core import Lap, profiles
+from p424.analysis.core import Lap, by_source, profiles
 from p424.analysis.minisectors import MiniSectorSettings
 from p424.catalog import CATALOG, Kind
 from p424.storage.schema import PROFILE_STEP_M
@@ -171,9 +171,11 @@ class CatalogChannels:
             return {}
         if self.source == "raw":
             return {LapRef.of(lap): lap.get_telemetry(names, source="raw") for lap in laps}
-        store = laps[0].session.store
-        keys = [(r.session_id, r.lap) for r in map(LapRef.of, laps)]
-        blocks = store.window_blocks(keys, self.window_ms, [self.stat], names)
+        blocks = {
+            key: block
+            for data, keys in by_source(laps)
+            for key, block in data.window_blocks(keys, self.window_ms, [self.stat], names).items()
+        }
         out = {}
         for key, block in blocks.items():
             df = pd.DataFrame(block.values[self.stat], columns=list(names))

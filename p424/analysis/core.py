@@ -10,21 +10,31 @@ Time axes (see README, "Time axes"): ``SessionTime`` is the session clock (sim t
 ``LapTime`` the time since the lap started (s); ``Date`` the session wall clock (the session's
 anchor plus its session time). ``Distance`` is the lap distance from the start line (m).
 Units are SI as in the channel catalog (``Telemetry.units``).
+
+A session comes from Cassandra while it holds the session's frames and windows, and from the
+archive (``p424.archive``: gold laps and quality, bronze frames, silver profiles, windows
+recomputed from silver as the stream computed them) once they have expired there, or when asked:
+``get_session(id, source="archive")``. Both give the same laps, telemetry, positions and profiles
+(``p424/analysis/sources.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from p424.analysis import minisectors
 from p424.analysis.minisectors import MiniSectorSettings, TheoreticalBest
+from p424.analysis.sources import SOURCES, ArchiveData, SessionData
 from p424.catalog import CATALOG
 from p424.codec.frame import decode_values_many
 from p424.storage.reader import TelemetryStore
+
+if TYPE_CHECKING:
+    from p424.archive.reader import ArchiveReader
 
 # FastF1's position axes -> catalog channels (Unity's y is up: the track plane is its x and z).
 POSITION_AXES = {"X": "position_x", "Y": "position_z", "Z": "position_y"}
@@ -172,12 +182,33 @@ class Laps(pd.DataFrame):  # type: ignore[misc]
 
 
 class Session:
-    def __init__(self, session_id: int, store: TelemetryStore) -> None:
+    """A stored session. ``source`` "auto" reads Cassandra while it holds the session's frames and
+    windows (they expire with their retention), the archive once it no longer does; "cassandra" or
+    "archive" chooses. Every read goes through ``data`` (``p424.analysis.sources.SessionData``)."""
+
+    def __init__(
+        self,
+        session_id: int,
+        store: TelemetryStore,
+        source: str = "auto",
+        archive: ArchiveReader | None = None,
+    ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         self.session_id = session_id
         self.store = store
-        info = store.session_row(session_id)
+        info = store.session_row(session_id) if source != "archive" else None
+        if source == "auto":
+            hot = info is not None and store.holds_session(info)
+            archived = not hot and _archive(store, archive).record(session_id) is not None
+            source = "archive" if archived else "cassandra"
+        self.data: SessionData = store if source == "cassandra" else ArchiveData(_archive(store, archive), store.cfg)
+        if source == "archive":
+            info = self.data.session_row(session_id)
         if info is None:
-            raise KeyError(f"session {session_id} is not stored (./launchcommand.sh sessions lists them)")
+            where = "archived" if source == "archive" else "stored"
+            raise KeyError(f"session {session_id} is not {where} (./launchcommand.sh sessions lists them)")
+        self.source = source
         self.info: dict[str, Any] = info
         self._laps: Laps | None = None
 
@@ -188,12 +219,12 @@ class Session:
 
     @property
     def quality(self) -> dict[str, Any]:
-        return self.store.quality(self.session_id) or {}
+        return self.data.quality(self.session_id) or {}
 
     @property
     def laps(self) -> Laps:
         if self._laps is None:
-            rows = self.store.laps(self.session_id)
+            rows = self.data.laps(self.session_id)
             df = (
                 pd.DataFrame(rows).rename(columns=LAP_COLUMNS)
                 if rows
@@ -215,7 +246,7 @@ class Session:
 
     def _windows(self, lap: int, window_ms: int, channels: Sequence[str] | None, stat: str) -> Telemetry:
         names = list(channels) if channels else list(CATALOG.payload_names)
-        block = self.store.window_blocks([(self.session_id, lap)], window_ms, [stat], names)[(self.session_id, lap)]
+        block = self.data.window_blocks([(self.session_id, lap)], window_ms, [stat], names)[(self.session_id, lap)]
         out = pd.DataFrame(
             {
                 "Date": pd.to_datetime(block.ts_ms, unit="ms", utc=True),
@@ -242,7 +273,7 @@ class Session:
         idx = [CATALOG.payload_index[c] for c in names]
         rows = [
             r
-            for r in self.store.frames(self.session_id, start, end)
+            for r in self.data.frames(self.session_id, start, end)
             if end_included or r["sim_time"] < end  # not the next lap's first frame
         ]
         data = decode_values_many([r["frame"] for r in rows])[:, idx] if rows else np.empty((0, len(names)))
@@ -259,16 +290,39 @@ class Session:
         return Telemetry(out.sort_values("SessionTime", kind="stable").reset_index(drop=True))
 
     def profile(self, lap: int) -> pd.DataFrame:
-        df = pd.DataFrame(self.store.profile(self.session_id, lap))
-        return df.drop(columns=["session_id", "lap"]) if not df.empty else df
+        df = pd.DataFrame(self.data.profiles([(self.session_id, lap)])[(self.session_id, lap)])
+        keys = [c for c in ("session_id", "lap", "sim_time") if c in df.columns]  # silver's rows also carry sim_time
+        return df.drop(columns=keys)
 
     def theoretical_best(self, settings: MiniSectorSettings | None = None) -> TheoreticalBest:
         """The sum of the session's best mini-sector times, against its fastest lap (``minisectors``)."""
         return minisectors.theoretical_best(self.laps.mini_sectors(settings))
 
 
-def get_session(session_id: int, store: TelemetryStore | None = None) -> Session:
-    return Session(session_id, store or TelemetryStore())
+def by_source(laps: Sequence[Lap]) -> list[tuple[SessionData, list[tuple[int, int]]]]:
+    """Laps of any sessions grouped by the store each is read from, as (source, lap keys)."""
+    groups: dict[int, tuple[SessionData, list[tuple[int, int]]]] = {}
+    for lap in laps:
+        session: Session = lap.session
+        _, keys = groups.setdefault(id(session.data), (session.data, []))
+        keys.append((session.session_id, int(lap["LapNumber"])))
+    return list(groups.values())
+
+
+def _archive(store: TelemetryStore, archive: ArchiveReader | None) -> ArchiveReader:
+    if archive is not None:
+        return archive
+    from p424.archive import ArchiveReader, ArchiveStore
+
+    return ArchiveReader(ArchiveStore.from_config(store.cfg))
+
+
+def get_session(
+    session_id: int, store: TelemetryStore | None = None, source: str = "auto", archive: ArchiveReader | None = None
+) -> Session:
+    """A stored session: from Cassandra while it holds the session's frames and windows, else from the
+    archive (``source`` "cassandra" or "archive" to choose)."""
+    return Session(session_id, store or TelemetryStore(), source, archive)
 
 
 def list_sessions(store: TelemetryStore | None = None) -> pd.DataFrame:
@@ -302,9 +356,8 @@ def profiles(laps: Sequence[Lap]) -> dict[tuple[int, int], pd.DataFrame]:
     """The stored distance profiles of laps of any sessions: ``distance`` (m) and ``elapsed`` (s)."""
     if not laps:
         return {}
-    keys = [(lap.session.session_id, int(lap["LapNumber"])) for lap in laps]
     columns = ("distance", "elapsed")
-    rows = laps[0].session.store.profiles(keys, columns)
+    rows = {k: v for data, group in by_source(laps) for k, v in data.profiles(group, columns).items()}
     return {
         key: pd.DataFrame({c: np.array([r[c] for r in found], dtype=np.float64) for c in columns})
         for key, found in rows.items()

@@ -3,7 +3,8 @@
 Each file in ``cql/`` is applied once, in version order, and recorded with its checksum in
 ``schema_migrations``; an applied file whose checksum changed is an error (write a new version
 instead). Catalog columns are reconciled on every run with ``ALTER TABLE ... ADD IF NOT EXISTS``,
-so adding a channel to the catalog needs no hand-written migration.
+so adding a channel to the catalog needs no hand-written migration. Table options that follow a
+setting (the retention TTLs, ``p424.storage.retention``) are reconciled the same way, on every run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from string import Template
 from cassandra.cluster import Session
 
 from p424.catalog import CATALOG, Catalog
+from p424.storage.retention import Retention
 from p424.storage.schema import catalog_columns
 
 CQL_DIR = Path(__file__).parent / "cql"
@@ -54,8 +56,16 @@ class MigrationError(RuntimeError):
     pass
 
 
-def migrate(session: Session, keyspace: str, replication: str, catalog: Catalog = CATALOG) -> list[str]:
-    """Bring the keyspace up to date; returns a description of what changed (empty if nothing)."""
+def migrate(
+    session: Session,
+    keyspace: str,
+    replication: str,
+    catalog: Catalog = CATALOG,
+    retention: Retention | None = None,
+) -> list[str]:
+    """Bring the keyspace up to date; returns a description of what changed (empty if nothing).
+
+    ``retention`` None leaves the tables' TTLs as they are."""
     changes: list[str] = []
     pending = migrations()
     # The first file creates the keyspace and the bookkeeping table, so it may run before we can read it.
@@ -83,6 +93,21 @@ def migrate(session: Session, keyspace: str, replication: str, catalog: Catalog 
         )
         changes.append(f"applied {m.version:04d}_{m.name}")
     changes.extend(reconcile_catalog_columns(session, keyspace, catalog))
+    if retention is not None:
+        changes.extend(reconcile_retention(session, keyspace, retention))
+    return changes
+
+
+def reconcile_retention(session: Session, keyspace: str, retention: Retention) -> list[str]:
+    """Set each expiring table's ``default_time_to_live`` to the configured retention."""
+    session.cluster.refresh_schema_metadata()
+    tables = session.cluster.metadata.keyspaces[keyspace].tables
+    changes = []
+    for table, ttl in retention.table_ttls().items():
+        if int(tables[table].options.get("default_time_to_live") or 0) == ttl:
+            continue
+        session.execute(f"ALTER TABLE {keyspace}.{table} WITH default_time_to_live = {int(ttl)}", timeout=60)
+        changes.append(f"{table} rows now expire after {ttl} s" if ttl else f"{table} rows no longer expire")
     return changes
 
 

@@ -70,6 +70,25 @@ class TelemetryStore:
         rows = self._rows(f"SELECT * FROM {self.ks}.sessions WHERE session_id = %s", (session_id,))
         return rows[0] if rows else None
 
+    def holds_session(self, info: dict[str, Any]) -> bool:
+        """Whether the hot store still holds the session's raw frames and windows (both expire with
+        their retention TTL; ``sessions``, ``laps`` and quality rows stay)."""
+        sid = info["session_id"]
+        bucket = frame_bucket(float(info.get("first_sim_time") or 0.0))
+        probe = f"SELECT seq FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s LIMIT 1"
+        if not self._rows(probe, (sid, bucket)):
+            return False
+        laps = self._rows(f"SELECT lap FROM {self.ks}.laps WHERE session_id = %s LIMIT 1", (sid,))
+        if not laps:
+            return True  # nothing summarised yet: the frames are all there is
+        return bool(
+            self._rows(
+                f"SELECT ts FROM {self.ks}.channel_windows WHERE session_id = %s AND window_ms = %s AND lap = %s "
+                "AND part = 0 LIMIT 1",
+                (sid, min(self.cfg.window_sizes), laps[0]["lap"]),
+            )
+        )
+
     def quality(self, session_id: int) -> dict[str, Any] | None:
         rows = self._rows(f"SELECT * FROM {self.ks}.session_quality WHERE session_id = %s", (session_id,))
         return rows[0] if rows else None

@@ -24,6 +24,7 @@ from p424.derived.dimensions import UnitError, parse_unit
 from p424.derived.files import DefinitionError, Source
 from p424.derived.maths import MathsSet, parse_maths
 from p424.sim import CarSimulator
+from tests.reference import reference_maths
 from unity_bridge.lapfile import lap_frames, read_lap_file
 
 C = len(CATALOG.payload_channels)
@@ -184,42 +185,13 @@ def test_the_default_files_load_with_at_least_ten_maths_channels_and_limits() ->
     assert pickle.loads(pickle.dumps(d)).maths.names == d.maths.names  # shipped to Flink workers pickled
 
 
-def reference(df: pd.DataFrame) -> dict[str, pd.Series]:
-    """The default maths channels written out with pandas, as an engineer would in a notebook."""
-    nan = np.nan
-    total = df.power_electrical_front + df.power_electrical_rear
-    mech_f = df.torque_mechanical_front * df.motor_rpm_front * 2 * np.pi / 60 / 1000
-    mech_r = df.torque_mechanical_rear * df.motor_rpm_rear * 2 * np.pi / 60 / 1000
-    tyres = df[["tyre_temperature_fl", "tyre_temperature_fr", "tyre_temperature_rl", "tyre_temperature_rr"]]
-    heights = df[["ride_height_front", "ride_height_rear"]]
-    downforce = df.aero_downforce_front + df.aero_downforce_rear
-    return {
-        "power_mgu_total": total,
-        "power_balance_front": (df.power_electrical_front / total).where(total.abs() > 5, nan),
-        "power_mechanical_front": mech_f,
-        "power_mechanical_rear": mech_r,
-        "mgu_loss_total": total - mech_f - mech_r,
-        "battery_to_mgu_loss": df.battery_power - df.power_electrical_total,
-        "regen_power": (-df.power_electrical_total).clip(lower=0).where(df.power_electrical_total.notna()),
-        "slip_ratio_front": (df.slip_ratio_fl + df.slip_ratio_fr) / 2,
-        "slip_ratio_rear": (df.slip_ratio_rl + df.slip_ratio_rr) / 2,
-        "wheel_slip_rear": (((df.wheel_speed_rl + df.wheel_speed_rr) / 2 - df.speed) / df.speed).where(df.speed > 5),
-        "energy_per_km": (df.battery_net_energy / (df.lap_distance / 1000)).where(df.lap_distance > 100),
-        "aero_balance_front": df.aero_downforce_front / downforce,
-        "lift_to_drag": downforce / df.aero_drag,
-        "accel_combined": np.sqrt(df.accel_longitudinal**2 + df.accel_lateral**2) / 9.80665,
-        "tyre_temperature_max": tyres.max(axis=1, skipna=False),
-        "ride_height_min": heights.min(axis=1, skipna=False),
-    }
-
-
 def check_against_reference(values: np.ndarray, t: np.ndarray, d: np.ndarray) -> dict[str, int]:
     m = derived.default().maths
     out = m.extend(values, t, d)
     np.testing.assert_array_equal(out[:, :C], values)  # the catalog's columns are untouched
     df = pd.DataFrame(values.astype(np.float64), columns=list(CATALOG.payload_names))
     df["lap_distance"] = d
-    ref = reference(df)
+    ref = reference_maths(df)
     assert sorted(ref) == sorted(m.names), "the reference covers every default maths channel"
     present = {}
     for j, name in enumerate(m.names):

@@ -3,13 +3,16 @@
 Each file in ``cql/`` is applied once, in version order, and recorded with its checksum in
 ``schema_migrations``; an applied file whose checksum changed is an error (write a new version
 instead). Catalog columns are reconciled on every run with ``ALTER TABLE ... ADD IF NOT EXISTS``,
-so adding a channel to the catalog needs no hand-written migration.
+so adding a channel to the catalog needs no hand-written migration; so are the window columns of
+the maths channels the caller names (the configured maths file), which are only ever added: rows
+written under an older maths file keep their columns, and the blob names its own channels.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +57,13 @@ class MigrationError(RuntimeError):
     pass
 
 
-def migrate(session: Session, keyspace: str, replication: str, catalog: Catalog = CATALOG) -> list[str]:
+def migrate(
+    session: Session,
+    keyspace: str,
+    replication: str,
+    catalog: Catalog = CATALOG,
+    maths: Iterable[str] = (),
+) -> list[str]:
     """Bring the keyspace up to date; returns a description of what changed (empty if nothing)."""
     changes: list[str] = []
     pending = migrations()
@@ -82,15 +91,17 @@ def migrate(session: Session, keyspace: str, replication: str, catalog: Catalog 
             (m.version, m.name, m.checksum, datetime.now(UTC)),
         )
         changes.append(f"applied {m.version:04d}_{m.name}")
-    changes.extend(reconcile_catalog_columns(session, keyspace, catalog))
+    changes.extend(reconcile_catalog_columns(session, keyspace, catalog, maths))
     return changes
 
 
-def reconcile_catalog_columns(session: Session, keyspace: str, catalog: Catalog = CATALOG) -> list[str]:
+def reconcile_catalog_columns(
+    session: Session, keyspace: str, catalog: Catalog = CATALOG, maths: Iterable[str] = ()
+) -> list[str]:
     session.cluster.refresh_schema_metadata()
     tables = session.cluster.metadata.keyspaces[keyspace].tables
     changes = []
-    for table, columns in catalog_columns(catalog).items():
+    for table, columns in catalog_columns(catalog, maths).items():
         missing = [c for c in columns if c not in tables[table].columns]
         if not missing:
             continue

@@ -76,9 +76,10 @@ def _laps_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-@command("laps", "print the lap table of a session (time, distance, max speed, energies)", _laps_args)
+@command("laps", "print the lap table of a session (time, distance, max speed, energies, events)", _laps_args)
 def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
-    from p424.analysis import get_session
+    from p424.analysis import get_session, session_events
+    from p424.analysis.events import event_counts
     from p424.storage.reader import TelemetryStore
 
     with TelemetryStore(load_config(overrides=overrides)) as store:
@@ -89,10 +90,20 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
                 console.error("no session is stored yet: stream one with ./launchcommand.sh simulate or replay")
                 return 1
             sid = sessions[-1]["session_id"]
-        laps = get_session(sid, store).laps
+        session = get_session(sid, store)
+        laps = session.laps
+        events = session_events(session)
     if args.json:
-        print(laps.drop(columns=["LapTime"], errors="ignore").to_json(orient="records", date_format="iso", indent=2))
+        listed = {
+            lap: group.drop(columns=["LapNumber"]).to_dict(orient="records")
+            for lap, group in events.groupby("LapNumber")
+        }
+        doc = json.loads(laps.drop(columns=["LapTime"], errors="ignore").to_json(orient="records", date_format="iso"))
+        for lap in doc:
+            lap["Events"] = listed.get(lap["LapNumber"], [])
+        print(json.dumps(doc, default=str, indent=2))
         return 0
+    counts = event_counts(events)
     print(f"session {sid}")
     rows = [
         [
@@ -105,14 +116,12 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
             _num(r.EnergyNetKWh, 1, 3),
             "yes" if r.Complete else "no" + (" (in progress or cut short)" if not r.Invalidated else ""),
             " ".join(_laptime(s.total_seconds()) for s in _sectors(r)),
+            counts.get(int(r.LapNumber), "-"),
         ]
         for r in laps.itertuples()
     ]
-    print(
-        console.table(
-            ["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors"], rows
-        )
-    )
+    header = ["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors", "events"]
+    print(console.table(header, rows))
     return 0
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -101,6 +102,19 @@ class AlarmSet:
     def names(self) -> tuple[str, ...]:
         return tuple(limit.name for limit in self.limits)
 
+    @cached_property
+    def screens(self) -> tuple[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.float32], npt.NDArray[np.float32]], ...]:
+        """Per statistic used: (its index, the limits' columns, their signs, signed thresholds): one
+        vectorised test of whether any limit is beyond, so quiet windows cost a few numpy calls."""
+        out = []
+        for i, stat in enumerate(WINDOW_STATS):
+            chosen = [limit for limit in self.limits if limit.stat == stat]
+            if chosen:
+                signs = np.array([1.0 if x.direction == "above" else -1.0 for x in chosen], dtype=np.float32)
+                thresholds = np.array([x.threshold for x in chosen], dtype=np.float32) * signs
+                out.append((i, np.array([x.column for x in chosen], dtype=np.intp), signs, thresholds))
+        return tuple(out)
+
 
 @dataclass(kw_only=True)
 class LimitState:
@@ -145,11 +159,16 @@ class AlarmTracker:
         the window's value per column of the extended block."""
         out: list[Transition] = []
         states = self.states
+        if not any(st.active or st.run_start is not None for st in states.values()):
+            with np.errstate(invalid="ignore"):
+                beyond = any((stats[i][cols] * signs > limits).any() for i, cols, signs, limits in alarms.screens)
+            if not beyond:
+                return out  # nothing active, no run, nothing beyond: the usual window
         for limit in alarms.limits:
             st = states.get(limit.name)
             if st is None:
                 st = states[limit.name] = LimitState()
-            if st.last_end is not None and start > st.last_end + EPS_S:
+            if st.run_start is not None and st.last_end is not None and start > st.last_end + EPS_S:
                 st.run_start = None  # a gap in session time: no run survives it
             st.last_end = end
             v = float(stats[_STAT_INDEX[limit.stat]][limit.column])

@@ -144,7 +144,7 @@ class EventTracker:
             values = block[:, ev.threshold_columns]
             with np.errstate(invalid="ignore"):
                 beyond = (values > ev.above) | (values < ev.below)
-            if beyond.any() or any(t.key in self.runs for t in thresholds):
+            if self.runs or beyond.any():  # mostly neither: one comparison per definition and block
                 for j, track in enumerate(thresholds):
                     hits = beyond[:, j]
                     if track.key in self.runs or hits.any():
@@ -152,7 +152,7 @@ class EventTracker:
         marker_tracks = ev.marker_tracks
         if marker_tracks:
             flagged = markers & ev.marker_mask
-            if flagged.any() or any(t.key in self.runs for t in marker_tracks):
+            if self.runs or flagged.any():
                 for track in marker_tracks:
                     hits = (flagged & track.marker) != 0
                     if track.key in self.runs or hits.any():

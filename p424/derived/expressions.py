@@ -79,7 +79,12 @@ class Apply(Node):
     args: tuple[Node, ...]
 
     def eval(self, slots: Sequence[F64]) -> Value:
-        return self.fn(*(a.eval(slots) for a in self.args))
+        args = self.args  # one call per node and block: the common arities without a generator
+        if len(args) == 2:
+            return self.fn(args[0].eval(slots), args[1].eval(slots))
+        if len(args) == 1:
+            return self.fn(args[0].eval(slots))
+        return self.fn(*[a.eval(slots) for a in args])
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,12 @@ class Where(Node):
     args: tuple[Node, Node, Node]
 
     def eval(self, slots: Sequence[F64]) -> Value:
-        cond = self.args[0].eval(slots)
-        return np.where(cond > 0.5, self.args[1].eval(slots), self.args[2].eval(slots)) + 0.0 * cond
+        test, yes, no = self.args
+        if isinstance(test, Compare):  # the usual case, in fewer operations: unknown where a side is absent
+            a, b = test.args[0].eval(slots), test.args[1].eval(slots)
+            return np.where(test.fn(a, b), yes.eval(slots), no.eval(slots)) + 0.0 * (a + b)
+        cond = test.eval(slots)
+        return np.where(cond > 0.5, yes.eval(slots), no.eval(slots)) + 0.0 * cond
 
 
 # ------------------------------------------------------------------ checking
@@ -325,6 +334,8 @@ class _Checker:
         exponent = _number(node.right)
         if exponent is None:
             raise ExprError(f"{self.text(node)!r}: the exponent must be a number")
+        if exponent == 0:
+            raise ExprError(f"{self.text(node)!r}: a power of 0 is 1, even where the channel is absent: write 1")
         if unit is None:
             return Power((base,), exponent), None
         if exponent == int(exponent):
@@ -446,12 +457,12 @@ def _fold(node: Node) -> Node:
 
 
 def evaluate(node: Node, slots: Sequence[F64], n: int) -> F64:
-    """A checked expression over ``n`` frames (NaN-safe: no warnings for absent or divided-by-zero values)."""
-    with np.errstate(all="ignore"):
-        out = node.eval(slots)
+    """A checked expression over ``n`` frames. Call it inside ``np.errstate(all="ignore")``: absent
+    values and divisions by zero are expected, and warn otherwise."""
+    out = node.eval(slots)
     if not isinstance(out, np.ndarray):
         return np.full(n, float(out))
-    return out.astype(np.float64, copy=False)
+    return out
 
 
 class NameTable(Resolver):

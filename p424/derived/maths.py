@@ -114,25 +114,23 @@ class MathsSet:
 
     def extend(self, values: F32, sim_time: F64, lap_distance: F64) -> F32:
         """The block (frames x payload channels) with one more column per maths channel."""
-        n, width = values.shape
         m = len(self.channels)
         if not m:
             return values
-        out = np.empty((n, width + m), dtype=np.float32)
-        out[:, :width] = values
-        inputs = np.ascontiguousarray(values[:, self._payload_index].T, dtype=np.float64)
+        n = values.shape[0]
+        inputs = values[:, self._payload_index].T.astype(np.float64)  # (input, frame): rows to compute with
         header = {"sim_time": sim_time, "lap_distance": lap_distance}
         slots: list[F64] = [*inputs, *(header[h] for h in self.header_inputs)]
         base = len(slots)
         slots.extend([sim_time] * m)  # placeholders, each replaced before it is read
-        for j in self.order:
-            slots[base + j] = evaluate(self.nodes[j], slots, n)
-            out[:, width + j] = slots[base + j]
-        tail = out[:, width:]
-        bad = ~np.isfinite(tail)
+        with np.errstate(all="ignore"):  # absent inputs and divisions by zero are expected
+            for j in self.order:
+                slots[base + j] = evaluate(self.nodes[j], slots, n)
+        maths = np.array(slots[base:], dtype=np.float32)  # (channel, frame), file order
+        bad = ~np.isfinite(maths)
         if bad.any():
-            tail[bad] = np.nan  # x / 0 and the like: absent, like a channel without a value
-        return out
+            maths[bad] = np.nan  # x / 0 and the like: absent, like a channel without a value
+        return np.hstack((values, maths.T))
 
 
 def parse_maths(source: Source, catalog: Catalog = CATALOG) -> MathsSet:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -136,17 +137,38 @@ class Compare(Node):
 
 @dataclass(frozen=True)
 class Where(Node):
-    """``a`` where the condition holds, ``b`` where it does not, absent where it is unknown."""
+    """``a`` where the condition holds, ``b`` where it does not, absent where it is unknown.
+
+    ``certain``: every branch is absent wherever the condition is unknown (each is ``None`` or reads
+    every input the condition reads, and absence propagates), so the unknown case needs no work.
+    """
 
     args: tuple[Node, Node, Node]
+    certain: bool = False
 
     def eval(self, slots: Sequence[F64]) -> Value:
         test, yes, no = self.args
-        if isinstance(test, Compare):  # the usual case, in fewer operations: unknown where a side is absent
+        if isinstance(test, Compare):  # the usual case, in fewer operations
             a, b = test.args[0].eval(slots), test.args[1].eval(slots)
-            return np.where(test.fn(a, b), yes.eval(slots), no.eval(slots)) + 0.0 * (a + b)
+            picked = np.where(test.fn(a, b), yes.eval(slots), no.eval(slots))
+            return picked if self.certain else picked + 0.0 * (a + b)
         cond = test.eval(slots)
-        return np.where(cond > 0.5, yes.eval(slots), no.eval(slots)) + 0.0 * cond
+        picked = np.where(cond > 0.5, yes.eval(slots), no.eval(slots))
+        return picked if self.certain else picked + 0.0 * cond
+
+
+def reads(node: Node) -> frozenset[int]:
+    """The slots a tree reads."""
+    if isinstance(node, Slot):
+        return frozenset((node.index,))
+    out: frozenset[int] = frozenset()
+    for a in getattr(node, "args", ()):
+        out |= reads(a)
+    return out
+
+
+def _absent(node: Node) -> bool:
+    return isinstance(node, Const) and node.value != node.value  # None: NaN
 
 
 # ------------------------------------------------------------------ checking
@@ -358,7 +380,9 @@ class _Checker:
         va, ua = self._quantity(a)
         vb, ub = self._quantity(b)
         unit = self._same([(a, ua), (b, ub)], f"the two branches of {self.text(whole)!r}")
-        return Where((cond, va, vb)), unit
+        needed = reads(cond)
+        certain = all(_absent(v) or needed <= reads(v) for v in (va, vb))
+        return Where((cond, va, vb), certain), unit
 
     def _call(self, node: ast.Call) -> tuple[Node, Kind]:
         known = ", ".join(FUNCTIONS)
@@ -395,7 +419,7 @@ class _Checker:
         if name == "mean":
             return Fold(np.add, values, divide_by=float(n)), same
         if name == "hypot":
-            return Hypot(values), same
+            return (Apply(np.hypot, values) if n == 2 else Hypot(values)), same
         return Apply(np.clip, values), same  # clip(x, lo, hi)
 
     def _convert(self, node: ast.Call) -> tuple[Node, Kind]:
@@ -456,13 +480,93 @@ def _fold(node: Node) -> Node:
     return folded
 
 
-def evaluate(node: Node, slots: Sequence[F64], n: int) -> F64:
-    """A checked expression over ``n`` frames. Call it inside ``np.errstate(all="ignore")``: absent
-    values and divisions by zero are expected, and warn otherwise."""
-    out = node.eval(slots)
-    if not isinstance(out, np.ndarray):
-        return np.full(n, float(out))
-    return out
+Program = Callable[[Sequence[F64]], Value]
+
+
+def program(node: Node) -> Program:
+    """A checked tree as nested Python closures over numpy: the values ``node.eval`` gives, with less
+    dispatch per block (operands that are slots or constants are read in place, slots through
+    ``operator.itemgetter``). Built from the node classes above, never from text; closures do not
+    pickle, so callers build them after loading (``MathsSet`` does, lazily)."""
+    if isinstance(node, Const):
+        value = node.value
+        return lambda s: value
+    if isinstance(node, Slot):
+        return operator.itemgetter(node.index)
+    if isinstance(node, Apply):
+        return _apply(node.fn, node.args)
+    if isinstance(node, Compare):
+        fn, (fa, fb) = node.fn, (program(node.args[0]), program(node.args[1]))
+
+        def compare(s: Sequence[F64]) -> Value:
+            a, b = fa(s), fb(s)
+            return fn(a, b) + 0.0 * (a + b)
+
+        return compare
+    if isinstance(node, Where):
+        return _where(node)
+    if isinstance(node, Fold):
+        fn, divide_by = node.fn, node.divide_by
+        first, *rest = (program(a) for a in node.args)
+
+        def fold(s: Sequence[F64]) -> Value:
+            acc = first(s)
+            for f in rest:
+                acc = fn(acc, f(s))
+            return acc / divide_by if divide_by != 1.0 else acc
+
+        return fold
+    if isinstance(node, Power):
+        base, exponent = program(node.args[0]), node.exponent
+        return lambda s: np.power(base(s), exponent)
+    return node.eval  # Hypot of three or more: rare enough to dispatch
+
+
+def _apply(fn: Callable[..., Any], args: tuple[Node, ...]) -> Program:
+    if len(args) == 1:
+        f0 = program(args[0])
+        return lambda s: fn(f0(s))
+    if len(args) == 2:
+        a, b = args
+        if isinstance(a, Slot) and isinstance(b, Slot):
+            i, j = a.index, b.index
+            return lambda s: fn(s[i], s[j])
+        if isinstance(a, Slot) and isinstance(b, Const):
+            i, v = a.index, b.value
+            return lambda s: fn(s[i], v)
+        if isinstance(a, Const) and isinstance(b, Slot):
+            u, j = a.value, b.index
+            return lambda s: fn(u, s[j])
+        if isinstance(b, Const):
+            f0, v = program(a), b.value
+            return lambda s: fn(f0(s), v)
+        f0, f1 = program(a), program(b)
+        return lambda s: fn(f0(s), f1(s))
+    fs = [program(a) for a in args]
+    return lambda s: fn(*[f(s) for f in fs])
+
+
+def _where(node: Where) -> Program:
+    test, yes, no = node.args
+    fy, fn_ = program(yes), program(no)
+    certain = node.certain
+    if isinstance(test, Compare):
+        cmp, fa, fb = test.fn, program(test.args[0]), program(test.args[1])
+
+        def where_compare(s: Sequence[F64]) -> Value:
+            a, b = fa(s), fb(s)
+            picked = np.where(cmp(a, b), fy(s), fn_(s))
+            return picked if certain else picked + 0.0 * (a + b)
+
+        return where_compare
+    ft = program(test)
+
+    def where(s: Sequence[F64]) -> Value:
+        cond = ft(s)
+        picked = np.where(cond > 0.5, fy(s), fn_(s))
+        return picked if certain else picked + 0.0 * cond
+
+    return where
 
 
 class NameTable(Resolver):

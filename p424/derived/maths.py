@@ -29,13 +29,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
 from p424.derived.dimensions import Unit, UnitError, parse_unit
-from p424.derived.expressions import FUNCTIONS, ExprError, NameTable, Node, check, evaluate, names_in, parse
+from p424.derived.expressions import FUNCTIONS, ExprError, NameTable, Node, Program, check, names_in, parse, program
 from p424.derived.files import DefinitionError, Source, check_keys, entries, typed
 from p424.storage.schema import WINDOW_STATS, window_stat_columns
 
@@ -87,6 +88,16 @@ class MathsSet:
         return np.array(self.payload_inputs, dtype=np.intp)
 
     @cached_property
+    def _programs(self) -> tuple[tuple[int, Program], ...]:
+        """(channel, its program) in evaluation order; built on first use, after unpickling too."""
+        return tuple((j, program(self.nodes[j])) for j in self.order)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_programs", None)  # closures do not pickle; rebuilt where the set is used
+        return state
+
+    @cached_property
     def _columns(self) -> dict[str, int]:
         n = len(self.catalog.payload_channels)
         return {**self.catalog.payload_index, **{name: n + j for j, name in enumerate(self.names)}}
@@ -119,18 +130,20 @@ class MathsSet:
             return values
         n = values.shape[0]
         inputs = values[:, self._payload_index].T.astype(np.float64)  # (input, frame): rows to compute with
-        header = {"sim_time": sim_time, "lap_distance": lap_distance}
-        slots: list[F64] = [*inputs, *(header[h] for h in self.header_inputs)]
+        slots: list[Any] = [*inputs]
+        for h in self.header_inputs:
+            slots.append(sim_time if h == "sim_time" else lap_distance)
         base = len(slots)
-        slots.extend([sim_time] * m)  # placeholders, each replaced before it is read
+        slots += [None] * m  # each maths channel's slot is filled before anything reads it
         with np.errstate(all="ignore"):  # absent inputs and divisions by zero are expected
-            for j in self.order:
-                slots[base + j] = evaluate(self.nodes[j], slots, n)
+            for j, run in self._programs:
+                value = run(slots)
+                slots[base + j] = value if isinstance(value, np.ndarray) else np.full(n, value)
         maths = np.array(slots[base:], dtype=np.float32)  # (channel, frame), file order
         bad = ~np.isfinite(maths)
         if bad.any():
             maths[bad] = np.nan  # x / 0 and the like: absent, like a channel without a value
-        return np.hstack((values, maths.T))
+        return np.concatenate((values, maths.T), axis=1)
 
 
 def parse_maths(source: Source, catalog: Catalog = CATALOG) -> MathsSet:

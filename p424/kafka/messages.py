@@ -9,6 +9,7 @@ milliseconds; ``*_sim_time`` and ``window_start`` are session-clock seconds.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -201,12 +202,12 @@ def window_message_json(
     )
     channels = {n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)}
     maths: dict[str, dict[str, float]] = {}
-    if row.maths is not None:
-        m = row.maths.values
-        keep = ~np.isnan(m[2])
-        columns = m[:, keep].T.tolist()
-        kept = [n for n, k in zip(row.maths.names, keep.tolist(), strict=True) if k]
-        maths = {n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(kept, columns, strict=True)}
+    if row.maths is not None:  # a handful of channels: one conversion; absent ones (NaN mean) left out
+        maths = {
+            n: {"min": a, "max": b, "mean": c, "last": d}
+            for n, (a, b, c, d) in zip(row.maths.names, row.maths.values.T.tolist(), strict=True)
+            if not math.isnan(c)
+        }
     doc = _window_fields(row, channels, asdict(quality) if quality is not None else None, maths)
     # orjson: ~10x faster than json for these ~230 floats, and the same document.
     return orjson.dumps(doc)

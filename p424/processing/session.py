@@ -361,7 +361,7 @@ class SessionProcessor:
         n = len(self.catalog.payload_channels)
         if len(mins) > n:
             defs = self.definitions.maths
-            values = np.stack((mins[n:], maxs[n:], means[n:], lasts[n:]))
+            values = np.array((mins[n:], maxs[n:], means[n:], lasts[n:]))
             maths = MathsStats(names=defs.names, units=defs.units, values=values)
             mins, maxs, means, lasts = mins[:n], maxs[:n], means[:n], lasts[:n]
         return WindowRow(

@@ -103,17 +103,30 @@ class AlarmSet:
         return tuple(limit.name for limit in self.limits)
 
     @cached_property
-    def screens(self) -> tuple[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.float32], npt.NDArray[np.float32]], ...]:
-        """Per statistic used: (its index, the limits' columns, their signs, signed thresholds): one
-        vectorised test of whether any limit is beyond, so quiet windows cost a few numpy calls."""
-        out = []
-        for i, stat in enumerate(WINDOW_STATS):
-            chosen = [limit for limit in self.limits if limit.stat == stat]
-            if chosen:
-                signs = np.array([1.0 if x.direction == "above" else -1.0 for x in chosen], dtype=np.float32)
-                thresholds = np.array([x.threshold for x in chosen], dtype=np.float32) * signs
-                out.append((i, np.array([x.column for x in chosen], dtype=np.intp), signs, thresholds))
-        return tuple(out)
+    def _signs(self) -> npt.NDArray[np.float32]:
+        return np.array([1.0 if x.direction == "above" else -1.0 for x in self.limits], dtype=np.float32)
+
+    @cached_property
+    def _signed_thresholds(self) -> npt.NDArray[np.float32]:
+        return np.array([x.threshold for x in self.limits], dtype=np.float32) * self._signs
+
+    def gather(self, stats: Sequence[npt.NDArray[np.floating[Any]]]) -> tuple[npt.NDArray[np.float32], bool]:
+        """Every limit's window value (``stats``: the window's vectors in WINDOW_STATS order, each
+        as wide as the extended block), and whether any is beyond its limit: one gather and one
+        comparison for all limits, so a quiet window costs a few numpy calls."""
+        width = len(stats[0])
+        flat = self._flat.get(width)
+        if flat is None:
+            flat = self._flat[width] = np.array(
+                [_STAT_INDEX[x.stat] * width + x.column for x in self.limits], dtype=np.intp
+            )
+        values = np.concatenate(stats)[flat].astype(np.float32, copy=False)
+        beyond = bool((values * self._signs > self._signed_thresholds).any())  # NaN (absent) compares false
+        return values, beyond
+
+    @cached_property
+    def _flat(self) -> dict[int, npt.NDArray[np.intp]]:
+        return {}
 
 
 @dataclass(kw_only=True)
@@ -158,20 +171,19 @@ class AlarmTracker:
         """The transitions one closed window causes. ``stats``: per statistic (WINDOW_STATS order),
         the window's value per column of the extended block."""
         out: list[Transition] = []
+        if not alarms.limits:
+            return out
         states = self.states
-        if not any(st.active or st.run_start is not None for st in states.values()):
-            with np.errstate(invalid="ignore"):
-                beyond = any((stats[i][cols] * signs > limits).any() for i, cols, signs, limits in alarms.screens)
-            if not beyond:
-                return out  # nothing active, no run, nothing beyond: the usual window
-        for limit in alarms.limits:
+        values, beyond = alarms.gather(stats)
+        if not beyond and not any(st.active or st.run_start is not None for st in states.values()):
+            return out  # nothing active, no run, nothing beyond: the usual window
+        for limit, v in zip(alarms.limits, values.tolist(), strict=True):
             st = states.get(limit.name)
             if st is None:
                 st = states[limit.name] = LimitState()
             if st.run_start is not None and st.last_end is not None and start > st.last_end + EPS_S:
                 st.run_start = None  # a gap in session time: no run survives it
             st.last_end = end
-            v = float(stats[_STAT_INDEX[limit.stat]][limit.column])
             if math.isnan(v):
                 st.run_start = None
                 continue

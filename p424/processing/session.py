@@ -330,9 +330,10 @@ class SessionProcessor:
                 ended = self.event_runs.add_block(defs.events, t, d, markers, full)
                 out.events += [self._event_row(e, lap.number) for e in ended]
             child = block_stats(self.sizes[0], self._block_index or 0, lap.number, full, t, lap.start_sim_time, d)
-            out.windows.append(self._window_row(child, lap))
+            means = child.means
+            out.windows.append(self._window_row(child, lap, means=means))
             if defs.alarms.limits:
-                stats = (child.mins, child.maxs, child.means, child.lasts)
+                stats = (child.mins, child.maxs, means, child.lasts)
                 end = child.start + child.window_ms / 1000.0
                 for tr in self.alarm_states.on_window(defs.alarms, child.start, end, stats):
                     out.alerts.append(self._alert_row(tr, lap.number, child.last_lap_distance))
@@ -353,10 +354,13 @@ class SessionProcessor:
                 self._parents[w] = None
             self._report(out)
 
-    def _window_row(self, s: WindowStats, lap: LapState, lap_number: int | None = None) -> WindowRow:
+    def _window_row(
+        self, s: WindowStats, lap: LapState, lap_number: int | None = None, means: F32 | None = None
+    ) -> WindowRow:
         base = self._lap_window_base.setdefault(s.window_ms, s.index)
         number = lap.number if lap_number is None else lap_number
-        mins, maxs, means, lasts = s.mins, s.maxs, s.means, s.lasts
+        mins, maxs, lasts = s.mins, s.maxs, s.lasts
+        means = s.means if means is None else means
         maths = None
         n = len(self.catalog.payload_channels)
         if len(mins) > n:

@@ -9,6 +9,7 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from p424 import derived
 from p424.codec.frame import frame_car_id, frame_session_id
 from p424.processing.emit import EmitPolicy
 from p424.processing.idle import next_idle_check
@@ -28,8 +29,17 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
     When the whole stream goes quiet, processing time takes over so the last laps still close.
     """
 
-    def __init__(self, settings: ProcessingSettings, idle_timeout_ms: int, emit_interval_ms: int) -> None:
+    def __init__(
+        self,
+        settings: ProcessingSettings,
+        idle_timeout_ms: int,
+        emit_interval_ms: int,
+        definitions: derived.Definitions | None = None,
+    ) -> None:
         self.settings = settings
+        # Maths channels, events and alarms, loaded and checked where the job is submitted (so a
+        # wrong file fails the submission, named) and shipped with the function.
+        self.definitions = definitions or derived.default()
         self.idle_ms = idle_timeout_ms
         self.emit = EmitPolicy(emit_interval_ms, min(settings.window_sizes_ms))
         # Operator-wide clocks (not checkpointed: after a restore they are rebuilt from the data).
@@ -45,7 +55,10 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         st: SessionState | None = self.state.value()
         now = ctx.timer_service().current_processing_time()
         if st is None:
-            st = SessionState(SessionProcessor(frame_session_id(raw), frame_car_id(raw), self.settings))
+            session, car = frame_session_id(raw), frame_car_id(raw)
+            st = SessionState(SessionProcessor(session, car, self.settings, definitions=self.definitions))
+        else:
+            st.processor.bind(self.definitions)  # a restored processor: ours, mapped by name if the files changed
         received = ctx.timestamp() or now
         st.pending.extend(st.processor.on_frame(raw, received))
         st.last_seen_ms = now
@@ -74,6 +87,7 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         behind_the_data = self.max_received_ms - st.last_received_ms >= self.idle_ms
         stream_quiet = timestamp - self.last_element_ms >= self.idle_ms
         if (behind_the_data or stream_quiet) and not st.flushed:
+            st.processor.bind(self.definitions)
             st.pending.extend(st.processor.flush())
             st.flushed = True
         if len(st.pending):

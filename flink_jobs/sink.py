@@ -7,8 +7,14 @@ idempotent results: after a failure the job rewinds to its last checkpoint and r
 rows. Failed writes are retried with back-off; if Cassandra stays down the call times out, the
 job restarts from its checkpoint, and data waits in Kafka.
 
-Kafka messages (windows and laps as JSON) are produced here rather than with Flink's KafkaSink so
-they can be keyed by session, which keeps each session's messages in order for live consumers.
+Kafka messages (windows, laps and alarm transitions as JSON) are produced here rather than with
+Flink's KafkaSink so they can be keyed by session, which keeps each session's messages in order for
+live consumers.
+
+Maths channels: every window row's maths blob is written; the 1 s rows (``WINDOW_COLUMNS_MS``)
+also get the ``<name>_<stat>`` columns of the row's maths channels that the table has (the
+migrator adds the configured file's on ``up``), with one prepared statement per set of names, so
+a maths file edited before the schema catches up loses no row, only columns (the blob has them).
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from pyflink.datastream.functions import AsyncFunction
 
 from p424.config import Config
 from p424.kafka import live as kafka_live
-from p424.kafka.messages import lap_message, quality_snapshot, window_message_json
+from p424.kafka.messages import alert_message, lap_message, quality_snapshot, window_message_json
 from p424.processing.outputs import Outputs
 from p424.storage import writes
 from p424.storage.batches import unlogged_batches
 from p424.storage.cluster import connect
+from p424.storage.schema import maths_stat_columns
 
 GIL_SWITCH_INTERVAL_S = 0.001
 log = logging.getLogger("p424.sink")
@@ -67,7 +74,12 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
             "profile": prep(st.profile),
             "quality": prep(st.quality),
             "session": prep(st.session),
+            "event": prep(st.event),
+            "alert": prep(st.alert),
+            "recent_alert": prep(st.recent_alert),
         }
+        self._statements = st
+        self._maths_ps: dict[tuple[str, ...], tuple[PreparedStatement, Callable[[Any], tuple[object, ...]]]] = {}
         for p in self.ps.values():
             p.consistency_level = ConsistencyLevel.LOCAL_QUORUM
         # librdkafka: batching, compression and network I/O off the GIL this bundle thread holds.
@@ -97,17 +109,42 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         ]
         column_sizes = self.cfg.window_column_sizes
         for w in out.windows:
-            if w.window_ms in column_sizes:
+            if w.window_ms not in column_sizes:
+                rows.append((ps["window"], _unset(writes.window_params(w))))
+            elif w.maths is None:
                 rows.append((ps["window_with_columns"], _unset(writes.window_with_columns_params(w))))
             else:
-                rows.append((ps["window"], _unset(writes.window_params(w))))
+                statement, params = self._maths_statement(w.maths.names)
+                rows.append((statement, _unset(params(w))))
         rows += [(ps["profile"], _unset(writes.profile_params(p))) for p in out.profile]
         rows += [(ps["lap"], _unset(writes.lap_params(lap))) for lap in out.laps]
         if out.quality:
             rows.append((ps["quality"], writes.quality_params(out.quality[-1], now_ms)))
         if out.sessions:
             rows.append((ps["session"], writes.session_params(out.sessions[-1], now_ms)))
+        rows += [(ps["event"], _unset(writes.event_params(e))) for e in out.events]
+        for a in out.alerts:
+            rows.append((ps["alert"], writes.alert_params(a)))
+            rows.append((ps["recent_alert"], writes.recent_alert_params(a)))
         return rows
+
+    def _maths_statement(
+        self, names: tuple[str, ...]
+    ) -> tuple[PreparedStatement, Callable[[Any], tuple[object, ...]]]:
+        """The 1 s window upsert with the columns of these maths channels that the table has."""
+        found = self._maths_ps.get(names)
+        if found is None:
+            self.cluster.refresh_table_metadata(self.cfg.cassandra_keyspace, "channel_windows")
+            existing = self.cluster.metadata.keyspaces[self.cfg.cassandra_keyspace].tables["channel_windows"].columns
+            present = tuple(n for n in names if all(c in existing for c in maths_stat_columns((n,))))
+            if present != names:
+                missing = sorted(set(names) - set(present))
+                log.warning("maths channels without window columns (run provision)", extra={"channels": missing})
+            statement = self.session.prepare(self._statements.window_with_maths_columns(present))
+            statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+            found = (statement, writes.window_with_maths_columns(present).params)
+            self._maths_ps[names] = found
+        return found
 
     def statements(self, out: Outputs) -> list[Any]:
         """The element's upserts as few requests: unlogged batches of up to BATCH_ROWS rows.
@@ -129,6 +166,8 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
                 msgs.append((cfg.kafka_topic_windows, key, window_message_json(w, quality=quality)))
         for lap in out.laps:
             msgs.append((cfg.kafka_topic_laps, str(lap.session_id).encode(), lap_message(lap).to_json()))
+        for a in out.alerts:
+            msgs.append((cfg.kafka_topic_alerts, str(a.session_id).encode(), alert_message(a).to_json()))
         return msgs
 
     # ---------- async execution ----------

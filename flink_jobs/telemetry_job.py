@@ -3,8 +3,9 @@
     telemetry.frames.v1 (protocol-v1 bytes)
       -> key by session id
       -> SessionFunction: dedup, per-session event-time re-ordering, tumbling windows of whole
-         frames (vectorised), lap detection and summaries, distance profile, session quality
-      -> TelemetrySink (async): idempotent Cassandra upserts; windows and laps as JSON to Kafka
+         frames (vectorised), lap detection and summaries, distance profile, session quality,
+         maths channels, lap events and alarms (the files MATHS_CHANNELS_FILE, EVENTS_FILE, ALARMS_FILE)
+      -> TelemetrySink (async): idempotent Cassandra upserts; windows, laps and alerts as JSON to Kafka
 
 Delivery guarantee: at-least-once (checkpoints in AT_LEAST_ONCE mode, Kafka offsets in the
 checkpoint) with idempotent writes, so a restore leaves Cassandra complete and duplicate-free.
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flink_jobs.session_function import SessionFunction
 from flink_jobs.sink import TelemetrySink
+from p424 import derived
 from p424.codec.frame import frame_session_id
 from p424.config import Config, load_config
 from p424.processing.session import ProcessingSettings
@@ -57,13 +59,14 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
         window_sizes_ms=cfg.window_sizes,
         out_of_orderness_s=cfg.out_of_orderness_ms / 1000.0,
     )
+    definitions = derived.load(cfg)  # checked here: a wrong file fails the submission with its error
     outputs = (
         frames.key_by(frame_session_id, key_type=Types.LONG())
         .process(
-            SessionFunction(settings, cfg.session_idle_timeout_s * 1000, cfg.flink_emit_interval_ms),
+            SessionFunction(settings, cfg.session_idle_timeout_s * 1000, cfg.flink_emit_interval_ms, definitions),
             output_type=Types.PICKLED_BYTE_ARRAY(),
         )
-        .name("sessions: dedup, re-order, windows, laps, quality")
+        .name("sessions: dedup, re-order, windows, laps, quality, maths, events, alarms")
         .uid("session-processor")
     )
     written = (
@@ -77,7 +80,7 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
             cfg.flink_sink_capacity,
             Types.INT(),
         )
-        .name("sink: cassandra upserts + kafka windows/laps")
+        .name("sink: cassandra upserts + kafka windows/laps/alerts")
         .uid("telemetry-sink")
     )
     discard = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()

@@ -1,7 +1,8 @@
 """Check the dashboards' CQL against the Cassandra schema, offline.
 
 The schema is what the platform creates: the CREATE TABLE statements of the migration files plus
-the catalog-derived columns (``p424.storage.schema.catalog_columns``). A query is parsed into its
+the catalog-derived columns (``p424.storage.schema.catalog_columns``) and the window columns of the
+default maths channels (config/maths_channels.toml), which the migrator adds the same way. A query is parsed into its
 table, the columns it reads (select list and WHERE clause) and its partition-key restrictions;
 ``problems`` lists what would fail in Cassandra or in the Cassandra datasource plugin.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from p424 import derived
+from p424.config import Config
 from p424.storage.migrate import migrations
 from p424.storage.schema import catalog_columns
 
@@ -89,7 +92,8 @@ def schema(keyspace_prefix: str = "") -> dict[str, Table]:
             )
             if head:
                 tables[head.group(1)] = _table(head.group(1), head.group(2))
-    for table, cols in catalog_columns().items():
+    maths = derived.from_sources(*derived.sources(Config())).maths.names  # the built-in default files
+    for table, cols in catalog_columns(maths=maths).items():
         for c in cols:
             tables[table].columns.setdefault(c, "float")
     for name, typed in VIRTUAL_TABLES.items():

@@ -1,6 +1,7 @@
 """Render the dashboards and provisioning files kept in the repository; ``--check`` finds stale ones.
 
     python -m grafana generate          # write grafana/dashboards/*.json, grafana/provisioning/**, prometheus.yml
+                                        # (provisioning/alerting/ from config/alarms.toml: grafana/alerting.py)
     python -m grafana generate --check  # exit 1 if a committed file differs from what the code renders
 
 The committed files use the built-in defaults (stream ``p424``), never the local environment, so
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from grafana import alerting
 from grafana.boards import health, history, laps, live_car
 from grafana.boards.common import FOLDER_TITLE, FOLDER_UID, BoardSettings
 from grafana.cqlcheck import problems, schema
@@ -179,6 +181,7 @@ def provisioning_files() -> dict[str, str]:
         "provisioning/datasources/p424.yaml": dump(ds),
         "provisioning/dashboards/p424.yaml": dump(providers),
         "prometheus/prometheus.yml": dump(scrape),
+        **alerting.provisioning_files(),
     }
 
 

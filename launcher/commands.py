@@ -94,9 +94,12 @@ STATUS_MARK = {
 }
 
 
-@command("laps", "print the lap table of a session (time, distance, max speed, energies, mini-sectors)", _laps_args)
+@command(
+    "laps", "print the lap table of a session (time, distance, max speed, energies, mini-sectors, events)", _laps_args
+)
 def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
-    from p424.analysis import get_session
+    from p424.analysis import get_session, session_events
+    from p424.analysis.events import event_counts
     from p424.analysis.minisectors import MiniSectorSettings, status_counts, theoretical_best
     from p424.storage.reader import TelemetryStore
 
@@ -113,20 +116,26 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
         session = get_session(sid, store)
         laps = session.laps
         mini = laps.mini_sectors(settings)
+        events = session_events(session)
     counts = status_counts(mini).droplevel("SessionId") if not mini.empty else None
     try:
         best = theoretical_best(mini) if not mini.empty else None
     except ValueError:  # complete laps without a stored distance profile
         best = None
     if args.json:
+        listed = {
+            lap: group.drop(columns=["LapNumber"]).to_dict(orient="records")
+            for lap, group in events.groupby("LapNumber")
+        }
         table = laps.drop(columns=["LapTime"], errors="ignore")
         records = json.loads(table.to_json(orient="records", date_format="iso"))
         for rec in records:
             timed = counts.loc[rec["LapNumber"]] if counts is not None and rec["LapNumber"] in counts.index else None
             for status in STATUS_MARK:
                 rec[f"MiniSectors_{status}"] = int(timed[status]) if timed is not None else 0
+            rec["Events"] = listed.get(rec["LapNumber"], [])
         if not args.mini_sectors:
-            print(json.dumps(records, indent=2))
+            print(json.dumps(records, default=str, indent=2))
             return 0
         doc = {
             "laps": records,
@@ -135,8 +144,9 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
             if best is None
             else {"lap_time": best.lap_time, "fastest_lap": best.fastest[1], "fastest_lap_time": best.fastest_lap_time},
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, default=str, indent=2))
         return 0
+    event_count = event_counts(events)
     print(f"session {sid}" + (f" ({session.track})" if session.track else ""))
     rows = [
         [
@@ -150,15 +160,12 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
             "yes" if r.Complete else "no" + (" (in progress or cut short)" if not r.Invalidated else ""),
             " ".join(_laptime(s.total_seconds()) for s in _sectors(r)),
             _counts(counts, int(r.LapNumber)),
+            event_count.get(int(r.LapNumber), "-"),
         ]
         for r in laps.itertuples()
     ]
-    print(
-        console.table(
-            ["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors", "mini P/G/Y"],
-            rows,
-        )
-    )
+    header = ["lap", "time", "km", "max km/h", "kWh drawn", "kWh regen", "kWh net", "complete", "sectors"]
+    print(console.table([*header, "mini P/G/Y", "events"], rows))
     if best is None:
         print(f"\nmini-sectors ({settings.describe()}): no complete lap yet")
         return 0

@@ -40,6 +40,7 @@ JOB_CODE = (
     "p424/storage",
     "p424/kafka",
     "p424/codec",
+    "p424/derived",  # maths channels, events, alarms (the definition files are the settings' paths)
     "p424/catalog",  # the channel list and every registered version (versions/*.json)
     "p424/ml/live/records.py",  # the predictor's rows, whose statements p424/storage/writes.py derives
     "p424/config.py",
@@ -63,6 +64,11 @@ def code_digest(cfg: Config) -> str:
         for path in sorted(found):  # the job's code and its environment
             h.update(str(path.relative_to(REPO_ROOT)).encode())
             h.update(path.read_bytes())
+    from p424.derived import sources  # numpy and the catalog: only when a digest is wanted
+
+    for source in sources(cfg):  # an edited maths, events or alarms file redeploys the job
+        h.update(source.path.encode())
+        h.update(source.text.encode())
     return h.hexdigest()[:16]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from minio import Minio
 
+from p424 import derived
 from p424.config import Config
 from p424.kafka.admin import ensure_topics
 from p424.storage.cluster import connect
@@ -29,9 +30,11 @@ def ensure_buckets(cfg: Config) -> list[str]:
 
 
 def ensure_schema(cfg: Config) -> list[str]:
+    maths = derived.load(cfg).maths.names  # their window columns; a wrong file stops here, named
     cluster, session = connect(cfg)
     try:
-        return migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication, retention=Retention.from_config(cfg))
+        retention = Retention.from_config(cfg)
+        return migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication, maths=maths, retention=retention)
     finally:
         cluster.shutdown()
 

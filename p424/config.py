@@ -91,6 +91,7 @@ class Config:
     kafka_topic_windows: str = "telemetry.windows.v1"
     kafka_topic_laps: str = "telemetry.laps.v1"
     kafka_topic_predictions: str = "telemetry.predictions.v1"
+    kafka_topic_alerts: str = "telemetry.alerts.v1"
     kafka_partitions: int = 6
     kafka_retention_hours: int = 168
     # --- object store buckets ---
@@ -126,6 +127,10 @@ class Config:
     flink_sink_capacity: int = 256
     flink_emit_interval_ms: int = 500  # under load, each session's windows reach the sink in groups this long
     live_window_ms: int = 100  # windows of this size are published to KAFKA_TOPIC_WINDOWS for live consumers
+    # --- maths channels, lap events, alarms (definition files, relative to the repository) ---
+    maths_channels_file: str = "config/maths_channels.toml"
+    events_file: str = "config/events.toml"
+    alarms_file: str = "config/alarms.toml"
     # --- ML ---
     training_schedule: str = "@hourly"
     quality_schedule: str = "@hourly"
@@ -143,6 +148,7 @@ class Config:
     grafana_admin_user: str = "admin"
     grafana_live_stream: str = "p424"
     prometheus_url: str = ""  # a Prometheus for the health dashboard's datasource (compose runs one)
+    grafana_alert_webhook_url: str = "http://127.0.0.1:9/p424-alerts"  # the alert contact point (port 9: discard)
     # --- secrets (generated into <state>/credentials.env on first `up`) ---
     minio_root_password: str = ""
     airflow_admin_password: str = ""
@@ -216,6 +222,7 @@ class Config:
             self.kafka_topic_windows,
             self.kafka_topic_laps,
             self.kafka_topic_predictions,
+            self.kafka_topic_alerts,
         )
 
     def public_dict(self) -> dict[str, Any]:

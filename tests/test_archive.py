@@ -153,7 +153,8 @@ def test_windows_recomputed_from_silver_are_the_streams(two_laps: Processed, tmp
     # and rows shaped like TelemetryStore.windows: the blob's values, unpacked
     rows = reader.windows(SID, 1, 1000, ["speed_mean", "gear_last"])
     s = stream[(1, anchor + round(rows[3]["window_start"] * 1000))]
-    stored = window_stats.row_values({"stats": writes.TABLES.window.params(s)[-1]}, ["speed_mean", "gear_last"])
+    params = dict(zip(writes.TABLES.window.columns, writes.TABLES.window.params(s), strict=True))
+    stored = window_stats.row_values({"stats": params["stats"]}, ["speed_mean", "gear_last"])
     assert {k: rows[3][k] for k in stored} == stored
 
 

@@ -71,7 +71,7 @@ def test_decoder_never_crashes_on_arbitrary_bytes(data: bytes) -> None:
         assert isinstance(err.reason, RejectReason)
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(frames(), st.data())
 def test_decoder_never_crashes_on_corrupted_frames(frame: tuple[FrameHeader, np.ndarray], data: st.DataObject) -> None:
     raw = bytearray(encode_frame(*frame))

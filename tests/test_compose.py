@@ -596,7 +596,8 @@ def test_grafana_is_provisioned_from_the_repository(services: dict[str, dict[str
     env = env_of(services, "grafana")
     assert env["GF_SECURITY_ADMIN_USER"] == PINS["GRAFANA_ADMIN_USER"]
     assert env["GF_SECURITY_ADMIN_PASSWORD"] == FAKE_SECRETS["GRAFANA_ADMIN_PASSWORD"]
-    assert env["GF_UNIFIED_ALERTING_ENABLED"] == env["GF_ANALYTICS_REPORTING_ENABLED"] == "false"
+    assert env["GF_ANALYTICS_REPORTING_ENABLED"] == "false"
+    assert env["GF_UNIFIED_ALERTING_ENABLED"] == "true"  # the alarms' rules (grafana/provisioning/alerting/)
     plugins = dict(p.partition("@")[::2] for p in env["GF_PLUGINS_PREINSTALL_SYNC"].split(","))
     assert re.fullmatch(r"\d+\.\d+\.\d+", plugins["hadesarchitect-cassandra-datasource"]), "pin the plugin's version"
     assert env["GF_SERVER_HTTP_PORT"] == PINS["GRAFANA_PORT"]

@@ -16,7 +16,7 @@ from p424.kafka.messages import (
     window_message,
     window_message_json,
 )
-from p424.processing.outputs import LapRow, WindowRow
+from p424.processing.outputs import LapRow, MathsStats, WindowRow
 
 N = len(CATALOG.payload_channels)
 
@@ -76,6 +76,7 @@ def test_window_documents_are_pinned() -> None:
             "frames_late": 3,
             "frames_out_of_order": 4,
         },
+        "maths": {},  # a window without maths channels
     }
     assert window_message_json(row, quality=quality) == orjson.dumps(expected)
     assert window_message(row, quality=quality).to_json() == json.dumps(expected, separators=(",", ":")).encode()
@@ -113,3 +114,20 @@ def test_lap_documents_are_pinned() -> None:
     message = lap_message(row)
     assert message.to_json() == json.dumps(expected, separators=(",", ":")).encode()
     assert LapMessage.from_json(message.to_json()) == message
+
+
+def test_window_documents_carry_the_maths_channels_present() -> None:
+    zeros = np.zeros(N, dtype=np.float32)
+    values = np.array([[1.5, np.nan], [2.5, np.nan], [2.0, np.nan], [2.25, np.nan]], dtype=np.float32)
+    row = WindowRow(
+        session_id=7, car_id=3, window_ms=100, lap=2, part=0, ts_ms=5, window_start=12.3, lap_time=4.5,
+        lap_distance=1234.5, frame_count=5, mins=zeros, maxs=zeros, means=np.full(N, np.nan, np.float32), lasts=zeros,
+        lap_energy_drawn_kwh=0.5, lap_energy_regen_kwh=0.1,
+        maths=MathsStats(names=("power_mgu_total", "slip_ratio_front"), units=("kW", "ratio"), values=values),
+    )
+    doc = orjson.loads(window_message_json(row))
+    assert doc["channels"] == {} and doc["quality"] is None
+    assert doc["maths"] == {"power_mgu_total": {"min": 1.5, "max": 2.5, "mean": 2.0, "last": 2.25}}  # absent left out
+    typed = window_message(row)
+    assert json.loads(typed.to_json()) == doc
+    assert WindowMessage.from_json(window_message_json(row)) == typed

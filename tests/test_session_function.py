@@ -58,11 +58,12 @@ def test_a_busy_operator_groups_half_a_second_of_windows() -> None:
     assert policy.due(_windows(5))
 
 
-def test_frames_and_laps_are_never_held_back_by_grouping() -> None:
+def test_frames_laps_and_alerts_are_never_held_back_by_grouping() -> None:
     policy = EmitPolicy(interval_ms=500, smallest_window_ms=100)
     _run_at(policy, 5000, 2)
     assert policy.due(Outputs(frames=[None] * MAX_PENDING_FRAMES))  # type: ignore[list-item]
     assert policy.due(Outputs(laps=[None]))  # type: ignore[list-item]
+    assert policy.due(Outputs(alerts=[None]))  # type: ignore[list-item]  # alarm transitions go out at once
 
 
 def test_the_rate_falls_back_when_the_stream_pauses() -> None:

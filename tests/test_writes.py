@@ -18,15 +18,26 @@ import pytest
 
 from p424.catalog import CATALOG
 from p424.config import Config
+from p424.derived import default as derived_default
 from p424.kafka import live as kafka_live
 from p424.kafka.messages import LapMessage
 from p424.ml.features import SPEC, LapSoFar
 from p424.ml.live import service
 from p424.ml.live.state import LapTrack, WindowContext, lap_error
-from p424.processing.outputs import FrameRow, LapRow, ProfilePoint, QualityRow, SessionRow, WindowRow
-from p424.storage import window_stats, writes
+from p424.processing.outputs import (
+    AlertRow,
+    EventRow,
+    FrameRow,
+    LapRow,
+    MathsStats,
+    ProfilePoint,
+    QualityRow,
+    SessionRow,
+    WindowRow,
+)
+from p424.storage import maths_stats, window_stats, writes
 from p424.storage.migrate import migrations
-from p424.storage.schema import catalog_columns, lap_stat_columns, window_stat_columns
+from p424.storage.schema import catalog_columns, lap_stat_columns, maths_stat_columns, window_stat_columns
 
 KS = "ks"
 NOW_MS = 1_790_000_999_000
@@ -115,7 +126,7 @@ def test_window_rows_store_their_stats_as_one_blob() -> None:
     blob = window_stats.pack(row.mins, row.maxs, row.means, row.lasts)
     assert written(writes.Statements(KS).window, writes.window_params(row)) == (
         "channel_windows",
-        {**WINDOW_SCALARS, "stats": blob},
+        {**WINDOW_SCALARS, "stats": blob, "maths_stats": None},  # no maths channels: left unset
     )
 
 
@@ -127,8 +138,9 @@ def test_window_rows_with_columns_add_every_channel_stat() -> None:
             channel_stats[f"{c.name}_{stat}"] = optional(values[i])
     table, got = written(writes.Statements(KS).window_with_columns, writes.window_with_columns_params(row))
     assert table == "channel_windows"
-    assert got == {**WINDOW_SCALARS, "stats": window_stats.pack(row.mins, row.maxs, row.means, row.lasts), **channel_stats}
-    assert list(got)[len(WINDOW_SCALARS) + 1 :] == window_stat_columns()  # the catalog's column layout
+    packed = window_stats.pack(row.mins, row.maxs, row.means, row.lasts)
+    assert got == {**WINDOW_SCALARS, "stats": packed, "maths_stats": None, **channel_stats}
+    assert list(got)[len(WINDOW_SCALARS) + 2 :] == window_stat_columns()  # the catalog's column layout
 
 
 def test_laps() -> None:
@@ -376,8 +388,9 @@ def test_prediction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ---------------------------------------------------------------- every written column exists
-def schema_columns() -> dict[str, set[str]]:
-    """Table -> columns, from the migration files' CREATE TABLE and ALTER TABLE ... ADD, plus catalog columns."""
+def schema_columns(maths: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """Table -> columns, from the migration files' CREATE TABLE and ALTER TABLE ... ADD, plus catalog
+    columns (and the window columns of the maths channels named, as the migrator adds them)."""
     tables: dict[str, set[str]] = {}
     for m in migrations():
         for statement in m.statements(KS, "{}"):
@@ -389,7 +402,7 @@ def schema_columns() -> dict[str, set[str]]:
                 tables[alter[1]].add(alter[2])
             else:
                 assert not text.upper().startswith("ALTER"), f"an ALTER this test does not read: {text}"
-    for table, columns in catalog_columns().items():
+    for table, columns in catalog_columns(maths=maths).items():
         tables[table] |= set(columns)
     return tables
 
@@ -409,7 +422,8 @@ def split_top_level(body: str) -> list[str]:
 def test_the_schema_reader_sees_every_table_and_the_blob_column() -> None:
     schema = schema_columns()
     assert {"frames", "channel_windows", "laps", "predictions", "prediction_errors"} <= set(schema)
-    assert {"stats", "ts", *window_stat_columns()} <= schema["channel_windows"]  # ALTER TABLE and catalog columns
+    assert {"lap_events", "alerts", "recent_alerts"} <= set(schema)
+    assert {"stats", "maths_stats", "ts", *window_stat_columns()} <= schema["channel_windows"]  # ALTER TABLE and catalog columns
     assert "PRIMARY" not in schema["frames"] and "bucket" in schema["frames"]
 
 
@@ -419,3 +433,109 @@ def test_every_column_a_table_writes_exists_in_the_schema(name: str) -> None:
     missing = set(table.columns) - schema_columns()[table.name]
     assert not missing, f"{table.name} has no column {sorted(missing)}"
     assert columns_of(getattr(writes.Statements(KS), name)) == (table.name, list(table.columns))
+
+
+# ---------------------------------------------------------------- maths channels, lap events, alarms
+def maths_row() -> WindowRow:
+    values = np.array([[1.5, np.nan, 3.5], [11.5, np.nan, 13.5], [21.5, np.nan, 23.5], [31.5, np.nan, 33.5]], np.float32)
+    maths = MathsStats(names=("power_mgu_total", "slip_ratio_front", "energy_per_km"), units=("kW", "ratio", "kWh/km"), values=values)
+    return dataclasses.replace(window_row(), maths=maths)
+
+
+def test_window_rows_store_maths_channels_in_their_own_blob() -> None:
+    row = maths_row()
+    table, got = written(writes.Statements(KS).window, writes.window_params(row))
+    assert table == "channel_windows" and got["maths_stats"] == maths_stats.pack(row.maths)
+    back = maths_stats.unpack(got["maths_stats"])  # type: ignore[arg-type]
+    assert back.names == row.maths.names and back.units == row.maths.units  # type: ignore[union-attr]
+    np.testing.assert_array_equal(back.values, row.maths.values)  # type: ignore[union-attr]
+
+
+def test_one_second_rows_add_the_maths_columns_the_table_has() -> None:
+    row = maths_row()
+    names = ("power_mgu_total", "energy_per_km", "a_channel_this_row_lacks")
+    statement = writes.Statements(KS).window_with_maths_columns(names)
+    table, got = written(statement, writes.window_with_maths_columns(names).params(row))
+    assert table == "channel_windows"
+    assert {k: v for k, v in got.items() if k.startswith(names)} == {
+        "power_mgu_total_min": 1.5,
+        "power_mgu_total_max": 11.5,
+        "power_mgu_total_mean": 21.5,
+        "power_mgu_total_last": 31.5,
+        "energy_per_km_min": 3.5,
+        "energy_per_km_max": 13.5,
+        "energy_per_km_mean": 23.5,
+        "energy_per_km_last": 33.5,
+        "a_channel_this_row_lacks_min": None,
+        "a_channel_this_row_lacks_max": None,
+        "a_channel_this_row_lacks_mean": None,
+        "a_channel_this_row_lacks_last": None,
+    }
+    assert list(got)[-12:] == maths_stat_columns(names)
+    # The migrator adds the configured file's columns: every column the sink writes for it exists.
+    configured = derived_default().maths.names
+    columns = set(columns_of(writes.Statements(KS).window_with_maths_columns(configured))[1])
+    assert columns <= schema_columns(configured)["channel_windows"]
+
+
+def test_lap_events() -> None:
+    row = EventRow(
+        session_id=111, lap=112, start_sim_time=113.5, kind="lockup", corner="fl", car_id=114, ts_ms=115,
+        end_ts_ms=116, duration=0.25, start_distance=117.5, end_distance=118.5, peak=-0.35, peak_channel="slip_ratio_fl",
+        complete=True, summary="lockup FL",
+    )
+    assert written(writes.Statements(KS).event, writes.event_params(row)) == (
+        "lap_events",
+        {
+            "session_id": 111,
+            "lap": 112,
+            "start_sim_time": 113.5,
+            "kind": "lockup",
+            "corner": "fl",
+            "car_id": 114,
+            "ts": 115,
+            "end_ts": 116,
+            "duration": 0.25,
+            "start_distance": 117.5,
+            "end_distance": 118.5,
+            "peak": -0.35,
+            "peak_channel": "slip_ratio_fl",
+            "complete": True,
+            "summary": "lockup FL",
+        },
+    )
+
+
+def alert_row(kind: str) -> AlertRow:
+    return AlertRow(
+        session_id=121, sim_time=122.5, limit_name="battery_temperature_high", kind=kind, car_id=123, lap=124, ts_ms=125,
+        since_sim_time=120.5, lap_distance=126.5, channel="battery_temperature", stat="mean", value=61.5, threshold=60.0,
+        unit="degC", severity="critical", summary="hot",
+    )
+
+
+@pytest.mark.parametrize(("kind", "raised"), [("raise", 1), ("clear", 0)])
+def test_alerts_by_session_and_by_limit(kind: str, raised: int) -> None:
+    row = alert_row(kind)
+    values = {
+        "session_id": 121,
+        "sim_time": 122.5,
+        "limit_name": "battery_temperature_high",
+        "kind": kind,
+        "car_id": 123,
+        "lap": 124,
+        "ts": 125,
+        "since_sim_time": 120.5,
+        "lap_distance": 126.5,
+        "channel": "battery_temperature",
+        "stat": "mean",
+        "value": 61.5,
+        "threshold": 60.0,
+        "unit": "degC",
+        "severity": "critical",
+        "summary": "hot",
+        "raised": raised,
+    }
+    st = writes.Statements(KS)
+    assert written(st.alert, writes.alert_params(row)) == ("alerts", values)
+    assert written(st.recent_alert, writes.recent_alert_params(row)) == ("recent_alerts", values)

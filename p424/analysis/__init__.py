@@ -12,6 +12,7 @@ from p424.analysis.core import (
     list_sessions,
     mini_sectors,
 )
+from p424.analysis.events import session_alerts, session_events
 from p424.analysis.minisectors import MiniSectorSettings, Status, TheoreticalBest
 
 __all__ = [
@@ -33,4 +34,6 @@ __all__ = [
     "get_session",
     "list_sessions",
     "mini_sectors",
+    "session_alerts",
+    "session_events",
 ]

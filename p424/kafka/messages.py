@@ -1,4 +1,4 @@
-"""JSON messages on the derived topics (windows, laps, predictions).
+"""JSON messages on the derived topics (windows, laps, predictions, alerts).
 
 Frames travel as protocol-v1 bytes; what processing derives travels as small JSON documents so
 any consumer (the live predictor, the Grafana Live pusher, a notebook) can read them without the
@@ -9,6 +9,7 @@ milliseconds; ``*_sim_time`` and ``window_start`` are session-clock seconds.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import orjson
 
 from p424.catalog import CATALOG, Catalog
-from p424.processing.outputs import LapRow, QualityRow, WindowRow
+from p424.processing.outputs import AlertRow, LapRow, QualityRow, WindowRow
 from p424.records import fields_from
 
 
@@ -53,6 +54,8 @@ class WindowMessage:
     lap_energy_drawn_kwh: float = 0.0
     lap_energy_regen_kwh: float = 0.0
     quality: SessionQualitySnapshot | None = None
+    # Maths channels (config/maths_channels.toml) present in the window, like ``channels``.
+    maths: dict[str, ChannelStats] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False).encode()
@@ -61,6 +64,7 @@ class WindowMessage:
     def from_json(cls, raw: bytes | str) -> WindowMessage:
         d: dict[str, Any] = json.loads(raw)
         d["channels"] = {k: ChannelStats(**v) for k, v in d["channels"].items()}
+        d["maths"] = {k: ChannelStats(**v) for k, v in d.get("maths", {}).items()}
         if d.get("quality") is not None:
             d["quality"] = SessionQualitySnapshot(**d["quality"])
         return cls(**d)
@@ -98,6 +102,35 @@ class LapMessage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlertMessage:
+    """An alarm raise or clear on ``KAFKA_TOPIC_ALERTS`` (``AlertRow``'s fields, keyed by session)."""
+
+    session_id: int
+    car_id: int
+    lap: int
+    limit_name: str
+    kind: str  # raise | clear
+    severity: str
+    sim_time: float
+    since_sim_time: float
+    ts_ms: int
+    lap_distance: float
+    channel: str
+    stat: str
+    value: float
+    threshold: float
+    unit: str
+    summary: str
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> AlertMessage:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True, kw_only=True)
 class PredictionMessage:
     session_id: int
     car_id: int
@@ -123,9 +156,10 @@ class PredictionMessage:
 
 
 # ---- from processing outputs (pure): the fields a message shares with its record are read by name ----
-_window_fields = fields_from(WindowRow, WindowMessage, "channels", "quality")
+_window_fields = fields_from(WindowRow, WindowMessage, "channels", "quality", "maths")
 _lap_fields = fields_from(LapRow, LapMessage, "channel_extremes")
 _quality_fields = fields_from(QualityRow, SessionQualitySnapshot)
+_alert_fields = fields_from(AlertRow, AlertMessage)
 
 
 def window_message(
@@ -138,7 +172,15 @@ def window_message(
         for i, name in enumerate(catalog.payload_names)
         if not np.isnan(row.means[i])
     }
-    return WindowMessage(**_window_fields(row, channels, quality))
+    maths = {}
+    if row.maths is not None:
+        v = row.maths.values
+        maths = {
+            name: ChannelStats(min=float(v[0, j]), max=float(v[1, j]), mean=float(v[2, j]), last=float(v[3, j]))
+            for j, name in enumerate(row.maths.names)
+            if not np.isnan(v[2, j])
+        }
+    return WindowMessage(**_window_fields(row, channels, quality, maths))
 
 
 def window_message_json(
@@ -159,7 +201,14 @@ def window_message_json(
         strict=True,
     )
     channels = {n: {"min": a, "max": b, "mean": c, "last": d} for n, (a, b, c, d) in zip(names, stats, strict=True)}
-    doc = _window_fields(row, channels, asdict(quality) if quality is not None else None)
+    maths: dict[str, dict[str, float]] = {}
+    if row.maths is not None:  # a handful of channels: one conversion; absent ones (NaN mean) left out
+        maths = {
+            n: {"min": a, "max": b, "mean": c, "last": d}
+            for n, (a, b, c, d) in zip(row.maths.names, row.maths.values.T.tolist(), strict=True)
+            if not math.isnan(c)
+        }
+    doc = _window_fields(row, channels, asdict(quality) if quality is not None else None, maths)
     # orjson: ~10x faster than json for these ~230 floats, and the same document.
     return orjson.dumps(doc)
 
@@ -175,3 +224,7 @@ def lap_message(row: LapRow, catalog: Catalog = CATALOG) -> LapMessage:
 
 def quality_snapshot(row: QualityRow) -> SessionQualitySnapshot:
     return SessionQualitySnapshot(**_quality_fields(row))
+
+
+def alert_message(row: AlertRow) -> AlertMessage:
+    return AlertMessage(**_alert_fields(row))

@@ -34,4 +34,10 @@ def platform_topics(cfg: Config) -> list[TopicSpec]:
         ),
         TopicSpec(cfg.kafka_topic_laps, 1, base, "lap summaries (JSON), one per completed or abandoned lap"),
         TopicSpec(cfg.kafka_topic_predictions, 1, base, "live lap-time and energy predictions (JSON)"),
+        TopicSpec(
+            cfg.kafka_topic_alerts,
+            1,
+            base,
+            "alarm raises and clears (JSON), one per transition, keyed by session (ALARMS_FILE)",
+        ),
     ]

@@ -43,7 +43,7 @@ class EmitPolicy:
 
     def due(self, pending: Outputs) -> bool:
         """Whether a session's pending outputs should go to the sink now."""
-        if len(pending.frames) >= MAX_PENDING_FRAMES or pending.laps:
-            return True
+        if len(pending.frames) >= MAX_PENDING_FRAMES or pending.laps or pending.alerts:
+            return True  # alarm transitions go out at once, like laps
         closed = sum(1 for w in pending.windows if w.window_ms == self.smallest_window_ms)
         return closed >= self.windows_per_element

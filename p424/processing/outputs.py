@@ -32,6 +32,16 @@ class FrameRow:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MathsStats:
+    """A window's maths-channel statistics, named: the layout travels with the values, so a row
+    stays readable whatever the maths file says later (``p424.storage.maths_stats``)."""
+
+    names: tuple[str, ...]
+    units: tuple[str, ...]
+    values: F32  # (statistic, channel): rows in WINDOW_STATS order (min, max, mean, last)
+
+
+@dataclass(frozen=True, kw_only=True)
 class WindowRow:
     session_id: int
     car_id: int = field(metadata=NOT_STORED)
@@ -50,6 +60,9 @@ class WindowRow:
     # Running lap totals at the window's end, for live consumers (the stored lap row has the final ones).
     lap_energy_drawn_kwh: float = field(metadata=NOT_STORED)
     lap_energy_regen_kwh: float = field(metadata=NOT_STORED)
+    # Maths channels (config/maths_channels.toml): stored in their own blob and, for the
+    # WINDOW_COLUMNS_MS sizes, as <name>_<stat> columns (p424.storage.writes derives both).
+    maths: MathsStats | None = field(default=None, metadata=NOT_STORED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +125,51 @@ class SessionRow:
     laps: int
 
 
-Output = FrameRow | WindowRow | LapRow | ProfilePoint | QualityRow | SessionRow
+@dataclass(frozen=True, kw_only=True)
+class EventRow:
+    """A lap event (p424.derived.events): keyed by session, lap, start, kind and corner, so rewriting
+    it (a replay, or the complete row after a provisional one) leaves one row."""
+
+    session_id: int
+    lap: int
+    start_sim_time: float
+    kind: str
+    corner: str  # fl, fr, rl, rr; empty for the whole car
+    car_id: int
+    ts_ms: int = field(metadata=column("ts"))  # session wall clock of the start
+    end_ts_ms: int = field(metadata=column("end_ts"))
+    duration: float  # s, from the first frame of the event to the first frame after it
+    start_distance: float  # m, lap distance of the first frame
+    end_distance: float  # m, lap distance of the last frame
+    peak: float | None  # most extreme value of peak_channel during the event, in its stored unit
+    peak_channel: str
+    complete: bool  # False: still open when the session went silent (a later row replaces it)
+    summary: str  # one line for people: lap table, Grafana annotations
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertRow:
+    """An alarm transition (p424.derived.alarms): keyed by session, session time, limit and kind."""
+
+    session_id: int
+    sim_time: float  # session time the transition was decided: the end of the deciding window
+    limit_name: str
+    kind: str  # raise | clear
+    car_id: int
+    lap: int
+    ts_ms: int = field(metadata=column("ts"))  # session wall clock of sim_time
+    since_sim_time: float  # start of the run of windows that led to it
+    lap_distance: float
+    channel: str
+    stat: str  # the window statistic compared
+    value: float  # that statistic in the deciding window, in ``unit``
+    threshold: float  # the limit, in ``unit``
+    unit: str  # as the alarms file writes the limit
+    severity: str
+    summary: str
+
+
+Output = FrameRow | WindowRow | LapRow | ProfilePoint | QualityRow | SessionRow | EventRow | AlertRow
 
 
 @dataclass
@@ -125,6 +182,12 @@ class Outputs:
     profile: list[ProfilePoint] = field(default_factory=list)
     quality: list[QualityRow] = field(default_factory=list)
     sessions: list[SessionRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    alerts: list[AlertRow] = field(default_factory=list)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # Outputs checkpointed before events and alerts existed (pending in SessionState).
+        self.__dict__.update({"events": [], "alerts": [], **state})
 
     def extend(self, other: Outputs) -> None:
         self.frames += other.frames
@@ -133,6 +196,8 @@ class Outputs:
         self.profile += other.profile
         self.quality += other.quality
         self.sessions += other.sessions
+        self.events += other.events
+        self.alerts += other.alerts
 
     def __len__(self) -> int:
         return (
@@ -142,4 +207,6 @@ class Outputs:
             + len(self.profile)
             + len(self.quality)
             + len(self.sessions)
+            + len(self.events)
+            + len(self.alerts)
         )

@@ -7,8 +7,16 @@ out-of-orderness. Frames are released to aggregation in sim-time order once the 
 them; a frame that arrives after its place was released is late: counted, stored raw, left out
 of windows and laps. Duplicates (same sequence number) are counted and dropped.
 
+Maths channels, lap events and alarms (``p424.derived``) are computed on the same blocks: each
+block of frames gets its maths columns appended (a frames x (catalog + maths) array), whose window
+statistics are computed and merged like the catalog's; events are detected per lap on the block;
+alarms are evaluated on every closed smallest window (not on the provisional windows of a flush,
+whose frames are evaluated when their window closes).
+
 The processor is plain picklable Python/numpy state, so the Flink job keeps one per session in
-keyed state and restores it from checkpoints.
+keyed state and restores it from checkpoints. The definitions themselves are not state: a restored
+processor is bound to the job's definitions (``bind``), mapping its open windows, events and alarm
+states by name when the files changed in between.
 """
 
 from __future__ import annotations
@@ -21,13 +29,19 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from p424 import derived
 from p424.catalog import CATALOG, Catalog
 from p424.codec.frame import decode_header, decode_values
+from p424.derived.alarms import AlarmTracker, Transition
+from p424.derived.events import Event, EventTracker
 from p424.processing.laps import LapAccumulator, LapState, is_lap_boundary, starts_at_line
-from p424.processing.layout import LEGACY_LAYOUT_HASH, remap_window_stats, source_catalog
+from p424.processing.layout import LEGACY_LAYOUT_HASH, remap_maths, remap_window_stats, source_catalog
 from p424.processing.outputs import (
+    AlertRow,
+    EventRow,
     FrameRow,
     LapRow,
+    MathsStats,
     Outputs,
     ProfilePoint,
     QualityRow,
@@ -40,6 +54,7 @@ from p424.storage.schema import PROFILE_STEP_M, window_part
 from p424.units import KWS_PER_KWH
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class SessionProcessor:
         car_id: int,
         settings: ProcessingSettings = ProcessingSettings(),
         catalog: Catalog = CATALOG,
+        definitions: derived.Definitions | None = None,
     ) -> None:
         self.session_id = session_id
         self.car_id = car_id
@@ -99,23 +115,56 @@ class SessionProcessor:
         self._block_index: int | None = None
         self._parents: dict[int, WindowStats | None] = {w: None for w in self.sizes[1:]}
         self._lap_window_base: dict[int, int] = {}
+        # Maths channels, events and alarms: the layout of the maths columns in open windows, and
+        # the open events and limit states (checkpointed); the definitions are bound, not state.
+        self.maths_names: tuple[str, ...] = ()
+        self.event_runs = EventTracker()
+        self.alarm_states = AlarmTracker()
+        self._definitions: derived.Definitions | None = None
+        self.bind(definitions or derived.default())
 
-    # Checkpointed per frame bundle: leave the (shared, immutable) catalog and lap-accumulator
-    # configuration out of the pickled state.
+    # Checkpointed per frame bundle: leave the (shared, immutable) catalog, lap-accumulator
+    # configuration and definitions out of the pickled state.
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state.pop("catalog")
         state.pop("laps")
+        state.pop("_definitions")
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        # State checkpointed before maths channels, events and alarms existed has none of them.
+        self.__dict__.update({"maths_names": (), "event_runs": EventTracker(), "alarm_states": AlarmTracker()})
         self.__dict__.update(state)
         self.catalog = CATALOG
         self.laps = LapAccumulator(self.settings.profile_step_m, CATALOG)
+        self._definitions = None  # bound on first use: the job's definitions, or this process's default
         layout = cast(int, state.get("layout_hash", LEGACY_LAYOUT_HASH))
         self.sender_catalog_hash = cast(int, state.get("sender_catalog_hash", layout))
         if layout != CATALOG.hash:
             self._remap(source_catalog(layout, CATALOG))
+
+    @property
+    def definitions(self) -> derived.Definitions:
+        if self._definitions is None:
+            self.bind(derived.default())
+        return self._definitions  # type: ignore[return-value]
+
+    def bind(self, definitions: derived.Definitions) -> None:
+        """Use these maths channels, events and alarms from now on; state kept under other
+        definitions (a checkpoint from before the files changed) is mapped onto them by name."""
+        if definitions is self._definitions:
+            return
+        names = definitions.maths.names
+        if names != self.maths_names:
+            n = len(self.catalog.payload_channels)
+            for parent in self._parents.values():
+                if parent is not None:
+                    remap_maths(parent, n, self.maths_names, names)
+            self.maths_names = names
+        self.event_runs.retain(definitions.events)
+        self.alarm_states.retain(definitions.alarms)
+        self._definitions = definitions
 
     def _remap(self, source: Catalog) -> None:
         """State restored from a checkpoint of another catalog: its vectors, mapped by channel name."""
@@ -185,14 +234,15 @@ class SessionProcessor:
         if lap is None:
             return out
         preview = copy.deepcopy(lap)
+        defs = self.definitions
+        runs = copy.deepcopy(self.event_runs)
+        events: list[Event] = []
         if self._block:
-            block = self._block
-            t = np.array([p.sim_time for p in block])
-            d = np.array([p.lap_distance for p in block])
-            values = np.vstack([p.values for p in block])
-            markers = np.array([p.markers for p in block], dtype=np.int64)
+            t, d, markers, values = _arrays(self._block)
+            full = defs.maths.extend(values, t, d)
             self.laps.add_block(preview, t, d, markers, values)
-            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, values, t, lap.start_sim_time, d)
+            events += runs.add_block(defs.events, t, d, markers, full)
+            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, full, t, lap.start_sim_time, d)
             out.windows.append(self._window_row(child, preview))
             for w in self.sizes[1:]:
                 parent = copy.deepcopy(self._parents[w])
@@ -204,6 +254,8 @@ class SessionProcessor:
                     out.windows.append(self._window_row(parent, preview))
         if preview.frames > 1:  # a lap is a span: its opening line crossing alone is not one yet
             out.laps.append(self._lap_row(preview, preview.last_sim_time, complete=False))
+        events += runs.preview(defs.events)
+        out.events += [self._event_row(e, lap.number) for e in events]
         self._report(out)
         return out
 
@@ -217,6 +269,8 @@ class SessionProcessor:
             lap, f.markers, f.lap, f.lap_distance, f.sim_time, self._last_distance(lap), self.settings.min_lap_s
         ):
             self._close_block(out, final=True)
+            ended = self.event_runs.close_lap(self.definitions.events, f.sim_time)
+            out.events += [self._event_row(e, lap.number) for e in ended]
             power = float(f.values[self.laps.i_power]) if self.laps.i_power is not None else float("nan")
             self.laps.close_boundary(lap, f.sim_time, f.lap_distance, power)
             out.laps.append(self._lap_row(lap, f.sim_time, complete=lap.started_at_line))
@@ -255,11 +309,9 @@ class SessionProcessor:
         """Emit the smallest window, fold it into the larger ones; ``final`` also closes those."""
         lap = self.lap
         if self._block and lap is not None:
-            block = self._block
-            t = np.array([p.sim_time for p in block])
-            d = np.array([p.lap_distance for p in block])
-            values = np.vstack([p.values for p in block])
-            markers = np.array([p.markers for p in block], dtype=np.int64)
+            defs = self.definitions
+            t, d, markers, values = _arrays(self._block)
+            full = defs.maths.extend(values, t, d)
             for dist, elapsed, ch in self.laps.add_block(lap, t, d, markers, values):
                 speed, throttle, brake_pressure, power = _opt(ch)  # in LapAccumulator.profile_names order
                 out.profile.append(
@@ -274,8 +326,17 @@ class SessionProcessor:
                         power_electrical_total=power,
                     )
                 )
-            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, values, t, lap.start_sim_time, d)
-            out.windows.append(self._window_row(child, lap))
+            if defs.events.tracks:
+                ended = self.event_runs.add_block(defs.events, t, d, markers, full)
+                out.events += [self._event_row(e, lap.number) for e in ended]
+            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, full, t, lap.start_sim_time, d)
+            means = child.means
+            out.windows.append(self._window_row(child, lap, means=means))
+            if defs.alarms.limits:
+                stats = (child.mins, child.maxs, means, child.lasts)
+                end = child.start + child.window_ms / 1000.0
+                for tr in self.alarm_states.on_window(defs.alarms, child.start, end, stats):
+                    out.alerts.append(self._alert_row(tr, lap.number, child.last_lap_distance))
             for w in self.sizes[1:]:
                 parent = self._parents[w]
                 if parent is not None and (parent.index != parent_index(child, w) or parent.lap != child.lap):
@@ -293,9 +354,20 @@ class SessionProcessor:
                 self._parents[w] = None
             self._report(out)
 
-    def _window_row(self, s: WindowStats, lap: LapState, lap_number: int | None = None) -> WindowRow:
+    def _window_row(
+        self, s: WindowStats, lap: LapState, lap_number: int | None = None, means: F32 | None = None
+    ) -> WindowRow:
         base = self._lap_window_base.setdefault(s.window_ms, s.index)
         number = lap.number if lap_number is None else lap_number
+        mins, maxs, lasts = s.mins, s.maxs, s.lasts
+        means = s.means if means is None else means
+        maths = None
+        n = len(self.catalog.payload_channels)
+        if len(mins) > n:
+            defs = self.definitions.maths
+            values = np.array((mins[n:], maxs[n:], means[n:], lasts[n:]))
+            maths = MathsStats(names=defs.names, units=defs.units, values=values)
+            mins, maxs, means, lasts = mins[:n], maxs[:n], means[:n], lasts[:n]
         return WindowRow(
             session_id=self.session_id,
             car_id=self.car_id,
@@ -307,12 +379,56 @@ class SessionProcessor:
             lap_time=s.last_lap_time,
             lap_distance=s.last_lap_distance,
             frame_count=s.frame_count,
-            mins=s.mins,
-            maxs=s.maxs,
-            means=s.means,
-            lasts=s.lasts,
+            mins=mins,
+            maxs=maxs,
+            means=means,
+            lasts=lasts,
             lap_energy_drawn_kwh=lap.drawn_kws / KWS_PER_KWH,
             lap_energy_regen_kwh=lap.regen_kws / KWS_PER_KWH,
+            maths=maths,
+        )
+
+    def _ts_ms(self, sim_time: float) -> int:
+        return (self.anchor_ms or 0) + round(sim_time * 1000)
+
+    def _event_row(self, e: Event, lap: int) -> EventRow:
+        return EventRow(
+            session_id=self.session_id,
+            lap=lap,
+            start_sim_time=e.start_sim_time,
+            kind=e.kind,
+            corner=e.corner,
+            car_id=self.car_id,
+            ts_ms=self._ts_ms(e.start_sim_time),
+            end_ts_ms=self._ts_ms(e.end_sim_time),
+            duration=e.duration,
+            start_distance=e.start_distance,
+            end_distance=e.end_distance,
+            peak=e.peak,
+            peak_channel=e.peak_channel,
+            complete=e.complete,
+            summary=e.summary,
+        )
+
+    def _alert_row(self, tr: Transition, lap: int, lap_distance: float) -> AlertRow:
+        limit = tr.limit
+        return AlertRow(
+            session_id=self.session_id,
+            sim_time=tr.sim_time,
+            limit_name=limit.name,
+            kind=tr.kind,
+            car_id=self.car_id,
+            lap=lap,
+            ts_ms=self._ts_ms(tr.sim_time),
+            since_sim_time=tr.since,
+            lap_distance=lap_distance,
+            channel=limit.channel,
+            stat=limit.stat,
+            value=tr.value * limit.factor,
+            threshold=limit.threshold * limit.factor,
+            unit=limit.unit,
+            severity=limit.severity,
+            summary=tr.summary,
         )
 
     def _lap_row(self, lap: LapState, end_sim_time: float, complete: bool) -> LapRow:
@@ -368,6 +484,14 @@ class SessionProcessor:
                 laps=self.laps_done + (1 if self._open_lap_spans_time() else 0),
             )
         )
+
+
+def _arrays(block: list[_Pending]) -> tuple[F64, F64, npt.NDArray[np.int64], F32]:
+    """A block of frames as arrays: session times, lap distances, markers, values (frames x payload)."""
+    t = np.array([p.sim_time for p in block])
+    d = np.array([p.lap_distance for p in block])
+    markers = np.array([p.markers for p in block], dtype=np.int64)
+    return t, d, markers, np.vstack([p.values for p in block])
 
 
 def _opt(ch: F32) -> tuple[float | None, ...]:

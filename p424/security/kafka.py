@@ -30,7 +30,7 @@ class KafkaPrincipal:
 
 
 def kafka_principals(cfg: Config) -> tuple[KafkaPrincipal, ...]:
-    """The platform's Kafka users. No alerts topic exists in the configuration yet; add it here when it does."""
+    """The platform's Kafka users."""
     return (
         KafkaPrincipal(
             user="p424-bridge",
@@ -40,9 +40,9 @@ def kafka_principals(cfg: Config) -> tuple[KafkaPrincipal, ...]:
         KafkaPrincipal(
             user="p424-flink",
             reads=(cfg.kafka_topic_frames,),
-            writes=(cfg.kafka_topic_windows, cfg.kafka_topic_laps),
+            writes=(cfg.kafka_topic_windows, cfg.kafka_topic_laps, cfg.kafka_topic_alerts),
             group=cfg.flink_job_name,
-            purpose="the telemetry job: frames in, live windows and laps out",
+            purpose="the telemetry job: frames in, live windows, laps and alarms out",
         ),
         KafkaPrincipal(
             user="p424-predictor",

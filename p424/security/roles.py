@@ -15,7 +15,7 @@ from dataclasses import dataclass
 SELECT, MODIFY = "SELECT", "MODIFY"
 KEYSPACE = "*"  # a grant on the whole keyspace rather than one table
 # Tables a role is granted on before any migration creates them: granted once they exist.
-NOT_YET_IN_SCHEMA = frozenset({"archive_state"})
+NOT_YET_IN_SCHEMA: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,8 +61,9 @@ ROLES: tuple[Role, ...] = (
     ),
     Role(
         name="p424_airflow",
-        grants=(Grant(permissions=(SELECT,)), Grant(permissions=(MODIFY,), table="archive_state")),
-        purpose="training and data-quality DAGs: read everything, record archive progress",
+        # The archive DAG records its progress in the sessions table (archived_at, archive_version).
+        grants=(Grant(permissions=(SELECT,)), Grant(permissions=(MODIFY,), table="sessions")),
+        purpose="training, data-quality and archive DAGs: read everything, record archive progress",
     ),
     Role(name="p424_reader", grants=(Grant(permissions=(SELECT,)),), purpose="dashboards and analysis"),
 )

@@ -3,14 +3,18 @@
 Each file in ``cql/`` is applied once, in version order, and recorded with its checksum in
 ``schema_migrations``; an applied file whose checksum changed is an error (write a new version
 instead). Catalog columns are reconciled on every run with ``ALTER TABLE ... ADD IF NOT EXISTS``,
-so adding a channel to the catalog needs no hand-written migration. Table options that follow a
-setting (the retention TTLs, ``p424.storage.retention``) are reconciled the same way, on every run.
+so adding a channel to the catalog needs no hand-written migration; so are the window columns of
+the maths channels the caller names (the configured maths file), which are only ever added: rows
+written under an older maths file keep their columns, and the blob names its own channels. Table
+options that follow a setting (the retention TTLs, ``p424.storage.retention``) are reconciled the
+same way, on every run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +65,7 @@ def migrate(
     keyspace: str,
     replication: str,
     catalog: Catalog = CATALOG,
+    maths: Iterable[str] = (),
     retention: Retention | None = None,
 ) -> list[str]:
     """Bring the keyspace up to date; returns a description of what changed (empty if nothing).
@@ -92,7 +97,7 @@ def migrate(
             (m.version, m.name, m.checksum, datetime.now(UTC)),
         )
         changes.append(f"applied {m.version:04d}_{m.name}")
-    changes.extend(reconcile_catalog_columns(session, keyspace, catalog))
+    changes.extend(reconcile_catalog_columns(session, keyspace, catalog, maths))
     if retention is not None:
         changes.extend(reconcile_retention(session, keyspace, retention))
     return changes
@@ -111,11 +116,13 @@ def reconcile_retention(session: Session, keyspace: str, retention: Retention) -
     return changes
 
 
-def reconcile_catalog_columns(session: Session, keyspace: str, catalog: Catalog = CATALOG) -> list[str]:
+def reconcile_catalog_columns(
+    session: Session, keyspace: str, catalog: Catalog = CATALOG, maths: Iterable[str] = ()
+) -> list[str]:
     session.cluster.refresh_schema_metadata()
     tables = session.cluster.metadata.keyspaces[keyspace].tables
     changes = []
-    for table, columns in catalog_columns(catalog).items():
+    for table, columns in catalog_columns(catalog, maths).items():
         missing = [c for c in columns if c not in tables[table].columns]
         if not missing:
             continue

@@ -15,7 +15,7 @@ from cassandra.query import PreparedStatement, dict_factory
 
 from p424.catalog import CATALOG
 from p424.config import Config, load_config
-from p424.storage import window_stats
+from p424.storage import maths_stats, window_stats
 from p424.storage.cluster import connect
 from p424.storage.schema import FRAME_BUCKET_S, WINDOW_STATS, WINDOWS_PER_PART, frame_bucket, window_stat_columns
 
@@ -118,18 +118,31 @@ class TelemetryStore:
         )
 
     # ---------- windows ----------
+    def _columns(self, table: str) -> set[str] | None:
+        """The table's columns as the driver's schema metadata knows them (None if it does not)."""
+        try:
+            return set(self.session.cluster.metadata.keyspaces[self.ks].tables[table].columns)
+        except (AttributeError, KeyError):
+            return None
+
     def windows(
         self, session_id: int, lap: int, window_ms: int, columns: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
         """Every window of a lap, in time order, across the lap's partitions (parts 0, 1, ...).
 
-        Each row carries ``<channel>_<stat>`` values for ``columns`` (all of them when None),
-        unpacked from the row's stats blob.
+        Each row carries ``<channel>_<stat>`` values for ``columns`` (all catalog channels when
+        None), unpacked from the row's stats blob; ``<maths>_<stat>`` columns of maths channels come
+        from its maths blob. A column that is neither a catalog channel's nor in any row's maths
+        blob nor a column of the table is a ValueError naming it.
         """
         wanted = list(columns) if columns else window_stat_columns()
+        existing = self._columns("channel_windows")
         header = ["ts", "window_start", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN]
-        # The columns are selected too: rows stored before the blob existed have only them.
-        select = ", ".join(dict.fromkeys([*header, *wanted]))
+        header.append(maths_stats.BLOB_COLUMN)
+        # The columns are selected too (those the table has): rows stored before the blobs existed
+        # have only them. Maths channels of an older maths file may be in blobs only.
+        selected = [c for c in [*header, *wanted] if existing is None or c in existing]
+        select = ", ".join(dict.fromkeys(selected))
         rows: list[dict[str, Any]] = []
         part = 0
         while True:
@@ -139,9 +152,21 @@ class TelemetryStore:
                 (session_id, window_ms, lap, part),
             )
             if not chunk:
-                return rows
+                break
+            if part == 0:
+                check_known(wanted, chunk, existing)
             rows += [window_stats.expand(r, wanted) for r in chunk]
             part += 1
+        return rows
+
+    # ---------- events and alarms (p424.derived) ----------
+    def events(self, session_id: int) -> list[dict[str, Any]]:
+        """A session's lap events, by lap and start time."""
+        return self._rows(f"SELECT * FROM {self.ks}.lap_events WHERE session_id = %s", (session_id,))
+
+    def alerts(self, session_id: int) -> list[dict[str, Any]]:
+        """A session's alarm raises and clears, in session time."""
+        return self._rows(f"SELECT * FROM {self.ks}.alerts WHERE session_id = %s", (session_id,))
 
     def profiles(self, laps: Sequence[LapKey], columns: Sequence[str] = ("*",)) -> dict[LapKey, list[dict[str, Any]]]:
         """The distance profiles of many laps (any sessions), read concurrently."""
@@ -253,3 +278,22 @@ class TelemetryStore:
                 (session_id, bucket),
             )[0]["n"]
         return total
+
+
+def check_known(wanted: Sequence[str], rows: Sequence[dict[str, Any]], existing: set[str] | None) -> None:
+    """Requested columns must be a catalog channel's, a maths channel's these rows hold, or the table's."""
+    catalog = set(window_stat_columns())
+    maths = maths_stats.names_in(rows)
+    unknown = []
+    for col in wanted:
+        if col in catalog or (existing is not None and col in existing):
+            continue
+        name, _ = maths_stats.split_column(col)
+        if name not in maths:
+            unknown.append(name)
+    if unknown:
+        known = ", ".join(sorted(maths)) or "none"
+        raise ValueError(
+            f"unknown channel {', '.join(repr(n) for n in dict.fromkeys(unknown))}: not in the catalog "
+            f"({CATALOG.version}) nor a maths channel of these windows (they hold: {known})"
+        )

@@ -9,7 +9,8 @@ catalog's order, its missing channels NaN. Window sizes listed in ``WINDOW_COLUM
 columns, for CQL readers (Grafana, ad-hoc queries) that cannot unpack a blob.
 
 ``pack`` and ``unpack`` are pure; readers go through ``row_values`` so rows written with only
-columns (before the blob existed) read the same.
+columns (before the blob existed) read the same. Maths channels have a blob of their own
+(``p424.storage.maths_stats``); ``row_values`` reads a ``<maths>_<stat>`` column from it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
+from p424.storage import maths_stats
 from p424.storage.schema import WINDOW_STATS
 
 HEADER = struct.Struct("<I")
@@ -67,22 +69,29 @@ _INDEX = column_index()
 
 
 def row_values(row: Mapping[str, Any], columns: Iterable[str], catalog: Catalog = CATALOG) -> dict[str, float | None]:
-    """The requested ``<channel>_<stat>`` values of a stored window row (None where absent)."""
+    """The requested ``<channel>_<stat>`` values of a stored window row (None where absent); columns
+    of maths channels come from the row's maths blob."""
+    index = _INDEX if catalog is CATALOG else column_index(catalog)
+    wanted = list(columns)
+    maths = [c for c in wanted if c not in index]
+    out: dict[str, float | None] = {}
     blob = row.get(BLOB_COLUMN)
     if not blob:
-        return {c: row.get(c) for c in columns}
-    matrix = unpack(blob, catalog)
-    index = _INDEX if catalog is CATALOG else column_index(catalog)
-    out: dict[str, float | None] = {}
-    for col in columns:
-        v = float(matrix[index[col]])
-        out[col] = None if math.isnan(v) else v
+        out.update({c: row.get(c) for c in wanted if c in index})
+    else:
+        matrix = unpack(blob, catalog)
+        for col in wanted:
+            if col in index:
+                v = float(matrix[index[col]])
+                out[col] = None if math.isnan(v) else v
+    if maths:
+        out.update(maths_stats.row_values(row, maths))
     return out
 
 
 def expand(row: Mapping[str, Any], columns: Iterable[str], catalog: Catalog = CATALOG) -> dict[str, Any]:
-    """A stored window row as readers use it: the blob replaced by the requested stat columns."""
-    out = {k: v for k, v in row.items() if k != BLOB_COLUMN}
+    """A stored window row as readers use it: the blobs replaced by the requested stat columns."""
+    out = {k: v for k, v in row.items() if k not in (BLOB_COLUMN, maths_stats.BLOB_COLUMN)}
     out.update(row_values(row, columns, catalog))
     return out
 

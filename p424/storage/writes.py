@@ -15,6 +15,7 @@ milliseconds (the driver accepts ints for ``timestamp``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,28 @@ import numpy.typing as npt
 
 from p424.catalog import CATALOG, Catalog
 from p424.ml.live.records import LapError, PredictionRow
-from p424.processing.outputs import FrameRow, LapRow, ProfilePoint, QualityRow, SessionRow, WindowRow
+from p424.processing.outputs import (
+    AlertRow,
+    EventRow,
+    FrameRow,
+    LapRow,
+    MathsStats,
+    ProfilePoint,
+    QualityRow,
+    SessionRow,
+    WindowRow,
+)
 from p424.records import compile_reader
-from p424.storage import window_stats
+from p424.storage import maths_stats, window_stats
 from p424.storage.columns import channel_stat_fields, stored_fields
-from p424.storage.schema import LAP_STATS, WINDOW_STATS, frame_bucket, lap_stat_columns, window_stat_columns
+from p424.storage.schema import (
+    LAP_STATS,
+    WINDOW_STATS,
+    frame_bucket,
+    lap_stat_columns,
+    maths_stat_columns,
+    window_stat_columns,
+)
 
 Params = tuple[object, ...]
 R = TypeVar("R")
@@ -42,6 +60,26 @@ def _channel_major(*vectors: npt.NDArray[np.float32]) -> list[float | None]:
     ``tolist`` converts to Python floats exactly as ``float`` of each element does, ten times faster.
     """
     return [None if math.isnan(v) else v for v in np.stack(vectors, axis=1).ravel().tolist()]
+
+
+def _maths_channel_major(maths: MathsStats | None, names: Sequence[str]) -> list[float | None]:
+    """The ``<name>_<stat>`` columns of ``names`` (channel-major, as ``_channel_major``) from a row's
+    maths statistics; None (unset) for a channel the row does not have."""
+    if maths is None:
+        return [None] * (len(names) * len(WINDOW_STATS))
+    index = {n: j for j, n in enumerate(maths.names)}
+    by_channel = maths.values.T.tolist()  # channel -> [min, max, mean, last]
+    out: list[float | None] = []
+    for name in names:
+        j = index.get(name)
+        stats = by_channel[j] if j is not None else [math.nan] * len(WINDOW_STATS)
+        out += [None if math.isnan(v) else v for v in stats]
+    return out
+
+
+def _raised(kind: str) -> int:
+    """An alarm transition as a number Grafana's rules reduce: 1 raised, 0 cleared."""
+    return 1 if kind == "raise" else 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +161,9 @@ class Tables:
     session: StampedTable[SessionRow]
     prediction: Table[PredictionRow]
     prediction_error: Table[LapError]
+    event: Table[EventRow]
+    alert: Table[AlertRow]  # by session, in session time
+    recent_alert: Table[AlertRow]  # by limit, in wall-clock time, kept a week: what Grafana's rules read
 
 
 def tables(catalog: Catalog = CATALOG) -> Tables:
@@ -135,6 +176,8 @@ def tables(catalog: Catalog = CATALOG) -> Tables:
         keywords={"catalog": catalog},
     )
     window_columns = Derived(columns=tuple(window_stat_columns(catalog)), compute=_channel_major, of=window_vectors)
+    maths_blob = Derived(columns=(maths_stats.BLOB_COLUMN,), compute=maths_stats.pack, of=("maths",))
+    raised = Derived(columns=("raised",), compute=_raised, of=("kind",))
     lap_columns = Derived(
         columns=tuple(lap_stat_columns(catalog)),
         compute=_channel_major,
@@ -143,18 +186,50 @@ def tables(catalog: Catalog = CATALOG) -> Tables:
     return Tables(
         # Frames are partitioned per session and minute of session time.
         frame=Table("frames", FrameRow, Derived(columns=("bucket",), compute=frame_bucket, of=("sim_time",))),
-        window=Table("channel_windows", WindowRow, packed),
-        window_with_columns=Table("channel_windows", WindowRow, packed, window_columns),
+        window=Table("channel_windows", WindowRow, packed, maths_blob),
+        window_with_columns=Table("channel_windows", WindowRow, packed, maths_blob, window_columns),
         lap=Table("laps", LapRow, lap_columns),
         profile=Table("lap_distance_profile", ProfilePoint),
         quality=StampedTable("session_quality", QualityRow),
         session=StampedTable("sessions", SessionRow),
         prediction=Table("predictions", PredictionRow),
         prediction_error=Table("prediction_errors", LapError),
+        event=Table("lap_events", EventRow),
+        alert=Table("alerts", AlertRow, raised),
+        recent_alert=Table("recent_alerts", AlertRow, raised),
     )
 
 
 TABLES = tables()
+
+
+def window_with_maths_columns(names: tuple[str, ...], catalog: Catalog = CATALOG) -> Table[WindowRow]:
+    """``window_with_columns`` plus the ``<name>_<stat>`` columns of these maths channels (those the
+    table has: the migrator adds the configured file's, and a sink writes only columns that exist)."""
+    return _maths_tables(names, catalog)
+
+
+@functools.lru_cache(maxsize=16)
+def _maths_tables(names: tuple[str, ...], catalog: Catalog) -> Table[WindowRow]:
+    window_vectors = channel_stat_fields(WindowRow, WINDOW_STATS)
+    return Table(
+        "channel_windows",
+        WindowRow,
+        Derived(
+            columns=(window_stats.BLOB_COLUMN,),
+            compute=window_stats.pack,
+            of=window_vectors,
+            keywords={"catalog": catalog},
+        ),
+        Derived(columns=(maths_stats.BLOB_COLUMN,), compute=maths_stats.pack, of=("maths",)),
+        Derived(columns=tuple(window_stat_columns(catalog)), compute=_channel_major, of=window_vectors),
+        Derived(
+            columns=tuple(maths_stat_columns(names)),
+            compute=_maths_channel_major,
+            of=("maths",),
+            keywords={"names": names},
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -210,6 +285,22 @@ class Statements:
     def prediction_error(self) -> str:
         return self._tables.prediction_error.insert(self.keyspace)
 
+    @property
+    def event(self) -> str:
+        return self._tables.event.insert(self.keyspace)
+
+    @property
+    def alert(self) -> str:
+        return self._tables.alert.insert(self.keyspace)
+
+    @property
+    def recent_alert(self) -> str:
+        return self._tables.recent_alert.insert(self.keyspace)
+
+    def window_with_maths_columns(self, names: tuple[str, ...]) -> str:
+        """``window_with_columns`` plus the ``<name>_<stat>`` columns of these maths channels."""
+        return window_with_maths_columns(names, self.catalog).insert(self.keyspace)
+
 
 # ---- parameters of the statements above, in their column order (the catalog's tables) ----
 frame_params = TABLES.frame.params
@@ -221,3 +312,6 @@ quality_params = TABLES.quality.params  # (row, now_ms)
 session_params = TABLES.session.params  # (row, now_ms)
 prediction_params = TABLES.prediction.params
 prediction_error_params = TABLES.prediction_error.params
+event_params = TABLES.event.params
+alert_params = TABLES.alert.params
+recent_alert_params = TABLES.recent_alert.params

@@ -6,6 +6,7 @@ windows and laps here are exactly what Flink stores and publishes, without Kafka
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, replace
 from typing import Any
@@ -69,13 +70,16 @@ class Processed:
 
 
 def process(cars: int, laps: int, seed: int = 3) -> Processed:
-    enc = FrameEncoder()
     out = Processed([], [])
     for car in range(1, cars + 1):
         sid = 9000 + car
         sim = CarSimulator(car, sid, seed=seed, pace=driver_pace(seed, car), rate_hz=RATE_HZ, laps=laps)
         proc = SessionProcessor(sid, car, ProcessingSettings((100, 1000)))
-        for h, v in sim.samples():
+        samples = sim.samples()
+        first = next(samples)
+        # Channels the simulator does not model (NaN) are sent absent, as a replay sends a lap file's missing columns.
+        enc = FrameEncoder(present=~np.isnan(first[1]))
+        for h, v in itertools.chain([first], samples):
             o = proc.on_frame(enc.encode(h, v), T0_MS + round(h.sim_time * 1000))
             out.windows += o.windows
             out.laps += o.laps

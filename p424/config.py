@@ -128,6 +128,7 @@ class Config:
     quality_schedule: str = "@hourly"
     model_name: str = "p424_lap_outcome"
     min_training_laps: int = 6
+    default_track: str = "Nordschleife"  # the track of sessions whose sender names none (p424/ml/tracks.py)
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---
     grafana_url: str = ""
     grafana_admin_user: str = "admin"

@@ -8,7 +8,7 @@ columns Cassandra returns, so the dataset step runs on them unchanged.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -16,7 +16,9 @@ import numpy as np
 
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder
+from p424.ml.dataset import plan_folds
 from p424.ml.features import SPEC
+from p424.ml.settings import TrainingSettings
 from p424.ml.source import SessionFacts, StoredLap, WindowRows
 from p424.processing.outputs import LapRow, Outputs, QualityRow, SessionRow, WindowRow
 from p424.processing.session import ProcessingSettings, SessionProcessor
@@ -26,7 +28,10 @@ from p424.storage.reader import LapKey
 
 T0_MS = 1_790_000_000_000
 RATE_HZ = 5.0
+SEED = 3
 FIRST_SESSION = 9001
+TRACK_CARS = 5  # cars 1-5 share a track in the ML tests: three held out for validation, two to train on
+VALIDATION_FRACTION = TrainingSettings.__dataclass_fields__["validation_fraction"].default
 
 
 @dataclass
@@ -72,12 +77,19 @@ class Processed:
         self.quality.update((r.session_id, r) for r in o.quality)
 
 
-def process(cars: int, laps: int, seed: int = 3, first_session: int = FIRST_SESSION) -> Processed:
-    """``cars`` simulated cars of ``laps`` laps each, all leaving the line at ``T0_MS``."""
+def car_simulator(car: int, session_id: int, laps: int, seed: int = SEED) -> CarSimulator:
+    """Car ``car`` of the ML tests' fleet (its driver's pace from the seed), sampled at RATE_HZ."""
+    return CarSimulator(car, session_id, seed=seed, pace=driver_pace(seed, car), rate_hz=RATE_HZ, laps=laps)
+
+
+def process(cars: int, laps: int, seed: int = SEED, session_ids: Sequence[int] | None = None) -> Processed:
+    """``cars`` simulated cars of ``laps`` laps each, all leaving the line at ``T0_MS``; car ``i`` is session
+    ``session_ids[i - 1]`` (``FIRST_SESSION + i - 1`` by default)."""
     out = Processed([], [])
+    ids = list(session_ids) if session_ids is not None else [FIRST_SESSION + i for i in range(cars)]
     for car in range(1, cars + 1):
-        sid = first_session + car - 1
-        sim = CarSimulator(car, sid, seed=seed, pace=driver_pace(seed, car), rate_hz=RATE_HZ, laps=laps)
+        sid = ids[car - 1]
+        sim = car_simulator(car, sid, laps, seed)
         proc = SessionProcessor(sid, car, ProcessingSettings((100, 1000)))
         samples = sim.samples()
         first = next(samples)
@@ -87,6 +99,25 @@ def process(cars: int, laps: int, seed: int = 3, first_session: int = FIRST_SESS
             out.take(proc.on_frame(enc.encode(h, v), T0_MS + round(h.sim_time * 1000)))
         out.take(proc.flush())
     return out
+
+
+# Which cars of the track the held-out sessions belong to decides the scores (the cars' laps are the same
+# under any session ids): with sessions FIRST_SESSION.. the stable hash holds out these cars.
+HELD_OUT_CARS = frozenset(
+    s - FIRST_SESSION + 1
+    for s in plan_folds(range(FIRST_SESSION, FIRST_SESSION + TRACK_CARS), VALIDATION_FRACTION).validation
+)
+
+
+def session_ids_holding_out(held_out: frozenset[int], cars: int, draw: Callable[[], int]) -> list[int]:
+    """Fresh session ids for cars 1..``cars`` (``draw`` gives one) such that the stable hash holds out the sessions
+    of the cars in ``held_out`` among the first TRACK_CARS, as it does in tests/test_ml_unit.py: a platform test
+    on fresh ids then scores exactly the unit test's folds."""
+    while True:
+        ids = [draw() for _ in range(cars)]
+        folds = plan_folds(ids[:TRACK_CARS], VALIDATION_FRACTION)
+        if {ids.index(s) + 1 for s in folds.validation} == held_out:
+            return ids
 
 
 @dataclass

@@ -628,3 +628,85 @@ def test_the_reader_reads_every_part_of_each_lap_at_once() -> None:
         [(2, 1, 2)],  # empty: the walk ends
     ]
     assert store.windows(1, 1, 100, ["speed_mean"])[0]["speed_mean"] == 1.0
+
+
+# ------------------------------------------------------------------------------------------- `train` output
+def test_the_train_command_prints_each_tracks_errors_against_every_baseline_and_its_alias() -> None:
+    from launcher.commands_ml import RunOutcome, outcome_lines
+    from p424.ml.steps import Promotion, Registered, Trained, TrainedTrack
+
+    dataset = TrackDataset(
+        track="Ring",
+        model_name="m__ring",
+        dataset="x.parquet",
+        lineage="x.lineage.json",
+        laps=10,
+        windows=3000,
+        train_sessions=2,
+        validation_sessions=3,
+        train_laps=4,
+        validation_laps=6,
+        validation_laps_with_reference=3,
+    )
+    e = evaluation((0.3, 0.05), PACE_MAE, REFERENCE_MAE)
+    out = RunOutcome(
+        dag_id="p424_train_lap_model",
+        run_id="manual__1",
+        state="success",
+        extracted=Extracted(
+            source="cassandra keyspace telemetry",
+            sessions_scanned=6,
+            tracks=(dataset,),
+            skipped=(SkippedTrack(track="Spa", reason="2 complete, valid laps; training needs MIN_TRAINING_LAPS=6"),),
+            rejected={},
+            catalog_hash="d2263e72",
+            seconds=1.0,
+        ),
+        trained=Trained(
+            tracks=(
+                TrainedTrack(
+                    track="Ring",
+                    model_name="m__ring",
+                    run_id="r1",
+                    experiment_id="4",
+                    model_uri="models:/m-1",
+                    artifact_uri="s3://x",
+                    evaluation=e,
+                    lap_length_m=20_700.0,
+                    fit_seconds=1.0,
+                    seconds=2.0,
+                ),
+            ),
+            seconds=2.0,
+        ),
+        registered=Registered(
+            tracks=(
+                Promotion(
+                    track="Ring",
+                    model_name="m__ring",
+                    version="3",
+                    alias=CHAMPION,
+                    reason="beats every baseline",
+                    previous_champion="2",
+                    champion="3",
+                    run_id="r1",
+                    candidate_relative_error=0.02,
+                    champion_relative_error=0.03,
+                ),
+            ),
+            seconds=1.0,
+        ),
+        seconds=95.0,
+    )
+    lines = outcome_lines(out, Config())
+    assert lines[:2] == ["run id:  manual__1", "state:   success (95 s)"]
+    assert "track:   Ring (registered model m__ring)" in lines
+    assert any(
+        x.startswith("data:    10 laps (4 train / 6 validation, 2 / 3 sessions; 3 validation laps") for x in lines
+    )
+    assert "lap time: MAE (overall; first / middle / last third), s" in lines
+    assert "  model                0.3 (0.3 / 0.3 / 0.3)" in lines
+    assert "  reference baseline   0.7 (0.7 / 0.7 / 0.7)   (model on its 4 laps: 0.3 (0.3 / 0.3 / 0.3))" in lines
+    assert "model:   m__ring v3 -> alias 'champion' (champion is v3)" in lines
+    assert "not trained: track 'Spa': 2 complete, valid laps; training needs MIN_TRAINING_LAPS=6" in lines
+    assert RunOutcome.from_dict(json.loads(json.dumps(out.to_dict()))) == out

@@ -34,7 +34,7 @@ from p424.ml.evaluate import EVAL_FROM_PROGRESS, score
 from p424.ml.features import SPEC
 from p424.ml.model import THREADS, LapOutcomeModel
 from p424.ml.promotion import CHAMPION, decide
-from p424.ml.settings import TrainingSettings
+from p424.ml.settings import Hyperparameters, TrainingSettings
 from p424.ml.source import SessionFacts, TrainingSource, open_source
 from p424.ml.steps import (
     TRAIN,
@@ -313,23 +313,27 @@ def train(settings: TrainingSettings, extracted: Extracted) -> Trained:
     return Trained(tracks=tracks, seconds=round(time.monotonic() - started, 1))
 
 
-def _train_track(settings: TrainingSettings, dataset: TrackDataset) -> TrainedTrack:
-    started = time.monotonic()
-    split = load_split(dataset)
-    length = lap_length(split.train)
-    hp = settings.hyperparameters
+def fit(split: Split, hp: Hyperparameters) -> tuple[LapOutcomeModel, int]:
+    """The model fitted on the training fold (thinned to MAX_TRAIN_ROWS windows); the rows it used."""
     model = LapOutcomeModel(
-        lap_length_m=length,
+        lap_length_m=lap_length(split.train),
         max_iter=hp.max_iter,
         learning_rate=hp.learning_rate,
         max_leaf_nodes=hp.max_leaf_nodes,
         min_samples_leaf=hp.min_samples_leaf,
         profile_step_m=hp.profile_step_m,
     )
+    rows = thin(split.train)
+    return model.fit(ds.features_of(rows), ds.targets_of(rows)), len(rows)
+
+
+def _train_track(settings: TrainingSettings, dataset: TrackDataset) -> TrainedTrack:
+    started = time.monotonic()
+    split = load_split(dataset)
     from p424.ml import tracking  # MLflow takes seconds to import: only the steps that log pay for it
 
-    rows = thin(split.train)
-    model.fit(ds.features_of(rows), ds.targets_of(rows))
+    model, rows_used = fit(split, settings.hyperparameters)
+    length = model.lap_length_m
     fitted = time.monotonic()
     evaluation, pred = evaluate(model, split.validation, split, length)
     x_val = ds.features_of(split.validation)
@@ -351,7 +355,7 @@ def _train_track(settings: TrainingSettings, dataset: TrackDataset) -> TrainedTr
         "train_sessions": dataset.train_sessions,
         "validation_sessions": dataset.validation_sessions,
         "train_windows": len(split.train),
-        "train_rows_used": len(rows),
+        "train_rows_used": rows_used,
         "window_ms": settings.window_ms,
         "validation_fraction": settings.validation_fraction,
         "max_loss_ratio": settings.max_loss_ratio,

@@ -40,7 +40,7 @@ def errors(abs_err: F64, thirds: npt.NDArray[np.int64]) -> Errors:
     """MAE overall and per third of ``abs_err`` (the scored windows only)."""
     by_third = tuple(float(abs_err[thirds == k].mean()) if (thirds == k).any() else None for k in range(len(THIRDS)))
     return Errors(
-        mae=float(abs_err.mean()) if len(abs_err) else float("inf"),
+        mae=float(abs_err.mean()) if len(abs_err) else 0.0,  # no window: ``windows`` 0 says the 0 means nothing
         thirds=(by_third[0], by_third[1], by_third[2]),
         windows=len(abs_err),
     )

@@ -96,7 +96,7 @@ class Extracted(JsonRecord):
 @dataclass(frozen=True, kw_only=True)
 class Errors(JsonRecord):
     """Mean absolute error of one predictor for one target, overall and per third of the lap distance
-    (None: no scored window in that third)."""
+    (None: no scored window in that third; with no window at all, ``mae`` is 0 and means nothing)."""
 
     mae: float
     thirds: tuple[float | None, float | None, float | None]

@@ -1,11 +1,12 @@
 """Training DAG wall time, from trigger to registered model, on 50 simulated laps (target: under 3 minutes).
 
 1. Data (not timed against the target): streams N cars x L laps through the bridge (each session ends
-   with the line crossing that closes its last lap, so N x L complete laps; default 10 x 5 = 50) and
-   waits until Flink has stored every complete lap. `--sessions FILE` reuses sessions saved by an earlier run instead.
+   with the line crossing that closes its last lap, so N x L complete laps; default 10 x 5 = 50),
+   describes the sessions' track as `./launchcommand.sh simulate` does, and waits until Flink has
+   stored every complete lap. `--sessions FILE` reuses sessions saved by an earlier run instead.
 2. Timed: triggers `p424_train_lap_model` through Airflow's REST API for exactly those sessions
    (under a model name of its own) and waits for the run to finish; prints the wall time, each
-   task's duration, the data size and the model's metrics against the baseline.
+   task's duration, the data size and the model's errors against each baseline.
 
     .platform/venvs/platform/bin/python bench/bench_training.py [--cars 10] [--laps 5] [--rate 5]
         [--sessions bench_sessions.json] [--model-name p424_lap_outcome_bench]
@@ -24,9 +25,11 @@ from typing import Any
 from launcher.commands_ml import TRAINING_DAG, AirflowClient
 from p424.config import Config, load_config
 from p424.storage.reader import TelemetryStore
+from unity_bridge.cli import describe_sessions
 from unity_bridge.streams import simulate
 
 TARGET_S = 180.0
+SIMULATED_TRACK = "Nordschleife (simulated)"  # what `./launchcommand.sh simulate` records (unity_bridge/cli.py)
 
 
 def complete_laps(store: TelemetryStore, sessions: list[int]) -> int:
@@ -40,6 +43,7 @@ def stream(cfg: Config, cars: int, laps: int, rate: float, seed: int, timeout_s:
     )
     sent = time.monotonic() - started
     sessions = sorted(result.sessions)
+    describe_sessions(cfg, result.sessions, "simulate", SIMULATED_TRACK, "bench/bench_training.py")
     want = cars * laps
     with TelemetryStore(cfg) as store:
         while (have := complete_laps(store, sessions)) < want:
@@ -104,12 +108,12 @@ def main() -> int:
         "wall_seconds_trigger_to_registered": round(wall, 1),
         "scheduler_wait_seconds": round((began - queued).total_seconds(), 1),
         "task_seconds": task_durations(client, run_id),
-        "laps": (outcome.extracted or {}).get("laps"),
-        "windows": (outcome.extracted or {}).get("windows"),
-        "train_laps": (outcome.extracted or {}).get("train_laps"),
-        "validation_laps": (outcome.extracted or {}).get("validation_laps"),
-        "metrics": (outcome.trained or {}).get("metrics"),
-        "model": {k: (outcome.registered or {}).get(k) for k in ("model_name", "version", "alias")},
+        "tracks": [d.to_dict() for d in outcome.extracted.tracks] if outcome.extracted else [],
+        "evaluation": ({t.track: t.evaluation.to_dict() for t in outcome.trained.tracks} if outcome.trained else {}),
+        "models": [
+            {"model_name": p.model_name, "version": p.version, "alias": p.alias, "reason": p.reason}
+            for p in (outcome.registered.tracks if outcome.registered else ())
+        ],
         "data": {k: v for k, v in data.items() if k != "sessions"},
         "target_seconds": TARGET_S,
         "meets_target": state == "success" and wall < TARGET_S,

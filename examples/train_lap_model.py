@@ -1,8 +1,9 @@
 """Train the lap-outcome model by hand: the standalone counterpart of the Airflow training DAG.
 
 Runs the same three steps as `p424_train_lap_model` (p424.ml.pipeline: extract laps and windows from
-Cassandra, train and score against the baseline on held-out sessions, register and promote in
-MLflow) in this process, logging to the platform's MLflow. Needs a running platform with some
+Cassandra per track, train and score against every baseline on held-out sessions, register and
+promote each track's model in MLflow) in this process, logging to the platform's MLflow, and prints
+what `./launchcommand.sh train --wait` prints. Needs a running platform with some
 complete laps stored, e.g. after `./launchcommand.sh simulate --cars 4 --laps 3 --max`.
 
     .platform/venvs/platform/bin/python examples/train_lap_model.py [--model-name NAME]
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from launcher.commands_ml import RunOutcome, outcome_lines
 from p424.config import load_config
 from p424.ml import pipeline
 from p424.ml.settings import Hyperparameters, TrainingSettings
@@ -20,7 +22,9 @@ from p424.ml.settings import Hyperparameters, TrainingSettings
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model-name", default=None, help="registered model (default: MODEL_NAME of the platform)")
+    ap.add_argument(
+        "--model-name", default=None, help="model name; each track registers <NAME>__<track> (default: MODEL_NAME)"
+    )
     ap.add_argument("--session", type=int, action="append", default=[], help="train on this session (repeatable)")
     ap.add_argument("--min-laps", type=int, default=None, help="default: MIN_TRAINING_LAPS")
     ap.add_argument("--max-iter", type=int, default=Hyperparameters().max_iter, help="boosting iterations per target")
@@ -39,24 +43,19 @@ def main() -> int:
     settings = TrainingSettings.from_config(cfg, **overrides)
 
     try:
-        extracted = pipeline.extract(settings)
+        run = pipeline.run(settings)
     except pipeline.SkipTrainingError as why:
         print(f"not training: {why}")
         return 0
-    print(
-        f"data: {extracted['laps']} laps ({extracted['train_laps']} train, {extracted['validation_laps']} validation), "
-        f"{extracted['windows']} windows"
+    outcome = RunOutcome(
+        dag_id="(this process)",
+        run_id=settings.run_label,
+        state="success",
+        extracted=run.extracted,
+        trained=run.trained,
+        registered=run.registered,
     )
-    trained = pipeline.train(settings, extracted)
-    m = trained["metrics"]
-    print(f"lap time: MAE {m['mae_lap_time_s']:.3f} s vs baseline {m['baseline_mae_lap_time_s']:.3f} s")
-    print(f"energy:   MAE {m['mae_energy_net_kwh']:.4f} kWh vs baseline {m['baseline_mae_energy_net_kwh']:.4f} kWh")
-    print(f"run:      {cfg.mlflow_url}/#/experiments/{trained['experiment_id']}/runs/{trained['run_id']}")
-    registered = pipeline.register(settings, extracted, trained)
-    print(
-        f"model:    {registered['model_name']} v{registered['version']} -> '{registered['alias']}': "
-        f"{registered['reason']}"
-    )
+    print("\n".join(outcome_lines(outcome, cfg)))
     return 0
 
 

@@ -1,7 +1,8 @@
 """ML commands of `./launchcommand.sh`: `train [--wait]` triggers the training DAG through Airflow's REST API.
 
 ``AirflowClient`` (REST API v2 with a JWT from the generated admin credentials) is shared by the
-command, the ML tests and ``bench/bench_training.py``.
+command, the ML tests and ``bench/bench_training.py``. A run's outcome holds the steps' typed results
+(``p424.ml.steps``), read back from the tasks' XComs.
 """
 
 from __future__ import annotations
@@ -19,27 +20,26 @@ from launcher.cli import command
 from launcher.console import PlatformError
 from launcher.services.airflow import api_token, quote_id
 from p424.config import Config, load_config
+from p424.ml.steps import TARGET_TITLES, TARGETS, THIRDS, Extracted, Registered, Trained
+from p424.ml.typed import JsonRecord
 
 TRAINING_DAG = "p424_train_lap_model"
 FINAL_STATES = ("success", "failed")
 TASKS = ("resolve_settings", "extract", "train", "register")
 
 
-@dataclass
-class RunOutcome:
+@dataclass(frozen=True, kw_only=True)
+class RunOutcome(JsonRecord):
     dag_id: str
     run_id: str
     state: str
     tasks: dict[str, str] = field(default_factory=dict)  # task id -> state
-    extracted: dict[str, Any] | None = None
-    trained: dict[str, Any] | None = None
-    registered: dict[str, Any] | None = None
+    extracted: Extracted | None = None
+    trained: Trained | None = None
+    registered: Registered | None = None
     skip_reason: str | None = None
     failure: str | None = None
     seconds: float = 0.0
-
-    def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
 
 
 class AirflowClient:
@@ -146,18 +146,26 @@ class AirflowClient:
             time.sleep(1.0)
 
     def outcome(self, dag_id: str, run_id: str, seconds: float = 0.0) -> RunOutcome:
-        out = RunOutcome(
-            dag_id, run_id, self.run_state(dag_id, run_id), self.task_states(dag_id, run_id), seconds=seconds
-        )
-        out.extracted = self.xcom(dag_id, run_id, "extract")
-        out.trained = self.xcom(dag_id, run_id, "train")
-        out.registered = self.xcom(dag_id, run_id, "register")
-        if out.tasks.get("extract") == "skipped":
-            out.skip_reason = _line_with(self.task_log(dag_id, run_id, "extract"), "SKIPPED:") or "extract skipped"
-        failed = [t for t, s in out.tasks.items() if s == "failed"]
+        tasks = self.task_states(dag_id, run_id)
+        extracted, trained, registered = (self.xcom(dag_id, run_id, t) for t in ("extract", "train", "register"))
+        skip_reason = failure = None
+        if tasks.get("extract") == "skipped":
+            skip_reason = _line_with(self.task_log(dag_id, run_id, "extract"), "SKIPPED:") or "extract skipped"
+        failed = [t for t, s in tasks.items() if s == "failed"]
         if failed:
-            out.failure = f"task {failed[0]} failed:\n" + _tail(self.task_log(dag_id, run_id, failed[0]), 25)
-        return out
+            failure = f"task {failed[0]} failed:\n" + _tail(self.task_log(dag_id, run_id, failed[0]), 25)
+        return RunOutcome(
+            dag_id=dag_id,
+            run_id=run_id,
+            state=self.run_state(dag_id, run_id),
+            tasks=tasks,
+            extracted=Extracted.from_dict(extracted) if isinstance(extracted, dict) else None,
+            trained=Trained.from_dict(trained) if isinstance(trained, dict) else None,
+            registered=Registered.from_dict(registered) if isinstance(registered, dict) else None,
+            skip_reason=skip_reason,
+            failure=failure,
+            seconds=seconds,
+        )
 
 
 def _log_line(event: Any) -> str:
@@ -203,7 +211,7 @@ def trigger_training(
     if not quiet:
         console.info(f"triggered {TRAINING_DAG} run {run_id} ({cfg.airflow_url}/dags/{TRAINING_DAG}/runs/{run_id})")
     if not wait:
-        return RunOutcome(TRAINING_DAG, run_id, client.run_state(TRAINING_DAG, run_id))
+        return RunOutcome(dag_id=TRAINING_DAG, run_id=run_id, state=client.run_state(TRAINING_DAG, run_id))
 
     def progress(task: str, state: str) -> None:
         if not quiet and state not in ("None", "scheduled", "queued"):
@@ -213,36 +221,63 @@ def trigger_training(
     return client.outcome(TRAINING_DAG, run_id, time.monotonic() - started)
 
 
-def print_outcome(out: RunOutcome, cfg: Config) -> None:
-    print(f"run id:  {out.run_id}")
-    print(f"state:   {out.state} ({out.seconds:.0f} s)")
+def outcome_lines(out: RunOutcome, cfg: Config) -> list[str]:
+    """What `train --wait` prints: the run, then per track its data, errors against each baseline (overall
+    and by third of the lap) and what became of the model version."""
+    lines = [f"run id:  {out.run_id}", f"state:   {out.state} ({out.seconds:.0f} s)"]
     if out.skip_reason:
-        print(f"skipped: {out.skip_reason}")
-    if out.extracted:
-        e = out.extracted
-        print(
-            f"data:    {e['laps']} laps ({e['train_laps']} train / {e['validation_laps']} validation, "
-            f"{e['train_sessions']} / {e['validation_sessions']} sessions), {e['windows']} windows"
+        lines.append(f"skipped: {out.skip_reason}")
+    trained = {t.track: t for t in (out.trained.tracks if out.trained else ())}
+    registered = {p.track: p for p in (out.registered.tracks if out.registered else ())}
+    for d in out.extracted.tracks if out.extracted else ():
+        lines += ["", f"track:   {d.track} (registered model {d.model_name})"]
+        lines.append(
+            f"data:    {d.laps} laps ({d.train_laps} train / {d.validation_laps} validation, "
+            f"{d.train_sessions} / {d.validation_sessions} sessions; {d.validation_laps_with_reference} validation "
+            f"laps had an earlier lap as reference), {d.windows} windows"
         )
-    if out.trained:
-        m = out.trained["metrics"]
-        print(
-            f"metrics: lap time MAE {m['mae_lap_time_s']:.3f} s (baseline {m['baseline_mae_lap_time_s']:.3f}), "
-            f"R² {m['r2_lap_time_s']:.3f}; energy MAE {m['mae_energy_net_kwh']:.4f} kWh "
-            f"(baseline {m['baseline_mae_energy_net_kwh']:.4f}), R² {m['r2_energy_net_kwh']:.3f}"
-        )
-        print(f"mlflow:  {cfg.mlflow_url}/#/experiments/{out.trained['experiment_id']}/runs/{out.trained['run_id']}")
-    if out.registered:
-        r = out.registered
-        print(f"model:   {r['model_name']} v{r['version']} -> alias '{r['alias']}' (champion is v{r['champion']})")
-        print(f"reason:  {r['reason']}")
+        t = trained.get(d.track)
+        if t is not None:
+            e = t.evaluation
+            for target in TARGETS:
+                title, unit = TARGET_TITLES[target]
+                lines.append(f"{title}: MAE (overall; {' / '.join(THIRDS)} third), {unit}")
+                m = e.model[target]
+                lines.append(f"  model                {_errors(m.mae, m.thirds)}")
+                for c in e.comparisons:
+                    if c.target == target:
+                        lines.append(
+                            f"  {c.baseline + ' baseline':<20} {_errors(c.other.mae, c.other.thirds)}"
+                            f"   (model on its {c.laps} laps: {_errors(c.model.mae, c.model.thirds)})"
+                            if c.other.windows
+                            else f"  {c.baseline + ' baseline':<20} no held-out lap to compare on"
+                        )
+            lines.append(f"mlflow:  {cfg.mlflow_url}/#/experiments/{t.experiment_id}/runs/{t.run_id} (model_card.md)")
+        p = registered.get(d.track)
+        if p is not None:
+            champion = f"v{p.champion}" if p.champion else "none"
+            lines.append(f"model:   {p.model_name} v{p.version} -> alias '{p.alias}' (champion is {champion})")
+            lines.append(f"reason:  {p.reason}")
+    for s in out.extracted.skipped if out.extracted else ():
+        lines.append(f"not trained: track {s.track!r}: {s.reason}")
     if out.failure:
-        print(out.failure)
+        lines.append(out.failure)
+    return lines
+
+
+def _errors(mae: float, thirds: tuple[float | None, ...]) -> str:
+    return f"{mae:.3g} ({' / '.join('-' if v is None else f'{v:.3g}' for v in thirds)})"
+
+
+def print_outcome(out: RunOutcome, cfg: Config) -> None:
+    print("\n".join(outcome_lines(out, cfg)))
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="follow the run to the end and print its outcome")
-    p.add_argument("--model-name", default="", help="registered model name (default: MODEL_NAME)")
+    p.add_argument(
+        "--model-name", default="", help="model name; each track registers <NAME>__<track> (default: MODEL_NAME)"
+    )
     p.add_argument(
         "--session", action="append", default=[], metavar="ID", help="train on this session only (repeatable)"
     )
@@ -262,7 +297,7 @@ def cmd_train(args: argparse.Namespace, overrides: dict[str, str]) -> int:
         print(f"run id: {out.run_id} ({out.state}); follow with the Airflow UI at {cfg.airflow_url}")
         return 0
     if args.json:
-        print(json.dumps(out.as_json(), indent=2, default=str))
+        print(json.dumps(out.to_dict(), indent=2))
     else:
         print_outcome(out, cfg)
     return 0 if out.state == "success" else 1

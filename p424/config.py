@@ -143,6 +143,7 @@ class Config:
     archive_schedule: str = "*/15 * * * *"
     archive_closed_after_s: int = 3600  # a session silent this long is closed (the stream's forget horizon)
     archive_prefix: str = ""  # keys start here inside the bucket (tests and benches use their own)
+    default_track: str = "Nordschleife"  # the track of sessions whose sender names none (p424/ml/tracks.py)
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---
     grafana_url: str = ""
     grafana_admin_user: str = "admin"

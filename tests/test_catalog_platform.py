@@ -30,10 +30,12 @@ from p424.codec.frame import FrameEncoder, FrameHeader
 from p424.ml import dataset as ds
 from p424.ml.features import SPEC
 from p424.ml.quality import collect
+from p424.ml.source import CassandraSource
 from p424.processing.outputs import Outputs
 from p424.processing.session import SessionProcessor
 from p424.sim import CarSimulator
 from p424.storage import writes
+from p424.storage.reader import LapKey
 from tests.helpers import Stack, unique_session_id, wait_for
 from tests.test_grafana_dashboards import all_queries, boards, substitute
 from unity_bridge.lapfile import lap_frames, read_lap_file
@@ -171,10 +173,11 @@ def test_the_training_reader_and_the_predictor_backfill_read_every_version(
     stack: Stack, three_sessions: dict[str, int], name: str
 ) -> None:
     sid = three_sessions[name]
-    cql, ks = stack.store.session, stack.cfg.cassandra_keyspace
-    selection = ds.select_laps(ds.read_laps(cql, ks, [sid]))
+    source = CassandraSource(stack.store)
+    selection = ds.select_laps(source.laps([sid]), {sid: "any"})
     assert selection.laps, selection.rejected
-    windows = ds.read_windows(cql, ks, selection.laps, 1000)
+    keys = [LapKey(session_id=lap.session_id, lap=lap.lap, seconds=lap.lap_time) for lap in selection.laps]
+    windows = source.windows(keys, 1000, SPEC.window_columns())
     frame = ds.assemble(selection.laps, windows)
     assert len(frame) > 10
     features = ds.features_of(frame)

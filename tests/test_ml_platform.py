@@ -1,16 +1,20 @@
 """The ML loop on the real stack: Airflow trains on what Flink stored, MLflow registers, MinIO keeps the
-artifacts, the live predictor serves the champion.
+artifacts, the live predictor serves each track's champion.
 
-One module-wide story, to stay within a few minutes on two cores: four simulated cars stream three
-complete laps each, the training DAG runs on those sessions under a model name of
-its own, a deliberately weak second run must not take `champion`, a third run on one session must be
-skipped with its reason, and a live session gets predictions from the champion meanwhile.
+One module-wide story, to stay within a few minutes on two cores: five simulated cars stream two
+complete laps each on a track of this module's own, the training DAG runs on those
+sessions under a model name of its own (registered per track: `<name>__<track>`), a second run whose
+model beats pace extrapolation but not the reference lap must not take `champion`, a third run on one
+session must be skipped with its reason, a live session on the track gets predictions from the
+champion meanwhile, and a live session on a track without a champion gets none, and /health says why.
+
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import re
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pytest
 import requests
 
@@ -35,34 +40,62 @@ from launcher.provision import ensure_schema, minio_client
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder
 from p424.config import REPO_ROOT
-from p424.ml import pipeline, tracking
+from p424.ml import pipeline, tracking, tracks
+from p424.ml.card import JSON_ARTIFACT, MARKDOWN_ARTIFACT
 from p424.ml.promotion import CHALLENGER, CHAMPION
 from p424.ml.settings import TrainingSettings
 from p424.sim import CarSimulator
 from tests.helpers import Stack, wait_for
+from tests.ml_fleet import HELD_OUT_CARS, RATE_HZ, TRACK_CARS, car_simulator, session_ids_holding_out
 from unity_bridge.intake import new_session_id
 from unity_bridge.sender import FrameSender
-from unity_bridge.streams import simulate
+from unity_bridge.streams import interleave
 
 pytestmark = pytest.mark.platform
 
-# Each session ends with the line crossing that closes its last lap: 3 complete laps per car. 5 Hz keeps
-# the load small (~19,000 frames, 313 s of session time per lap) while every 1 s window still holds five
-# frames.
-CARS, LAPS, RATE_HZ = 4, 3, 5.0
+# Each session ends with the line crossing that closes its last lap: 2 complete laps per car. 5 Hz
+# (RATE_HZ) keeps the load small (~16,000 frames, 313 s of session time per lap) while every 1 s window
+# still holds five frames. Five sessions: three held out for validation, two to train on.
+CARS, LAPS = TRACK_CARS, 2
 LIVE_WINDOWS_LAP1 = 1400  # 100 ms windows with a frame in lap 1 at 5 Hz: ~1,565
 DAG_TIMEOUT_S = 420.0
 
 
 @pytest.fixture(scope="module")
+def track() -> str:
+    """This module's track: its sessions are the only ones on it."""
+    return f"p424 test track {uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
 def model_name(stack: Stack) -> Iterator[str]:
-    """A registered model of this module's own; removed from the registry afterwards (its runs stay in
-    the experiment of the same name, for a look at what happened)."""
+    """A model name of this module's own; every track's registered model is removed afterwards (the runs stay
+    in the experiment of the same name, for a look at what happened)."""
     name = f"p424_lap_outcome_test_{uuid.uuid4().hex[:8]}"
     yield name
     client = tracking.connect(stack.cfg.mlflow_url)
-    with contextlib.suppress(mlflow.exceptions.MlflowException):
-        client.delete_registered_model(name)
+    for registered in tracking.track_models(client, name).values():
+        with contextlib.suppress(mlflow.exceptions.MlflowException):
+            client.delete_registered_model(registered)
+
+
+def send_cars(stack: Stack, sims: list[CarSimulator], track: str, stop: float | None = None) -> None:
+    """Simulated cars through the bridge, interleaved by session time as a grid of simulators sends them, each
+    session's track recorded first (as a sender that names its track does); channels the simulator does not
+    model are sent absent. ``stop``: session seconds to send (all when None)."""
+    for sim in sims:
+        stack.store.describe_session(
+            sim.session_id, car_id=sim.car_id, track=track, source="test", description=__name__
+        )
+    first = next(sims[0].samples())
+    enc = FrameEncoder(present=~np.isnan(first[1]))
+    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as sender:
+        for i, (header, values) in enumerate(interleave(sims)):
+            if stop is not None and header.sim_time > stop:
+                break
+            sender.send(enc.encode(header, values))
+            if i % 500 == 499:
+                time.sleep(0.1)  # ~5,000 frames/s at most: no kernel drops on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +106,16 @@ def lossy_session(stack: Stack) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def sessions(stack: Stack, lossy_session: tuple[int, int]) -> list[int]:
-    """Simulated sessions streamed through the bridge, once their complete laps are in Cassandra.
+def sessions(stack: Stack, lossy_session: tuple[int, int], track: str) -> list[int]:
+    """Simulated sessions on this module's track, streamed through the bridge, once their complete laps are
+    in Cassandra. (The lossy session went first, so Flink processes it meanwhile.)
 
-    (The lossy session went first, so Flink processes it meanwhile.)"""
-    cfg = stack.cfg
-    result = simulate(
-        cfg.host_of("bridge"), cfg.bridge_udp_port, CARS, RATE_HZ, LAPS, seed=424, speed=None, max_rate=4000, quiet=True
-    )
-    ids = sorted(result.sessions)
+    The cars and their laps are those of tests/test_ml_unit.py, and the session ids are drawn so that the
+    stable hash holds out the same cars: the first run's model then beats every baseline and the weak run's
+    does not beat the reference lap, as there, whichever ids the bridge sees."""
+    ids = session_ids_holding_out(HELD_OUT_CARS, CARS, new_session_id)
+    send_cars(stack, [car_simulator(car, sid, LAPS) for car, sid in enumerate(ids, 1)], track)
+    ids.sort()
 
     def complete_laps() -> int:
         return sum(1 for s in ids for lap in stack.store.laps(s) if lap["complete"])
@@ -95,8 +129,7 @@ def run_train_command(*args: str) -> RunOutcome:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = launch(["train", "--wait", "--json", "--timeout", str(DAG_TIMEOUT_S), *args])
-    doc = json.loads(out.getvalue())
-    outcome = RunOutcome(**doc)
+    outcome = RunOutcome.from_dict(json.loads(out.getvalue()))
     assert code == (0 if outcome.state == "success" else 1)
     return outcome
 
@@ -113,7 +146,8 @@ def first_run(sessions: list[int], model_name: str) -> RunOutcome:
 def queued_runs(stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str) -> dict[str, str]:
     """Queued behind each other (max_active_runs=1) while the live test streams: a weak model, then too little data."""
     client = AirflowClient(stack.cfg)
-    # One boosting step on a reference lap of 2 km bins: well ahead of the baseline, far behind the champion.
+    # One boosting step on a median lap of 2 km bins: well ahead of pace extrapolation, behind the reference lap
+    # (tests/test_ml_unit.py shows it on the same simulator).
     weak = client.trigger(
         TRAINING_DAG,
         {"model_name": model_name, "session_ids": sessions, "max_iter": 1, "profile_step_m": 2000},
@@ -139,8 +173,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def predictor(stack: Stack, first_run: RunOutcome, model_name: str) -> Iterator[str]:
-    """`python -m p424.ml.live` for this module's model, on a port and consumer group of its own."""
+def predictor(stack: Stack, first_run: RunOutcome, model_name: str, track: str) -> Iterator[str]:
+    """`python -m p424.ml.live` for this module's model name, on a port and consumer group of its own; ready once
+    it serves the champion of this module's track."""
     port = free_port()
     log = tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False)  # noqa: SIM115 (kept for failures)
     proc = subprocess.Popen(
@@ -169,10 +204,11 @@ def predictor(stack: Stack, first_run: RunOutcome, model_name: str) -> Iterator[
             h: dict[str, Any] = requests.get(f"{url}/health", timeout=2).json()
         except requests.RequestException:
             return None
-        return h if h["status"] == "ok" else None
+        serving = h["models"].get(track, {}).get("version")
+        return h if h["status"] == "ok" and serving == "1" else None
 
     try:
-        wait_for(ready, 90, "the predictor to load the champion and join its consumer group", 1)
+        wait_for(ready, 90, "the predictor to load the track's champion and join its consumer group", 1)
         yield url
     finally:
         proc.terminate()
@@ -245,87 +281,98 @@ def test_dags_import_with_intended_schedules_tags_and_retries(stack: Stack) -> N
 
 # ------------------------------------------------------------------------------------------- training
 def test_training_dag_trains_registers_and_promotes(
-    first_run: RunOutcome, sessions: list[int], model_name: str
+    first_run: RunOutcome, sessions: list[int], model_name: str, track: str
 ) -> None:
     assert first_run.state == "success", first_run.failure
     assert first_run.tasks == dict.fromkeys(("resolve_settings", "extract", "train", "register"), "success")
-    e = first_run.extracted or {}
-    assert e["laps"] == CARS * LAPS and set(e["rejected"]) <= {"incomplete"}
-    assert e["train_sessions"] >= 1 and e["validation_sessions"] >= 1
-    assert e["train_sessions"] + e["validation_sessions"] == CARS
-    r = first_run.registered or {}
-    assert r["model_name"] == model_name
-    assert (r["version"], r["alias"], r["champion"], r["previous_champion"]) == ("1", CHAMPION, "1", None)
+    assert first_run.extracted and first_run.registered
+    (d,) = first_run.extracted.tracks
+    assert d.track == track and d.laps == CARS * LAPS and set(first_run.extracted.rejected) <= {"incomplete"}
+    assert d.validation_sessions >= 3 and d.train_sessions + d.validation_sessions == CARS
+    (r,) = first_run.registered.tracks
+    assert r.model_name == tracks.registered_name(model_name, track)
+    assert (r.version, r.alias, r.champion, r.previous_champion) == ("1", CHAMPION, "1", None)
 
 
-def test_model_beats_the_baseline_on_held_out_laps(first_run: RunOutcome) -> None:
-    m = (first_run.trained or {})["metrics"]
-    assert first_run.trained and first_run.trained["beats_baseline"]
-    assert m["mae_lap_time_s"] < 0.2 * m["baseline_mae_lap_time_s"]
-    assert m["mae_energy_net_kwh"] < 0.2 * m["baseline_mae_energy_net_kwh"]
-    # (R² is logged but not asserted: held-out laps of one simulated driver differ by tenths of a second,
-    # so their outcome has almost no variance to explain.)
-    assert m["mae_lap_time_s"] < 2.0 and m["mae_energy_net_kwh"] < 0.5
-    assert m["validation_laps"] >= 2
+def test_model_beats_every_baseline_on_held_out_sessions(first_run: RunOutcome) -> None:
+    assert first_run.trained
+    (t,) = first_run.trained.tracks
+    e = t.evaluation
+    assert e.beats_every_baseline, e.unbeaten
+    pace, reference = e.comparison("pace", "lap_time_s"), e.comparison("reference", "lap_time_s")
+    assert pace.model.mae < 0.2 * pace.other.mae and reference.laps >= 1
+    assert e.model["lap_time_s"].mae < 2.0 and e.model["energy_net_kwh"].mae < 0.5
+    assert all(v is not None for v in e.model["lap_time_s"].thirds)
+    assert e.laps >= 3
 
 
-def test_run_lineage_in_mlflow_and_artifacts_in_minio(
-    stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str
+def test_run_lineage_card_in_mlflow_and_artifacts_in_minio(
+    stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str, track: str
 ) -> None:
-    trained = first_run.trained or {}
+    assert first_run.trained
+    (trained,) = first_run.trained.tracks
+    registered = tracks.registered_name(model_name, track)
     client = tracking.connect(stack.cfg.mlflow_url)
-    run = client.get_run(trained["run_id"])
-    assert run.data.params["catalog_hash"] == CATALOG.hash_hex
+    run = client.get_run(trained.run_id)
+    assert run.data.params["catalog_hash"] == CATALOG.hash_hex and run.data.params["track"] == track
     assert int(run.data.params["train_laps"]) + int(run.data.params["validation_laps"]) == CARS * LAPS
-    assert run.data.metrics["mae_lap_time_s"] == pytest.approx(trained["metrics"]["mae_lap_time_s"], abs=1e-4)
+    assert run.data.metrics["mae_lap_time_s"] == pytest.approx(trained.evaluation.model["lap_time_s"].mae, abs=1e-6)
     assert run.data.tags["p424.registered_version"] == "1" and run.data.tags["p424.alias"] == CHAMPION
-    champion = client.get_model_version_by_alias(model_name, CHAMPION)
-    assert champion.version == "1" and champion.run_id == trained["run_id"]
-    assert champion.tags["p424.decision"] == CHAMPION
+    assert run.data.tags["p424.card.track"] == track
+    champion = client.get_model_version_by_alias(registered, CHAMPION)
+    assert champion.version == "1" and champion.run_id == trained.run_id
+    assert champion.tags["p424.decision"] == CHAMPION and champion.tags["p424.track"] == track
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=trained["run_id"], artifact_path="lineage.json", dst_path=tmp)
+        path = mlflow.artifacts.download_artifacts(run_id=trained.run_id, artifact_path="lineage.json", dst_path=tmp)
         lineage = json.loads(Path(path).read_text())
     assert sorted(lineage["train_sessions"] + lineage["validation_sessions"]) == sessions
     assert not set(lineage["train_sessions"]) & set(lineage["validation_sessions"])
     assert lineage["catalog_hash"] == CATALOG.hash_hex and len(lineage["laps"]) == CARS * LAPS
-    info = mlflow.models.get_model_info(trained["model_uri"])
+    info = mlflow.models.get_model_info(trained.model_uri)
     assert info.signature is not None and len(info.signature.inputs.input_names()) > 100
     # the objects themselves, in the MinIO bucket behind the tracking server
     bucket = stack.cfg.minio_bucket_mlflow
     minio = minio_client(stack.cfg)
-    run_prefix = f"artifacts/{trained['experiment_id']}/{trained['run_id']}/artifacts/"
+    run_prefix = f"artifacts/{trained.experiment_id}/{trained.run_id}/artifacts/"
     run_objects = {
         o.object_name.removeprefix(run_prefix) for o in minio.list_objects(bucket, run_prefix, recursive=True)
     }
     assert {
         "lineage.json",
+        MARKDOWN_ARTIFACT,
+        JSON_ARTIFACT,
+        "evaluation/evaluation.json",
         "evaluation/predicted_vs_actual.png",
-        "evaluation/error_by_progress.png",
+        "evaluation/error_by_third.png",
         "evaluation/feature_importances.csv",
         "evaluation/feature_importances.png",
     } <= run_objects
-    model_prefix = f"artifacts/{trained['experiment_id']}/models/{info.model_id}/artifacts/"
+    model_prefix = f"artifacts/{trained.experiment_id}/models/{info.model_id}/artifacts/"
     model_objects = {
         o.object_name.removeprefix(model_prefix): o.size
         for o in minio.list_objects(bucket, model_prefix, recursive=True)
     }
     assert {"MLmodel", "input_example.json", "requirements.txt"} <= set(model_objects)
     assert any(name.startswith("model.") and size > 10_000 for name, size in model_objects.items())
-    png = minio.get_object(bucket, run_prefix + "evaluation/predicted_vs_actual.png")
+    card = minio.get_object(bucket, run_prefix + MARKDOWN_ARTIFACT)
     try:
-        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+        text = card.read().decode()
     finally:
-        png.close()
-        png.release_conn()
+        card.close()
+        card.release_conn()
+    assert f"Track **{track}**" in text and "reference-lap baseline" in text and "v1 -> champion" in text
 
 
 # ------------------------------------------------------------------------------------------- live
 def test_live_predictions_for_a_streaming_session(
-    stack: Stack, predictor: str, queued_runs: dict[str, str], model_name: str
+    stack: Stack, predictor: str, queued_runs: dict[str, str], model_name: str, track: str
 ) -> None:
     cfg = stack.cfg
+    registered = tracks.registered_name(model_name, track)
     start = stack.end_offsets(cfg.kafka_topic_predictions)
-    sid = stream_one_lap_and_a_bit(stack)
+    sim = CarSimulator(7, new_session_id(), seed=7, rate_hz=RATE_HZ, laps=2)
+    send_cars(stack, [sim], track, stop=sim_seconds_of_one_lap_and_a_bit(sim))
+    sid = sim.session_id
     ks = cfg.cassandra_keyspace
 
     def lap1_predictions() -> int:
@@ -340,7 +387,7 @@ def test_live_predictions_for_a_streaming_session(
 
     def lap1_error() -> dict[str, Any] | None:
         rows = stack.store.session.execute(
-            f"SELECT * FROM {ks}.prediction_errors WHERE model_name = %s AND month = %s", (model_name, month)
+            f"SELECT * FROM {ks}.prediction_errors WHERE model_name = %s AND month = %s", (registered, month)
         )
         return next((r for r in rows if r["session_id"] == sid and r["lap"] == 1), None)
 
@@ -354,43 +401,62 @@ def test_live_predictions_for_a_streaming_session(
         cfg.kafka_topic_predictions, start, until_count=LIVE_WINDOWS_LAP1, timeout=60, key=str(sid).encode()
     )
     # (another predictor, e.g. the platform's own, may answer the same windows with its model)
-    preds = [p for p in (json.loads(m.value) for m in messages) if p["model_name"] == model_name]
+    preds = [p for p in (json.loads(m.value) for m in messages) if p["model_name"] == registered]
     assert len(preds) >= LIVE_WINDOWS_LAP1 and {p["model_version"] for p in preds} == {"1"}
     late = [p for p in preds if p["lap"] == 1 and p["lap_distance"] > 15_000]
     assert late and all(abs(p["predicted_lap_time"] - laps[1]["lap_time"]) < 3.0 for p in late)
     health = requests.get(f"{predictor}/health", timeout=5).json()
     assert health["laps_scored"] >= 1 and health["write_errors"] == 0
-    assert "p424_predictor_predictions" in requests.get(f"{predictor}/metrics", timeout=5).text
+    assert health["models"][track] == {"model": registered, "alias": CHAMPION, "version": "1", "note": ""}
+    metrics = requests.get(f"{predictor}/metrics", timeout=5).text
+    assert "p424_predictor_predictions" in metrics
+    assert f'p424_predictor_model_version{{model="{registered}",track="{track}"}} 1.0' in metrics
+
+
+def test_a_session_on_a_track_without_a_champion_gets_no_predictions_and_health_says_why(
+    stack: Stack, predictor: str, model_name: str
+) -> None:
+    other = f"p424 test track without a champion {uuid.uuid4().hex[:8]}"
+    sim = CarSimulator(8, new_session_id(), seed=8, rate_hz=RATE_HZ, laps=1)
+    send_cars(stack, [sim], other, stop=30.0)
+    sid = sim.session_id
+
+    def told() -> dict[str, Any] | None:
+        h: dict[str, Any] = requests.get(f"{predictor}/health", timeout=5).json()
+        return h if str(sid) in h["sessions_without_model"] and other in h["models"] else None
+
+    health = wait_for(told, 120, "the predictor to report the session's track has no champion", 2)
+    assert health["sessions_without_model"][str(sid)] == other
+    status = health["models"][other]
+    assert status["version"] is None and status["model"] == tracks.registered_name(model_name, other)
+    assert status["note"].startswith(f"no champion for track {other!r}: no model is registered for it")
+    assert "get no predictions" in status["note"] and health["unserved_windows"] > 0
+    rows = stack.store.session.execute(
+        f"SELECT count(*) AS n FROM {stack.cfg.cassandra_keyspace}.predictions WHERE session_id = %s AND lap = 1",
+        (sid,),
+    )
+    assert int(rows.one()["n"]) == 0
 
 
 # ------------------------------------------------------------------------------------------- data quality
 QUALITY_DAG = "p424_data_quality"
 
 
-def stream_one_lap_and_a_bit(stack: Stack, seconds_into_lap_2: float = 5.0) -> int:
-    """A whole lap and the start of the next (which closes it), sent as fast as the bridge takes it."""
-    sim = CarSimulator(7, new_session_id(), seed=7, rate_hz=RATE_HZ, laps=2)
-    enc = FrameEncoder()
-    lap2_start: float | None = None
-    with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as sender:
-        for i, (header, values) in enumerate(sim.samples()):
-            if header.lap == 2:
-                lap2_start = header.sim_time if lap2_start is None else lap2_start
-                if header.sim_time - lap2_start > seconds_into_lap_2:
-                    break
-            sender.send(enc.encode(header, values))
-            if i % 500 == 499:
-                time.sleep(0.1)  # ~5,000 frames/s at most: no kernel drops on a busy machine
-    return sim.session_id
+def sim_seconds_of_one_lap_and_a_bit(sim: CarSimulator, seconds_into_lap_2: float = 5.0) -> float:
+    """Session time a little into lap 2: sending up to it closes lap 1."""
+    first_lap = next(iter(sim.laps()))[1]
+    return first_lap.lap_time + seconds_into_lap_2
 
 
 def stream_lossy_session(stack: Stack, drop_every: int) -> tuple[int, int]:
     """One simulated lap at 5 Hz with every ``drop_every``-th frame never sent: (session id, frames sent)."""
     sim = CarSimulator(9, new_session_id(), seed=5, rate_hz=RATE_HZ, laps=1)
-    enc = FrameEncoder()
+    samples = sim.samples()
+    first = next(samples)
+    enc = FrameEncoder(present=~np.isnan(first[1]))  # channels the simulator does not model are sent absent
     sent = 0
     with FrameSender(stack.cfg.host_of("bridge"), stack.cfg.bridge_udp_port) as sender:
-        for i, (header, values) in enumerate(sim.samples()):
+        for i, (header, values) in enumerate(itertools.chain([first], samples)):
             if i % drop_every != drop_every - 1:  # keeps the first frame (start line) and the last
                 sender.send(enc.encode(header, values))
                 sent += 1
@@ -425,27 +491,33 @@ def test_data_quality_dag_fails_loudly_on_loss(
 
 
 # ------------------------------------------------------------------------------------------- promotion
-def test_a_worse_model_does_not_take_champion(stack: Stack, queued_runs: dict[str, str], model_name: str) -> None:
+def test_a_model_that_does_not_beat_the_reference_lap_does_not_become_champion(
+    stack: Stack, queued_runs: dict[str, str], model_name: str, track: str
+) -> None:
     weak = finished(stack, queued_runs["weak"])
     assert weak.state == "success", weak.failure
-    r = weak.registered or {}
-    assert (r["version"], r["alias"], r["champion"], r["previous_champion"]) == ("2", CHALLENGER, "1", "1")
-    assert "does not beat champion v1" in r["reason"]
-    assert r["candidate_relative_error"] > r["champion_relative_error"]
+    assert weak.trained and weak.registered
+    (t,) = weak.trained.tracks
+    assert t.evaluation.comparison("pace", "lap_time_s").beaten  # it beats pace extrapolation...
+    assert {c.baseline for c in t.evaluation.unbeaten} == {"reference"}  # ...but not the reference lap
+    (r,) = weak.registered.tracks
+    assert (r.version, r.alias, r.champion, r.previous_champion) == ("2", CHALLENGER, "1", "1")
+    assert r.reason.startswith("does not beat every baseline on held-out sessions") and "reference-lap" in r.reason
     client = tracking.connect(stack.cfg.mlflow_url)
-    assert client.get_model_version_by_alias(model_name, CHAMPION).version == "1"
-    assert client.get_model_version_by_alias(model_name, CHALLENGER).version == "2"
+    registered = tracks.registered_name(model_name, track)
+    assert client.get_model_version_by_alias(registered, CHAMPION).version == "1"
+    assert client.get_model_version_by_alias(registered, CHALLENGER).version == "2"
 
 
 def test_too_little_data_skips_with_a_reason(
-    stack: Stack, queued_runs: dict[str, str], sessions: list[int], model_name: str
+    stack: Stack, queued_runs: dict[str, str], sessions: list[int], model_name: str, track: str
 ) -> None:
     tiny = finished(stack, queued_runs["tiny"])
     assert tiny.state == "success"  # a skip is not a failure
     assert tiny.tasks["extract"] == "skipped" and tiny.tasks["train"] == "skipped"
-    assert tiny.skip_reason and "one session" in tiny.skip_reason
+    assert tiny.skip_reason and f"track '{track}': laps from 1 session(s)" in tiny.skip_reason
     # and straight from the pipeline: the reason names the setting and what to do
     settings = TrainingSettings.from_config(stack.cfg, model_name=model_name, session_ids=(sessions[0] + 1,))
-    want = rf"too little data: 0 complete.*MIN_TRAINING_LAPS={stack.cfg.min_training_laps}\..*simulate"
-    with pytest.raises(pipeline.SkipTrainingError, match=want):
+    want = rf"too little data: no complete, valid laps in 1 session.*MIN_TRAINING_LAPS={stack.cfg.min_training_laps} "
+    with pytest.raises(pipeline.SkipTrainingError, match=want + ".*simulate"):
         pipeline.extract(settings)

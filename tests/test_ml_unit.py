@@ -1,13 +1,16 @@
-"""The ML package on its own (no services): features, baseline, model, evaluation, promotion, live state.
+"""The ML package on simulated laps (no services): features, the dataset step, the model against every
+baseline, live state.
 
-Data: simulated cars run through the real session processor (``p424.processing``) in memory, so the
-windows and laps here are exactly what Flink stores and publishes, without Kafka or Cassandra.
+Data: simulated cars run through the real session processor (``p424.processing``) in memory
+(``tests/ml_fleet.py``), so the windows and laps here are exactly what Flink stores and publishes; the
+dataset step reads them through the training-source protocol, as it reads Cassandra.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,86 +18,61 @@ import pandas as pd
 import pytest
 
 from p424.catalog import CATALOG
-from p424.codec.frame import FrameEncoder
 from p424.kafka.messages import LapMessage, WindowMessage, lap_message, window_message
 from p424.ml import dataset as ds
-from p424.ml.baseline import extrapolate
-from p424.ml.evaluate import Scores, TargetScores, score
+from p424.ml import pipeline
+from p424.ml.baseline import PACE, REFERENCE
 from p424.ml.features import SPEC, FeatureSpec, LapSoFar, WindowObs, lap_features
 from p424.ml.live.state import LiveState
 from p424.ml.model import LapOutcomeModel
-from p424.ml.pipeline import evaluate, lap_length
-from p424.ml.promotion import CHALLENGER, CHAMPION, decide
+from p424.ml.pipeline import Split, evaluate, lap_length, load_split
 from p424.ml.quality import SessionQuality, Thresholds, failure_message, incomplete_inner_laps, report, violations
 from p424.ml.settings import Hyperparameters, TrainingSettings
-from p424.processing.outputs import LapRow, WindowRow
-from p424.processing.session import ProcessingSettings, SessionProcessor
-from p424.sim import CarSimulator, driver_pace
+from p424.ml.steps import Extracted, Lineage
 from p424.storage import window_stats, writes
 from tests.catalogs import channel, grown
+from tests.ml_fleet import FIRST_SESSION, HELD_OUT_CARS, RATE_HZ, FleetSource, Processed, process
 
-T0_MS = 1_790_000_000_000
-RATE_HZ = 5.0
-
-
-@dataclass
-class Processed:
-    windows: list[WindowRow]
-    laps: list[LapRow]
-
-    def rows(self, window_ms: int) -> dict[tuple[int, int], list[dict[str, Any]]]:
-        """Window rows as Cassandra returns them (column -> value), per (session, lap), in time order."""
-        cols = writes.Statements("ks").window_columns
-        out: dict[tuple[int, int], list[dict[str, Any]]] = {}
-        for w in self.windows:
-            if w.window_ms == window_ms:
-                row = window_stats.expand(dict(zip(cols, writes.window_params(w), strict=True)), SPEC.window_columns())
-                out.setdefault((w.session_id, w.lap), []).append(row)
-        return out
-
-    def lap_rows(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "session_id": lap.session_id,
-                "lap": lap.lap,
-                "car_id": lap.car_id,
-                "lap_time": lap.lap_time,
-                "distance": lap.distance,
-                "complete": lap.complete,
-                "invalidated": lap.invalidated,
-                "energy_net_kwh": lap.energy_net_kwh,
-            }
-            for lap in self.laps
-        ]
-
-
-def process(cars: int, laps: int, seed: int = 3) -> Processed:
-    enc = FrameEncoder()
-    out = Processed([], [])
-    for car in range(1, cars + 1):
-        sid = 9000 + car
-        sim = CarSimulator(car, sid, seed=seed, pace=driver_pace(seed, car), rate_hz=RATE_HZ, laps=laps)
-        proc = SessionProcessor(sid, car, ProcessingSettings((100, 1000)))
-        for h, v in sim.samples():
-            o = proc.on_frame(enc.encode(h, v), T0_MS + round(h.sim_time * 1000))
-            out.windows += o.windows
-            out.laps += o.laps
-        o = proc.flush()
-        out.windows += o.windows
-        out.laps += o.laps
-    return out
+DEFAULT_TRACK = "Nordschleife"
+OTHER_TRACK = "Spa (test)"
 
 
 @pytest.fixture(scope="module")
 def fleet() -> Processed:
-    """Five cars, three complete laps each (a session ends with the line crossing that closes its last lap)."""
-    return process(cars=5, laps=3)
+    """Six cars, two complete laps each (a session ends with the line crossing that closes its last lap)."""
+    return process(cars=6, laps=2)
 
 
 @pytest.fixture(scope="module")
 def frame(fleet: Processed) -> pd.DataFrame:
-    sel = ds.select_laps(fleet.lap_rows())
+    laps = fleet.stored_laps()
+    sel = ds.select_laps(laps, dict.fromkeys((lap.session_id for lap in laps), DEFAULT_TRACK))
     return ds.assemble(sel.laps, fleet.rows(1000))
+
+
+def settings(tmp: Path, **kw: Any) -> TrainingSettings:
+    return TrainingSettings(
+        cassandra_host="unused",
+        cassandra_port=0,
+        keyspace="unused",
+        mlflow_uri="unused",
+        model_name="p424_test",
+        default_track=DEFAULT_TRACK,
+        work_dir=str(tmp),
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def extracted(fleet: Processed, tmp_path_factory: pytest.TempPathFactory) -> tuple[Extracted, FleetSource]:
+    """The dataset step on the fleet: sessions 9001-9005 name no track (DEFAULT_TRACK), 9006 ran on another."""
+    source = FleetSource(fleet, tracks={9006: OTHER_TRACK})
+    return pipeline.extract(settings(tmp_path_factory.mktemp("ml")), source), source
+
+
+@pytest.fixture(scope="module")
+def split(extracted: tuple[Extracted, FleetSource]) -> Split:
+    return load_split(extracted[0].tracks[0])
 
 
 # ----------------------------------------------------------------------------------------- features
@@ -182,61 +160,58 @@ def test_lap_so_far_handles_absent_channels_and_stalled_clock() -> None:
     assert np.isnan(LapSoFar().features()[names.index("pace_mps")])  # nothing driven yet
 
 
-# ----------------------------------------------------------------------------------------- baseline
-def test_baseline_extrapolates_pace_and_energy_rate() -> None:
-    t, e = extrapolate(
-        np.array([50.0, 300.0, 320.0]), np.array([5000.0, 20000.0, 21000.0]), np.array([8.0, 33.0, 35.0]), 20000.0
+# ----------------------------------------------------------------------------------------- dataset step
+def test_the_dataset_step_groups_laps_by_track_and_skips_with_reasons(
+    fleet: Processed, extracted: tuple[Extracted, FleetSource]
+) -> None:
+    ext, source = extracted
+    (track,) = ext.tracks
+    assert (track.track, track.model_name) == (DEFAULT_TRACK, "p424_test__nordschleife")
+    assert track.laps == 10 and (track.train_sessions, track.validation_sessions) == (2, 3)
+    assert (track.train_laps, track.validation_laps) == (4, 6)
+    (skipped,) = ext.skipped
+    assert skipped.track == OTHER_TRACK
+    assert skipped.reason == "2 complete, valid laps; training needs MIN_TRAINING_LAPS=6"
+    assert ext.rejected == {}  # every session ends with the crossing that closes its last lap
+    # only the trainable track's windows were read, each lap with its duration (all its parts at once)
+    (read,) = source.window_reads
+    assert {k.session_id for k in read} == {9001, 9002, 9003, 9004, 9005}
+    assert all(k.seconds is not None and 300 < k.seconds < 330 for k in read)
+    assert Extracted.from_dict(json.loads(json.dumps(ext.to_dict()))) == ext
+    lineage = Lineage.from_dict(json.loads(Path(track.lineage).read_text()))
+    assert set(lineage.train_sessions) | set(lineage.validation_sessions) == {9001, 9002, 9003, 9004, 9005}
+    assert lineage.session_catalogs == dict.fromkeys(map(str, range(9001, 9006)), CATALOG.version)
+    # references in time order: every car leaves the line together, so no lap 1 has one, and every lap 2 has
+    # the fastest lap 1 (it ended before any lap 2 began)
+    laps = {(lap.session_id, lap.lap): lap for lap in lineage.laps}
+    fastest_first = min((lap for lap in lineage.laps if lap.lap == 1), key=lambda x: x.lap_time)
+    for lap in lineage.laps:
+        assert lap.reference == (None if lap.lap == 1 else (fastest_first.session_id, 1))
+        if lap.reference is not None:
+            ref = laps[lap.reference]
+            assert (ref.start_ms or 0) + ref.lap_time * 1000 <= (lap.start_ms or 0)
+    assert track.validation_laps_with_reference == 3
+
+
+def test_too_little_data_skips_every_track_with_its_reason(fleet: Processed, tmp_path: Path) -> None:
+    source = FleetSource(fleet, tracks={9006: OTHER_TRACK}, lost={9002: 500})  # 9002 lost 5 % of its frames
+    with pytest.raises(pipeline.SkipTrainingError) as info:
+        pipeline.extract(settings(tmp_path, session_ids=(9001, 9002, 9003, 9004, 9006)), source)
+    why = str(info.value)
+    assert why.startswith(
+        "too little data: track 'Nordschleife': laps from 3 session(s); validation holds out 3 whole sessions "
+        "and training needs at least one more (4 sessions with complete laps) (laps left out: lossy session 2); "
+        "track 'Spa (test)': 2 complete, valid laps; training needs MIN_TRAINING_LAPS=6. Each track needs "
+        "MIN_TRAINING_LAPS=6 complete, valid laps from at least 4 sessions."
     )
-    assert t.tolist() == [200.0, 300.0, 320.0]  # past the reference length: what happened
-    assert e.tolist() == [32.0, 33.0, 35.0]
-    t0, _ = extrapolate(0.1, 0.0, 0.0, 20000.0)  # at the line: clamped, finite
-    assert np.isfinite(t0)
-    with pytest.raises(ValueError, match="lap length"):
-        extrapolate(1.0, 1.0, 1.0, 0.0)
-
-
-# ----------------------------------------------------------------------------------------- dataset
-def test_select_laps_keeps_complete_valid_laps_on_the_main_track() -> None:
-    base: dict[str, Any] = {
-        "car_id": 1,
-        "lap_time": 315.0,
-        "distance": 20700.0,
-        "complete": True,
-        "invalidated": False,
-        "energy_net_kwh": 34.0,
-    }
-    rows = [
-        {**base, "session_id": 1, "lap": 1},
-        {**base, "session_id": 1, "lap": 2},
-        {**base, "session_id": 1, "lap": 3, "complete": False},
-        {**base, "session_id": 2, "lap": 1, "invalidated": True},
-        {**base, "session_id": 2, "lap": 2, "energy_net_kwh": None},
-        {**base, "session_id": 2, "lap": 3, "distance": 29000.0},  # a missed line: two laps in one
-        {**base, "session_id": 3, "lap": 1, "distance": 20650.0},
-    ]
-    sel = ds.select_laps(rows)
-    assert [(lap.session_id, lap.lap) for lap in sel.laps] == [(1, 1), (1, 2), (3, 1)]
-    assert sel.rejected == {"incomplete": 1, "invalidated": 1, "no energy": 1, "other track length": 1}
-
-
-def test_holdout_is_stable_by_session_and_never_empty() -> None:
-    sessions = list(range(1000, 1040))
-    train, val = ds.holdout(sessions, 0.25)
-    assert set(train) | set(val) == set(sessions) and not set(train) & set(val)
-    assert 4 <= len(val) <= 18
-    # a session keeps its fold when other sessions come and go
-    _, val2 = ds.holdout([*sessions[:20], 5000, 5001], 0.25)
-    assert set(val2) & set(sessions) == set(val) & set(sessions[:20])
-    for few in ([7, 8], [7, 8, 9]):
-        t, v = ds.holdout(few, 0.25)
-        assert t and v
-    with pytest.raises(ValueError, match="two sessions"):
-        ds.holdout([7], 0.25)
+    assert "simulate" in why
+    with pytest.raises(pipeline.SkipTrainingError, match="too little data: no complete, valid laps in 1 session"):
+        pipeline.extract(settings(tmp_path, session_ids=(123,)), source)
 
 
 def test_assembled_rows_carry_identity_and_targets(fleet: Processed, frame: pd.DataFrame) -> None:
     complete = [lap for lap in fleet.laps if lap.complete]
-    assert frame.groupby(["session_id", "lap"]).ngroups == len(complete) == 15
+    assert frame.groupby(["session_id", "lap"]).ngroups == len(complete) == 12
     one = frame[(frame.session_id == 9003) & (frame.lap == 2)]
     lap = next(lap for lap in complete if (lap.session_id, lap.lap) == (9003, 2))
     assert (one["y_lap_time_s"] == lap.lap_time).all() and (one["y_energy_net_kwh"] == lap.energy_net_kwh).all()
@@ -245,28 +220,33 @@ def test_assembled_rows_carry_identity_and_targets(fleet: Processed, frame: pd.D
 
 
 # ----------------------------------------------------------------------------------------- model
-def test_model_beats_the_baseline_on_held_out_sessions(frame: pd.DataFrame) -> None:
-    val = frame.session_id.isin([9004, 9005])
-    train, held = frame[~val], frame[val]
-    length = lap_length(train)
-    model = LapOutcomeModel(lap_length_m=length, max_iter=60).fit(ds.features_of(train), ds.targets_of(train))
-    scores, pred = evaluate(model, held, length)
-    assert pred.shape == (len(held), 2)
-    assert scores.beats_baseline
-    assert scores.lap_time.mae < 0.2 * scores.lap_time.baseline_mae
-    assert scores.energy.mae < 0.2 * scores.energy.baseline_mae
-    assert scores.lap_time.mae < 2.0 and scores.energy.mae < 0.3  # s, kWh on ~315 s, ~34 kWh laps
+def test_model_beats_every_baseline_on_held_out_sessions(split: Split) -> None:
+    """The pipeline's model with the default hyperparameters, on the dataset step's folds (the platform tests
+    train on the same cars and folds: tests/ml_fleet.py, HELD_OUT_CARS)."""
+    assert set(split.lineage.validation_sessions) == {FIRST_SESSION + car - 1 for car in HELD_OUT_CARS}
+    model, _ = pipeline.fit(split, Hyperparameters())
+    length = model.lap_length_m
+    e, pred = evaluate(model, split.validation, split, length)
+    assert pred.shape == (len(split.validation), 2)
+    assert e.beats_every_baseline, e.unbeaten
+    assert e.laps == 6 and e.comparison(REFERENCE, "lap_time_s").laps == 3  # lap 2s have a reference
+    time_pace, time_ref = e.comparison(PACE, "lap_time_s"), e.comparison(REFERENCE, "lap_time_s")
+    assert time_pace.model.mae < 0.1 * time_pace.other.mae  # s, on ~315 s laps
+    assert time_ref.model.mae < 0.8 * time_ref.other.mae
+    energy_ref = e.comparison(REFERENCE, "energy_net_kwh")
+    assert energy_ref.model.mae < energy_ref.other.mae
+    assert e.model["lap_time_s"].mae < 1.0 and e.model["energy_net_kwh"].mae < 0.2  # s, kWh
     # the model knows more as the lap goes on
-    bands = scores.lap_time.mae_by_band
-    assert bands["p75_100"] < bands["p05_025"]
-    # a coarse reference lap (2 km bins) and one boosting step: ahead of the baseline, well behind the model;
-    # the platform test's "worse model does not take champion" relies on it
-    weak = LapOutcomeModel(lap_length_m=length, max_iter=1, profile_step_m=2000).fit(
-        ds.features_of(train), ds.targets_of(train)
-    )
-    weak_scores, _ = evaluate(weak, held, length)
-    assert weak_scores.beats_baseline
-    assert weak_scores.relative_error > 5 * scores.relative_error
+    first, _, last = e.model["lap_time_s"].thirds
+    assert first is not None and last is not None and last < first
+    # a coarse median lap (2 km bins) and one boosting step: well ahead of pace extrapolation, behind the
+    # reference lap (the platform tests' "does not beat the reference lap, does not become champion")
+    weak, _ = pipeline.fit(split, Hyperparameters(max_iter=1, profile_step_m=2000))
+    w, _ = evaluate(weak, split.validation, split, length)
+    assert w.comparison(PACE, "lap_time_s").beaten and w.comparison(PACE, "energy_net_kwh").beaten
+    assert {(c.baseline, c.target) for c in w.unbeaten} == {(REFERENCE, "lap_time_s"), (REFERENCE, "energy_net_kwh")}
+    print(f"model: {e.to_dict()}")
+    print(f"weak: {w.to_dict()}")
 
 
 def test_model_ignores_channels_no_lap_carried(frame: pd.DataFrame) -> None:
@@ -275,56 +255,6 @@ def test_model_ignores_channels_no_lap_carried(frame: pd.DataFrame) -> None:
     model = LapOutcomeModel(lap_length_m=lap_length(frame), max_iter=5).fit(x, ds.targets_of(frame))
     assert "steering_torque_mean" not in model.used_features_
     assert np.isfinite(model.predict(x)).all()
-
-
-# ----------------------------------------------------------------------------------------- evaluation
-def test_score_bands_and_r2() -> None:
-    y = np.array([[300.0, 30.0], [310.0, 31.0], [320.0, 32.0], [330.0, 33.0]])
-    pred = y + np.array([[1.0, 0.1], [-1.0, -0.1], [1.0, 0.1], [-1.0, -0.1]])
-    base = y + 10.0
-    s = score(y, pred, base, np.array([0.01, 0.3, 0.6, 0.9]), laps=1)
-    assert s.lap_time.mae == 1.0 and s.lap_time.baseline_mae == 10.0
-    assert s.energy.mae == pytest.approx(0.1)
-    assert s.lap_time.mae_by_band == {"p00_005": 1.0, "p25_050": 1.0, "p50_075": 1.0, "p75_100": 1.0}
-    assert s.lap_time.r2 == pytest.approx(1 - 3 / 200)
-    assert s.beats_baseline and s.relative_error == pytest.approx(0.5 * (1.0 / 10.0 + 0.1 / 10.0))
-    json.dumps(s.as_dict())
-    with pytest.raises(ValueError, match="beyond"):
-        score(y, pred, base, np.zeros(4), laps=1)
-
-
-# ----------------------------------------------------------------------------------------- promotion
-def scores(mae_t: float, mae_e: float, base_t: float = 10.0, base_e: float = 1.0, windows: int = 100) -> Scores:
-    def t(mae: float, base: float) -> TargetScores:
-        return TargetScores(mae, 0.9, base, mae, base, {}, {})
-
-    return Scores(t(mae_t, base_t), t(mae_e, base_e), windows, 4)
-
-
-def test_promotion_requires_beating_the_baseline() -> None:
-    d = decide(scores(11.0, 0.1), None)
-    assert d.alias == CHALLENGER and "baseline" in d.reason
-    d = decide(scores(1.0, 1.5), scores(5.0, 0.5), "3")  # worse than baseline on energy: never champion
-    assert d.alias == CHALLENGER and not d.promoted
-
-
-def test_first_model_that_beats_the_baseline_is_champion() -> None:
-    d = decide(scores(1.0, 0.1), None)
-    assert d.alias == CHAMPION and d.promoted and "no champion yet" in d.reason
-    d = decide(scores(1.0, 0.1), None, note="champion v2 uses other features")
-    assert d.alias == CHAMPION and "other features" in d.reason
-
-
-def test_champion_moves_only_to_a_better_model() -> None:
-    champion = scores(1.0, 0.1)
-    assert decide(scores(0.5, 0.05), champion, "4").alias == CHAMPION
-    worse = decide(scores(2.0, 0.2), champion, "4")
-    assert worse.alias == CHALLENGER and "does not beat champion v4" in worse.reason
-    assert decide(scores(1.0, 0.1), champion, "4").alias == CHALLENGER  # a tie keeps the champion
-    # better on one target, worse on the other: the relative error decides
-    assert decide(scores(0.5, 0.12), champion, "4").alias == CHAMPION
-    with pytest.raises(ValueError, match="same validation windows"):
-        decide(scores(0.5, 0.05), scores(1.0, 0.1, windows=99), "4")
 
 
 # ----------------------------------------------------------------------------------------- live state
@@ -351,24 +281,28 @@ def test_live_state_predicts_from_the_same_features_and_scores_completed_laps(fl
         for w in ws:
             ctx, feats = state.observe(w, 0.0) or pytest.fail("window refused")
             # a perfect predictor and a baseline 5 s / 1 kWh off, to check the error arithmetic
-            state.record(ctx, actual, (actual[0] + 5, actual[1] + 1), "7")
+            state.record(ctx, actual, (actual[0] + 5, actual[1] + 1), "m__ring", "7")
         return feats
 
     feed(lap1[:-10])
     # the summary overtakes the lap's last windows (it travels on its own topic): nothing is scored yet
     state.lap_summary(summary, now=0.0)
-    assert state.finished("m", now=1.0) == []
+    assert state.finished(now=1.0) == []
     feats = feed(lap1[-10:])
     np.testing.assert_allclose(feats, lap_features([WindowObs.from_message(w) for w in lap1])[-1], equal_nan=True)
     state.observe(next_lap, 0.0)  # the next lap has begun: lap 1's windows are all in
-    (err,) = state.finished("m", now=2.0)
-    assert err.model_version == "7" and err.windows == len(lap1) and (err.session_id, err.lap) == (9001, 1)
+    (err,) = state.finished(now=2.0)
+    assert (
+        (err.model_name, err.model_version) == ("m__ring", "7")
+        and err.windows == len(lap1)
+        and (err.session_id, err.lap) == (9001, 1)
+    )
     assert err.mae_lap_time == pytest.approx(0.0) and err.baseline_mae_lap_time == pytest.approx(5.0)
     assert err.baseline_mae_energy_kwh == pytest.approx(1.0)
     assert (err.error_lap_time_at_25, err.error_lap_time_at_50, err.error_lap_time_at_75) == (0.0, 0.0, 0.0)
     assert err.month == "2026-09"
     assert state.observe(lap1[-1], 0.0) is None  # a late window does not reopen a closed lap
-    assert state.finished("m", now=3.0) == []  # scored once
+    assert state.finished(now=3.0) == []  # scored once
 
 
 def test_live_state_keeps_provisional_laps_open_and_scores_the_last_after_a_grace(fleet: Processed) -> None:
@@ -378,12 +312,12 @@ def test_live_state_keeps_provisional_laps_open_and_scores_the_last_after_a_grac
     state = LiveState()
     for w in lap1:
         ctx, _ = state.observe(w, 0.0) or pytest.fail("window refused")
-        state.record(ctx, (summary.lap_time, 34.0), (summary.lap_time, 34.0), "1")
+        state.record(ctx, (summary.lap_time, 34.0), (summary.lap_time, 34.0), "m__ring", "1")
     state.lap_summary(replace(summary, complete=False), now=0.0)  # session idle: provisional
-    assert state.finished("m", now=100.0) == [] and state.open_laps == 1
+    assert state.finished(now=100.0) == [] and state.open_laps == 1
     state.lap_summary(summary, now=10.0)  # no later lap will come: scored once the grace has passed
-    assert state.finished("m", now=20.0) == []
-    assert [e.lap for e in state.finished("m", now=41.0)] == [1]
+    assert state.finished(now=20.0) == []
+    assert [e.lap for e in state.finished(now=41.0)] == [1]
 
 
 def test_live_state_rebuilds_a_lap_joined_mid_way(fleet: Processed) -> None:
@@ -426,16 +360,3 @@ def test_quality_thresholds() -> None:
         {"lap": 5, "complete": False},
     ]
     assert incomplete_inner_laps(laps) == 1  # lap 3 only: the first and the last may be partial
-
-
-# ----------------------------------------------------------------------------------------- settings
-def test_settings_round_trip_through_json() -> None:
-    s = TrainingSettings(
-        "h", 9042, "ks", "http://m", "model", session_ids=(5, 6), hyperparameters=Hyperparameters(max_iter=3)
-    )
-    back = TrainingSettings.from_dict(json.loads(json.dumps(s.to_dict())))
-    assert back == s
-    with pytest.raises(ValueError, match="unknown training settings"):
-        TrainingSettings.from_dict({**s.to_dict(), "typo": 1})
-    with pytest.raises(ValueError, match="min_laps"):
-        replace(s, min_laps=1)

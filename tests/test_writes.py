@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +23,7 @@ from p424.kafka import live as kafka_live
 from p424.kafka.messages import LapMessage
 from p424.ml.features import SPEC, LapSoFar
 from p424.ml.live import service
+from p424.ml.live.models import ServingModel
 from p424.ml.live.state import LapTrack, WindowContext, lap_error
 from p424.processing.outputs import (
     AlertRow,
@@ -293,8 +294,9 @@ def predictor() -> tuple[service.Predictor, RecordingSession]:
     p.metrics = service.Metrics()
     p.state = service.LiveState()
     p.producer = None
-    serving = service.ServingModel(name="lap_model", version="5", model=ServingStub(), loaded_at=0.0)
-    p.watcher = SimpleNamespace(current=serving)
+    serving = ServingModel(track="Ring", name="lap_model", version="5", model=ServingStub(), loaded_at=0.0)
+    p.watcher = SimpleNamespace(model_for=lambda track: serving if track == "Ring" else None)
+    p.unserved = OrderedDict()
     p._prepare_statements()
     return p, session
 
@@ -311,7 +313,7 @@ def test_predictions_rows_and_messages(monkeypatch: pytest.MonkeyPatch) -> None:
         energy_so_far_kwh=98.5,
     )
     kafka_ts = 1_790_000_100_000
-    p.predict([(ctx, np.zeros(len(SPEC.names)), kafka_ts)])
+    p.predict([(ctx, np.zeros(len(SPEC.names)), kafka_ts, "Ring")])
     latency = 1_790_000_100.2 * 1000 - kafka_ts
     (statement, params), = rows
     assert written(statement, params) == (
@@ -341,6 +343,10 @@ def test_predictions_rows_and_messages(monkeypatch: pytest.MonkeyPatch) -> None:
         + str(round(latency, 3)).encode()
         + b"}"
     ]
+    # a session on a track without a champion: nothing written or sent, counted and listed for /health
+    p.predict([(dataclasses.replace(ctx, session_id=7), np.zeros(len(SPEC.names)), kafka_ts, "Nowhere")])
+    assert len(rows) == 1 and len(messages) == 1
+    assert p.metrics.unserved == 1 and p.unserved == {7: "Nowhere"}
 
 
 def test_prediction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -350,13 +356,13 @@ def test_prediction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     track.distance += [100.0, 250.0, 500.0, 750.0, 900.0]
     track.predicted += [(101.0, 10.5), (102.0, 11.0), (103.0, 11.5), (104.0, 12.0), (105.0, 12.5)]
     track.baseline += [(98.0, 9.0)] * 5
-    track.versions = Counter({"6": 4, "5": 1})
+    track.models = Counter({("lap_model", "6"): 4, ("lap_model", "5"): 1})
     summary = LapMessage(
         session_id=101, car_id=102, lap=103, start_sim_time=0.0, end_sim_time=100.0, start_ts_ms=1_790_000_000_000,
         lap_time=100.0, distance=1000.0, frames=5000, complete=True, invalidated=False, max_speed=None,
         mean_speed=None, energy_drawn_kwh=None, energy_regen_kwh=None, energy_net_kwh=10.0,
     )
-    err = lap_error(track, summary, "lap_model")
+    err = lap_error(track, summary)
     assert err is not None
     p.store_error(err)
     (statement, params), = session.requests

@@ -1,19 +1,23 @@
 """
 ### PERRINN 424: train the lap-outcome model
 
-Trains the model that, at any point of a lap, predicts the lap's final time and net energy (kWh)
-from the lap so far, on the laps and 1 s windows stored in Cassandra; scores it on laps held out by
-session against the extrapolation baseline; logs the run to MLflow (artifacts in MinIO); registers
-the model and moves the `champion` alias only if the new version beats both the baseline and the
-current champion on the same validation laps (otherwise it gets `challenger`).
+Trains, per track, the model that at any point of a lap predicts the lap's final time and net
+energy (kWh) from the lap so far, on the laps and 1 s windows stored in Cassandra; scores it on
+whole sessions held out for validation (at least three) against every baseline (pace
+extrapolation, and the pit wall's reference lap: time so far plus the best earlier lap's time
+still to go); logs the run with its model card to MLflow (artifacts in MinIO); registers the
+version under the track's model `<MODEL_NAME>__<track>` and moves its `champion` alias only if it
+beats every baseline and the track's champion on the same validation laps (else `challenger`).
 
 Tasks: `resolve_settings` (Airflow: connections, variables, params) -> `extract` -> `train` ->
 `register`, the last three in the platform's Python environment (`P424_PLATFORM_PYTHON`) through
 `@task.external_python`, because Airflow's environment has no scikit-learn, MLflow or Cassandra
-driver. The logic lives in `p424.ml.pipeline`; this file only orchestrates.
+driver. They pass typed records as JSON (`p424.ml.steps`); the logic lives in `p424.ml.pipeline`;
+this file only orchestrates.
 
-`extract` is **skipped** (and so are the later tasks) when there are fewer complete, valid laps
-than `MIN_TRAINING_LAPS` or fewer than two sessions; its log says what is missing.
+`extract` is **skipped** (and so are the later tasks) when no track has `MIN_TRAINING_LAPS` complete,
+valid laps from at least four sessions (three held out, one to train on); its log gives each
+track's reason. Tracks without enough data are listed in its result while the others train.
 
 Schedule: `TRAINING_SCHEDULE` in `toolchain-config.env` (Airflow variable `p424_training_schedule`),
 hourly by default. Trigger by hand with `./launchcommand.sh train --wait`, or here with params:
@@ -86,7 +90,7 @@ HP = Hyperparameters()  # the model's defaults, offered as params
             type="number",
             exclusiveMinimum=0,
             exclusiveMaximum=1,
-            description="share of sessions held out for validation (stable by session id)",
+            description="share of sessions held out for validation (stable by session id; at least three)",
         ),
         "max_iter": Param(HP.max_iter, type="integer", minimum=1, description="boosting iterations per target"),
         "learning_rate": Param(HP.learning_rate, type="number", exclusiveMinimum=0, maximum=1),
@@ -125,6 +129,7 @@ def p424_train_lap_model() -> None:
             min_laps=int(params.get("min_laps") or Variable.get("p424_min_training_laps", default=6)),
             validation_fraction=float(params.get("validation_fraction") or 0.25),
             session_ids=tuple(int(s) for s in params.get("session_ids") or ()),
+            default_track=str(Variable.get("p424_default_track", default=load_config().default_track)),
             work_dir=str(load_config().state_dir / "data" / "ml"),
             run_label=str(ctx["run_id"]),
             hyperparameters=Hyperparameters(
@@ -140,7 +145,7 @@ def p424_train_lap_model() -> None:
 
     @task.external_python(python=PLATFORM_PYTHON, expect_airflow=False, skip_on_exit_code=SKIP_EXIT_CODE)  # type: ignore[untyped-decorator]
     def extract(settings: dict[str, Any]) -> dict[str, Any]:
-        """Complete, valid laps and their windows from Cassandra -> feature rows (a parquet file)."""
+        """Complete, valid laps and their windows -> per-track feature rows (parquet) and lineage: `Extracted`."""
         import sys
 
         from p424.ml.pipeline import SkipTrainingError
@@ -148,32 +153,39 @@ def p424_train_lap_model() -> None:
         from p424.ml.settings import TrainingSettings
 
         try:
-            summary = run_extract(TrainingSettings.from_dict(settings))
+            extracted = run_extract(TrainingSettings.from_dict(settings))
         except SkipTrainingError as why:
             print(f"SKIPPED: {why}", flush=True)
             sys.exit(99)  # SKIP_EXIT_CODE (this function runs as a standalone script)
-        print(f"extracted {summary}", flush=True)
-        return summary
+        for skipped in extracted.skipped:
+            print(f"track {skipped.track!r} not trained: {skipped.reason}", flush=True)
+        print(f"extracted {extracted}", flush=True)
+        return extracted.to_dict()
 
     @task.external_python(python=PLATFORM_PYTHON, expect_airflow=False)  # type: ignore[untyped-decorator]
     def train(settings: dict[str, Any], extracted: dict[str, Any]) -> dict[str, Any]:
-        """Fit, score against the baseline on held-out sessions, log the MLflow run and model."""
+        """Per track: fit, score against every baseline on held-out sessions, log the run, card and model."""
         from p424.ml.pipeline import train as run_train
         from p424.ml.settings import TrainingSettings
+        from p424.ml.steps import Extracted
 
-        trained = run_train(TrainingSettings.from_dict(settings), extracted)
+        trained = run_train(TrainingSettings.from_dict(settings), Extracted.from_dict(extracted))
         print(f"trained {trained}", flush=True)
-        return trained
+        return trained.to_dict()
 
     @task.external_python(python=PLATFORM_PYTHON, expect_airflow=False)  # type: ignore[untyped-decorator]
     def register(settings: dict[str, Any], extracted: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
-        """Register the model version; move `champion` only if it wins, else `challenger`."""
+        """Per track: register the version; move the track's `champion` only if it wins, else `challenger`."""
         from p424.ml.pipeline import register as run_register
         from p424.ml.settings import TrainingSettings
+        from p424.ml.steps import Extracted, Trained
 
-        outcome = run_register(TrainingSettings.from_dict(settings), extracted, trained)
-        print(f"registered {outcome}", flush=True)
-        return outcome
+        registered = run_register(
+            TrainingSettings.from_dict(settings), Extracted.from_dict(extracted), Trained.from_dict(trained)
+        )
+        for p in registered.tracks:
+            print(f"track {p.track!r}: {p.model_name} v{p.version} -> {p.alias}: {p.reason}", flush=True)
+        return registered.to_dict()
 
     settings = resolve_settings()
     extracted = extract(settings)

@@ -49,6 +49,7 @@ def airflow_connections(cfg: Config) -> dict[str, str]:
             "AIRFLOW_VAR_P424_QUALITY_SCHEDULE": cfg.quality_schedule,
             "AIRFLOW_VAR_P424_ARCHIVE_SCHEDULE": cfg.archive_schedule,
             "AIRFLOW_VAR_P424_MIN_TRAINING_LAPS": str(cfg.min_training_laps),
+            "AIRFLOW_VAR_P424_DEFAULT_TRACK": cfg.default_track,
             "AIRFLOW_VAR_P424_TELEMETRY_BUCKET": cfg.minio_bucket_telemetry,
         }
     )

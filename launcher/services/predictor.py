@@ -10,10 +10,12 @@ from launcher.services.base import NativeService
 
 
 class Predictor(NativeService):
-    """Windows from Kafka in; lap-time and energy predictions of the `champion` model out (Cassandra, Kafka).
+    """Windows from Kafka in; lap-time and energy predictions of each session's track's `champion` out
+    (Cassandra, Kafka).
 
-    Healthy once its HTTP endpoint answers, which happens before a champion exists: with no model
-    it keeps consuming windows (so laps in progress have complete features) and says so in /health.
+    Healthy once its HTTP endpoint answers, which happens before any champion exists: for a track
+    without one it keeps consuming windows (so laps in progress have complete features), predicts
+    nothing, and says so in /health.
     """
 
     name = "predictor"

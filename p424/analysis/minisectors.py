@@ -35,11 +35,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from p424.config import Config
+from p424.storage.reader import LapId
 from p424.storage.schema import PROFILE_STEP_M
 
 F64 = npt.NDArray[np.float64]
 TIE_S = 1e-6  # times closer than this are equal (the profile stores elapsed time to the microsecond and below)
-LapKey = tuple[int, int]  # (session id, lap number)
 
 
 class Status(StrEnum):
@@ -188,7 +188,7 @@ def open_lap_mini_sector_times(profile: pd.DataFrame, cuts: Layout) -> F64:
     return np.diff(at_edges)
 
 
-def mini_sector_times(laps: pd.DataFrame, profiles: Mapping[LapKey, pd.DataFrame], cuts: Layout) -> pd.DataFrame:
+def mini_sector_times(laps: pd.DataFrame, profiles: Mapping[LapId, pd.DataFrame], cuts: Layout) -> pd.DataFrame:
     """The long table of ``TIME_COLUMNS``: every complete lap of ``laps`` (columns SessionId,
     LapNumber, CarId, LapTimeSeconds, Distance, Complete, Invalidated) in every mini-sector."""
     rows = []
@@ -256,7 +256,7 @@ class TheoreticalBest:
 
     lap_time: float  # s; NaN when a mini-sector has no valid time
     fastest_lap_time: float  # s
-    fastest: LapKey  # (session id, lap) of the fastest valid lap
+    fastest: LapId  # (session id, lap) of the fastest valid lap
     bests: pd.DataFrame  # per mini-sector: MiniSector, StartDistance, EndDistance, Time, SessionId, LapNumber, CarId
 
     @property

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from p424.catalog import CATALOG
 from p424.config import Config
-from p424.storage.reader import LapKey, WindowBlock
+from p424.storage.reader import LapId, WindowBlock
 from p424.storage.schema import WINDOW_STATS
 
 if TYPE_CHECKING:
@@ -46,12 +46,12 @@ class SessionData(Protocol):
     def frames(self, session_id: int, start_sim_time: float, end_sim_time: float) -> Iterable[dict[str, Any]]: ...
 
     def profiles(
-        self, laps: Sequence[LapKey], columns: Sequence[str] = ("*",)
-    ) -> dict[LapKey, list[dict[str, Any]]]: ...
+        self, laps: Sequence[LapId], columns: Sequence[str] = ("*",)
+    ) -> dict[LapId, list[dict[str, Any]]]: ...
 
     def window_blocks(
-        self, laps: Sequence[LapKey], window_ms: int, stats: Sequence[str], channels: Sequence[str]
-    ) -> dict[LapKey, WindowBlock]: ...
+        self, laps: Sequence[LapId], window_ms: int, stats: Sequence[str], channels: Sequence[str]
+    ) -> dict[LapId, WindowBlock]: ...
 
 
 class ArchiveData:
@@ -80,23 +80,23 @@ class ArchiveData:
         inside = pc.and_(pc.greater_equal(t, start_sim_time), pc.less_equal(t, end_sim_time))
         return list(table.filter(inside).sort_by("seq").to_pylist())
 
-    def profiles(self, laps: Sequence[LapKey], columns: Sequence[str] = ("*",)) -> dict[LapKey, list[dict[str, Any]]]:
+    def profiles(self, laps: Sequence[LapId], columns: Sequence[str] = ("*",)) -> dict[LapId, list[dict[str, Any]]]:
         """Silver's distance table of each lap, as the ``lap_distance_profile`` rows (every 10 m)."""
-        out: dict[LapKey, list[dict[str, Any]]] = {}
+        out: dict[LapId, list[dict[str, Any]]] = {}
         for sid, lap in dict.fromkeys(laps):
             table = self.reader.lap_distance(sid, lap, None if "*" in columns else list(columns))
             out[(sid, lap)] = table.to_pylist()
         return out
 
     def window_blocks(
-        self, laps: Sequence[LapKey], window_ms: int, stats: Sequence[str], channels: Sequence[str]
-    ) -> dict[LapKey, WindowBlock]:
+        self, laps: Sequence[LapId], window_ms: int, stats: Sequence[str], channels: Sequence[str]
+    ) -> dict[LapId, WindowBlock]:
         """Windows recomputed from silver (``ArchiveReader.lap_window_stats``), as arrays."""
         bad = [s for s in stats if s not in WINDOW_STATS]
         if bad or not stats:
             raise ValueError(f"stats are some of {', '.join(WINDOW_STATS)}, not {', '.join(bad) or 'none'}")
         idx = np.array([CATALOG.payload_index[c] for c in channels], dtype=np.intp)
-        out: dict[LapKey, WindowBlock] = {}
+        out: dict[LapId, WindowBlock] = {}
         for sid, lap in dict.fromkeys(laps):
             windows = self.reader.lap_window_stats(sid, lap, window_ms)
             started = (self.reader.record(sid) or {}).get("started_at")

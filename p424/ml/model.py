@@ -1,12 +1,13 @@
-"""The lap-outcome model: a reference lap learned from the training laps, plus a learned correction.
+"""The lap-outcome model: a median lap learned from the training laps, plus a learned correction.
 
-1. Reference lap (fitted): per ``profile_step_m`` of lap distance (``REFERENCE_LAP_STEP_M`` by
-   default), the median elapsed time, the median time still to go and the median energy still to
-   use, over the training laps. The prior prediction at a
-   window is the time so far plus the reference time to go (scaled by how this lap's pace compares
-   with the reference at the same distance), and the energy so far plus the reference energy to go.
-   This carries what the extrapolation baseline cannot know: that the rest of the track is faster or
-   slower than the part already driven.
+1. Median lap (fitted; ``reference_``): per ``profile_step_m`` of lap distance
+   (``REFERENCE_LAP_STEP_M`` by default), the median elapsed time, the median time still to go and
+   the median energy still to use, over the training laps. The prior prediction at a window is the
+   time so far plus the median time to go, scaled by how this lap's pace compares with the median
+   lap at the same distance, and the energy so far plus the median energy to go. Unlike the
+   reference-lap baseline (one lap, the best so far: ``p424.ml.baseline``), it knows how fast this
+   lap is going relative to a typical one, and unlike the pace baseline, that the rest of the track
+   is faster or slower than the part already driven.
 2. Correction (fitted): gradient-boosted trees (scikit-learn's HistGradientBoostingRegressor: fast
    on two cores, handles the NaN of absent channels) learn the prior's residual from every lap-so-far
    feature (push, tyre and battery state, energy use so far).
@@ -27,9 +28,9 @@ from threadpoolctl import threadpool_limits
 
 from p424.ml.baseline import extrapolate
 from p424.ml.settings import REFERENCE_LAP_STEP_M
+from p424.ml.steps import TARGETS
 
 F64 = npt.NDArray[np.float64]
-TARGETS = ("lap_time_s", "energy_net_kwh")
 # One OpenMP thread: on our two cores, shared with the whole stack, HistGradientBoosting's thread pool
 # spin-waits behind other processes (a 1-row predict took 300 ms with two threads, 8 ms with one).
 THREADS = 1
@@ -65,7 +66,7 @@ class LapOutcomeModel(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.profile_step_m = profile_step_m
 
     def baseline(self, X: pd.DataFrame) -> F64:  # noqa: N803 (scikit-learn's name for the feature matrix)
-        """The extrapolation baseline for these rows, shape (n, 2) in ``TARGETS`` order."""
+        """The pace-extrapolation baseline for these rows, shape (n, 2) in ``TARGETS`` order."""
         t, e = extrapolate(
             X["elapsed_s"].to_numpy(dtype=np.float64),
             X["distance_m"].to_numpy(dtype=np.float64),

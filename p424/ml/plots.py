@@ -13,42 +13,50 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
 
-from p424.ml.evaluate import Scores
+from p424.ml.baseline import BASELINE_TITLES
+from p424.ml.steps import TARGET_TITLES, TARGETS, THIRDS, Evaluation
 
 F64 = npt.NDArray[np.float64]
 
 
-def predicted_vs_actual(y: F64, pred: F64, progress: F64, scores: Scores) -> Figure:
+def predicted_vs_actual(y: F64, pred: F64, progress: F64, evaluation: Evaluation) -> Figure:
     """Held-out windows: prediction against the lap's real outcome, coloured by lap progress."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
-    labels = (("lap time", "s", scores.lap_time), ("net energy", "kWh", scores.energy))
-    for k, (ax, (name, unit, s)) in enumerate(zip(axes, labels, strict=True)):
+    for k, (ax, target) in enumerate(zip(axes, TARGETS, strict=True)):
+        name, unit = TARGET_TITLES[target]
         sc = ax.scatter(y[:, k], pred[:, k], c=progress, s=6, cmap="viridis", vmin=0, vmax=1, alpha=0.7)
         lo, hi = float(min(y[:, k].min(), pred[:, k].min())), float(max(y[:, k].max(), pred[:, k].max()))
         ax.plot([lo, hi], [lo, hi], color="black", lw=1, ls="--")
         ax.set_xlabel(f"actual {name} ({unit})")
         ax.set_ylabel(f"predicted {name} ({unit})")
-        ax.set_title(f"{name}: MAE {s.mae:.3g} {unit} (baseline {s.baseline_mae:.3g}), R² {s.r2:.3f}")
+        baselines = ", ".join(
+            f"{c.baseline} {c.other.mae:.3g}" for c in evaluation.comparisons if c.target == target and c.other.windows
+        )
+        ax.set_title(f"{name}: MAE {evaluation.model[target].mae:.3g} {unit} (baselines: {baselines})", fontsize=9)
     fig.colorbar(sc, ax=axes, label="lap progress when predicted")
-    fig.suptitle(f"{scores.laps} held-out laps, {scores.windows} windows")
+    fig.suptitle(f"{evaluation.laps} held-out laps, {evaluation.windows} windows")
     return fig
 
 
-def error_by_progress(scores: Scores) -> Figure:
-    """MAE per band of lap progress, model against baseline (log scale)."""
+def error_by_third(evaluation: Evaluation) -> Figure:
+    """MAE per third of the lap distance: the model against each baseline, on that baseline's windows."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for ax, (name, unit, s) in zip(
-        axes, (("lap time", "s", scores.lap_time), ("net energy", "kWh", scores.energy)), strict=True
-    ):
-        bands = list(s.mae_by_band)
-        x = np.arange(len(bands))
-        ax.bar(x - 0.2, [s.mae_by_band[b] for b in bands], 0.4, label="model")
-        ax.bar(x + 0.2, [s.baseline_mae_by_band[b] for b in bands], 0.4, label="baseline (extrapolation)")
-        ax.set_xticks(x, [b.replace("p", "").replace("_", "-") + " %" for b in bands], rotation=20)
+    x = np.arange(len(THIRDS))
+    for ax, target in zip(axes, TARGETS, strict=True):
+        name, unit = TARGET_TITLES[target]
+        bars: list[tuple[str, tuple[float | None, ...]]] = [("model", evaluation.model[target].thirds)]
+        for c in evaluation.comparisons:
+            if c.target == target and c.other.windows:
+                bars.append((f"{BASELINE_TITLES[c.baseline]} baseline ({c.laps} laps)", c.other.thirds))
+        width = 0.8 / len(bars)
+        for i, (label, values) in enumerate(bars):
+            heights = [np.nan if v is None else v for v in values]
+            ax.bar(x + (i - (len(bars) - 1) / 2) * width, heights, width, label=label)
+        ax.set_xticks(x, [f"{t} third" for t in THIRDS])
         ax.set_yscale("log")
         ax.set_ylabel(f"MAE ({unit})")
         ax.set_title(name)
-        ax.legend()
+        ax.legend(fontsize=8)
     return fig
 
 

@@ -39,6 +39,8 @@ class TrainingSettings:
     validation_fraction: float = 0.25
     max_loss_ratio: float = 0.01  # sessions that lost more frames than this are left out (gaps distort laps)
     session_ids: tuple[int, ...] = ()  # empty: every stored session
+    default_track: str = "Nordschleife"  # the track of sessions whose sender named none (DEFAULT_TRACK)
+    source: str = "cassandra"  # where the dataset is read from (p424.ml.source.SOURCES)
     work_dir: str = ""  # where a run's dataset is kept between tasks
     run_label: str = ""  # e.g. the Airflow run id, recorded as a tag
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
@@ -50,6 +52,8 @@ class TrainingSettings:
             raise ValueError("validation_fraction must be between 0 and 1")
         if not self.model_name:
             raise ValueError("model_name is empty: set MODEL_NAME in toolchain-config.env")
+        if not self.default_track.strip():
+            raise ValueError("default_track is empty: set DEFAULT_TRACK in toolchain-config.env")
 
     @property
     def experiment(self) -> str:
@@ -94,6 +98,7 @@ class TrainingSettings:
             "mlflow_uri": cfg.mlflow_url,
             "model_name": cfg.model_name,
             "min_laps": cfg.min_training_laps,
+            "default_track": cfg.default_track,
             "window_ms": max(cfg.window_sizes),
             "work_dir": str(cfg.state_dir / "data" / "ml"),
         }

@@ -27,19 +27,24 @@ from mlflow.tracking import MlflowClient
 
 import p424
 from p424.ml import plots
-from p424.ml.evaluate import Scores
+from p424.ml.card import JSON_ARTIFACT, MARKDOWN_ARTIFACT, ModelCard
+from p424.ml.evaluate import metrics
 from p424.ml.model import LapOutcomeModel
+from p424.ml.steps import Evaluation, Lineage
+from p424.ml.tracks import SEPARATOR, track_slug_of
 
 MODEL_ARTIFACT = "model"
 LINEAGE_ARTIFACT = "lineage.json"
+TRACK_TAG = "p424.track"
 SKOPS_TRUSTED_TYPES = [
     f"{LapOutcomeModel.__module__}.{LapOutcomeModel.__qualname__}",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 REGISTRY_DESCRIPTION = (
-    "PERRINN 424 lap outcome: from the lap so far (p424.ml.features), predicts the lap's final time (s) and "
-    "net electrical energy (kWh), output columns in that order. Alias 'champion' serves live predictions; "
-    "'challenger' marks the latest version that did not beat it. Loading needs the perrinn424-telemetry package."
+    "PERRINN 424 lap outcome on track {track}: from the lap so far (p424.ml.features), predicts the lap's final "
+    "time (s) and net electrical energy (kWh), output columns in that order. Alias 'champion' serves live "
+    "predictions of sessions on this track; 'challenger' marks the latest version that did not beat it. Each run's "
+    "model_card.md says what it learnt from and where it is weak. Loading needs the perrinn424-telemetry package."
 )
 
 # MLflow logs at INFO on every run (URLs, "registered model" notes); our steps print their own summary.
@@ -69,8 +74,9 @@ def log_training_run(
     run_name: str,
     model: LapOutcomeModel,
     params: Mapping[str, Any],
-    scores: Scores,
-    lineage: Mapping[str, Any],
+    evaluation: Evaluation,
+    lineage: Lineage,
+    card: ModelCard,
     x_val: pd.DataFrame,
     y_val: np.ndarray[Any, Any],
     pred_val: np.ndarray[Any, Any],
@@ -78,18 +84,21 @@ def log_training_run(
     importances: np.ndarray[Any, Any],
     tags: Mapping[str, str],
 ) -> LoggedRun:
-    """One MLflow run: params, metrics, plots, importances, lineage, and the model with its signature."""
+    """One MLflow run: params, metrics, plots, importances, lineage, the model card, and the model with its
+    signature."""
     connect(tracking_uri)
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags(dict(tags))
+        mlflow.set_tags({**tags, **card.tags()})
         mlflow.log_params({k: _param(v) for k, v in params.items()})
-        mlflow.log_metrics(scores.metrics())
-        mlflow.log_dict(dict(lineage), LINEAGE_ARTIFACT)
-        mlflow.log_dict(scores.as_dict(), "evaluation/scores.json")
+        mlflow.log_metrics(metrics(evaluation))
+        mlflow.log_dict(lineage.to_dict(), LINEAGE_ARTIFACT)
+        mlflow.log_dict(evaluation.to_dict(), "evaluation/evaluation.json")
+        mlflow.log_text(card.markdown(), MARKDOWN_ARTIFACT)
+        mlflow.log_dict(card.to_dict(), JSON_ARTIFACT)
         for fig, name in (
-            (plots.predicted_vs_actual(y_val, pred_val, progress_val, scores), "predicted_vs_actual.png"),
-            (plots.error_by_progress(scores), "error_by_progress.png"),
+            (plots.predicted_vs_actual(y_val, pred_val, progress_val, evaluation), "predicted_vs_actual.png"),
+            (plots.error_by_third(evaluation), "error_by_third.png"),
             (plots.importances(list(x_val.columns), importances), "feature_importances.png"),
         ):
             mlflow.log_figure(fig, f"evaluation/{name}")
@@ -119,6 +128,20 @@ def log_training_run(
         return LoggedRun(run.info.run_id, run.info.experiment_id, info.model_uri, run.info.artifact_uri)
 
 
+def log_card(client: MlflowClient, run_id: str, card: ModelCard) -> None:
+    """Rewrite a finished run's model card (the register step adds its decision) and its tags."""
+    client.log_text(run_id, card.markdown(), MARKDOWN_ARTIFACT)
+    client.log_dict(run_id, card.to_dict(), JSON_ARTIFACT)
+    for k, v in card.tags().items():
+        client.set_tag(run_id, k, v)
+
+
+def read_card(run_id: str) -> ModelCard:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=JSON_ARTIFACT, dst_path=tmp)
+        return ModelCard.from_dict(json.loads(Path(path).read_text()))
+
+
 def _param(v: object) -> object:
     return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
 
@@ -130,12 +153,15 @@ def _input_example(features: pd.DataFrame, progress: np.ndarray[Any, Any]) -> pd
 
 
 # --------------------------------------------------------------------------------------- registry
-def register(client: MlflowClient, name: str, model_uri: str) -> ModelVersion:
-    """A new version of ``name`` from a logged model (``models:/m-...``), once it is READY."""
+def register(client: MlflowClient, name: str, model_uri: str, track: str) -> ModelVersion:
+    """A new version of ``name`` (the registered model of ``track``) from a logged model (``models:/m-...``),
+    once it is READY."""
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name, description=REGISTRY_DESCRIPTION)
+        client.create_registered_model(
+            name, tags={TRACK_TAG: track}, description=REGISTRY_DESCRIPTION.format(track=track)
+        )
     # register_model resolves the logged model's id and run (MLflow 3 needs both for a models:/ source).
     mv = mlflow.register_model(model_uri, name, await_registration_for=0)
     return wait_ready(client, name, str(mv.version))
@@ -169,15 +195,40 @@ def load_version(name: str, version: str) -> Any:
     return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
 
-def training_sessions(run_id: str) -> set[int]:
-    """Session ids a run trained on, from its lineage artifact (empty if the run has none)."""
+def training_sessions(run_id: str) -> set[int] | None:
+    """Session ids a run trained on, from its lineage artifact (None if it has none this code can read)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=LINEAGE_ARTIFACT, dst_path=tmp)
-        except (MlflowException, OSError):
-            return set()
-        lineage = json.loads(Path(path).read_text())
-        return {int(s) for s in lineage.get("train_sessions", [])}
+            lineage = Lineage.from_dict(json.loads(Path(path).read_text()))
+        except (MlflowException, OSError, ValueError):
+            return None
+        return set(lineage.train_sessions)
+
+
+def track_models(client: MlflowClient, model_name: str) -> dict[str, str]:
+    """The registered models of ``model_name``'s tracks: track slug -> registered name."""
+    out: dict[str, str] = {}
+    token = None
+    while True:
+        # (LIKE's "_" matches any character: track_slug_of keeps the names that really start with the prefix.)
+        page = client.search_registered_models(filter_string=f"name LIKE '{model_name}{SEPARATOR}%'", page_token=token)
+        for rm in page:
+            track = track_slug_of(rm.name, model_name)
+            if track is not None:
+                out[track] = rm.name
+        token = page.token
+        if not token:
+            return out
+
+
+def track_of(client: MlflowClient, registered: str) -> str | None:
+    """The full track name of a registered model (its ``p424.track`` tag)."""
+    try:
+        track = client.get_registered_model(registered).tags.get(TRACK_TAG)
+    except MlflowException:
+        return None
+    return str(track) if track else None
 
 
 def set_alias(

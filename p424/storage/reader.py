@@ -1,8 +1,14 @@
-"""Reading stored telemetry from Cassandra (queries only; shaping into pandas is p424.analysis)."""
+"""Reading stored telemetry from Cassandra: the one reader (queries only; shaping into pandas is p424.analysis).
+
+The analysis API, the live predictor's backfill, the training dataset and the data-quality DAG read
+through ``TelemetryStore``; reads of many sessions or laps run concurrently
+(``execute_concurrent_with_args``, ``CONCURRENCY`` requests in flight).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +25,9 @@ from p424.storage import maths_stats, window_stats
 from p424.storage.cluster import connect
 from p424.storage.schema import FRAME_BUCKET_S, WINDOW_STATS, WINDOWS_PER_PART, frame_bucket, window_stat_columns
 
-LapKey = tuple[int, int]  # (session id, lap)
+LapId = tuple[int, int]  # (session id, lap)
 EPOCH = datetime(1970, 1, 1)  # the driver returns timestamps as naive UTC datetimes
 MILLISECOND = timedelta(milliseconds=1)
-CONCURRENCY = 16  # partition reads in flight at once
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +42,35 @@ class WindowBlock:
     values: Mapping[str, npt.NDArray[np.float64]]  # stat -> (windows, channels), NaN where a channel was absent
 
 
+CONCURRENCY = 16  # requests in flight for reads of many partitions (two cores: more only queues)
+WINDOW_HEADER = ("ts", "window_start", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN)
+# A lap's last window index, counted from its first, is at most ceil(duration / window) and one more
+# when a larger window of the previous lap, closing late, set the lap's base; one window to spare.
+PART_SLACK_WINDOWS = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class LapKey:
+    """A lap whose windows to read; ``seconds`` (its duration, or its elapsed time so far, when known) says
+    which partition parts it spans, so all of them are asked at once and a gap in the lap cannot end the read."""
+
+    session_id: int
+    lap: int
+    seconds: float | None = None
+
+
+def parts_spanned(seconds: float | None, window_ms: int) -> int:
+    """Parts (0, 1, ...) a lap of ``seconds`` certainly spans at ``window_ms`` (1 when unknown).
+
+    A window's part is its index counted from the lap's first window, divided by WINDOWS_PER_PART
+    (p424.processing.session): windows without frames are not stored, so a part may hold fewer rows
+    and still be followed by another."""
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return 1
+    windows = math.ceil(seconds * 1000 / window_ms) + PART_SLACK_WINDOWS
+    return windows // WINDOWS_PER_PART + 1
+
+
 class TelemetryStore:
     """Thin query layer over the telemetry keyspace; rows come back as dicts."""
 
@@ -47,7 +81,7 @@ class TelemetryStore:
         if session is None:
             self._cluster, session = connect(self.cfg, self.ks, row_factory=dict_factory)
         self.session = session
-        self._prepared: dict[str, PreparedStatement] = {}
+        self._statements: dict[str, PreparedStatement] = {}
 
     def close(self) -> None:
         if self._cluster is not None:
@@ -62,9 +96,36 @@ class TelemetryStore:
     def _rows(self, cql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self.session.execute(cql, params, timeout=60))
 
+    def _prepared(self, cql: str) -> PreparedStatement:
+        ps = self._statements.get(cql)
+        if ps is None:
+            ps = self._statements[cql] = self.session.prepare(cql)
+        return ps
+
+    def _concurrent(self, cql: str, args: Sequence[tuple[Any, ...]]) -> list[list[dict[str, Any]]]:
+        """The rows of ``cql`` for each parameter tuple, in ``args`` order, ``CONCURRENCY`` requests in flight."""
+        if not args:
+            return []
+        results = execute_concurrent_with_args(
+            self.session, self._prepared(cql), args, concurrency=CONCURRENCY, raise_on_first_error=True
+        )
+        return [list(result) for _ok, result in results]
+
+    def _per_session(self, table: str, columns: str, session_ids: Iterable[int]) -> list[dict[str, Any]]:
+        ids = sorted({int(s) for s in session_ids})
+        cql = f"SELECT {columns} FROM {self.ks}.{table} WHERE session_id = ?"
+        return [row for rows in self._concurrent(cql, [(s,) for s in ids]) for row in rows]
+
     # ---------- sessions ----------
     def sessions(self) -> list[dict[str, Any]]:
         return self._rows(f"SELECT * FROM {self.ks}.sessions")
+
+    def session_ids(self) -> list[int]:
+        return sorted(int(r["session_id"]) for r in self._rows(f"SELECT session_id FROM {self.ks}.sessions"))
+
+    def sessions_of(self, session_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The ``sessions`` rows of these sessions (those stored), read concurrently."""
+        return self._per_session("sessions", "*", session_ids)
 
     def session_row(self, session_id: int) -> dict[str, Any] | None:
         rows = self._rows(f"SELECT * FROM {self.ks}.sessions WHERE session_id = %s", (session_id,))
@@ -96,6 +157,10 @@ class TelemetryStore:
     def all_quality(self) -> list[dict[str, Any]]:
         return self._rows(f"SELECT * FROM {self.ks}.session_quality")
 
+    def quality_of(self, session_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The ``session_quality`` rows of these sessions, read concurrently."""
+        return self._per_session("session_quality", "*", session_ids)
+
     def describe_session(self, session_id: int, **fields: Any) -> None:
         """Upsert descriptive columns (track, source, description) of a session."""
         allowed = {"track", "source", "description", "car_id"}
@@ -112,6 +177,10 @@ class TelemetryStore:
     def laps(self, session_id: int) -> list[dict[str, Any]]:
         return self._rows(f"SELECT * FROM {self.ks}.laps WHERE session_id = %s", (session_id,))
 
+    def laps_of(self, session_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Every ``laps`` row of these sessions, read concurrently (session by session, lap order)."""
+        return self._per_session("laps", "*", session_ids)
+
     def profile(self, session_id: int, lap: int) -> list[dict[str, Any]]:
         return self._rows(
             f"SELECT * FROM {self.ks}.lap_distance_profile WHERE session_id = %s AND lap = %s", (session_id, lap)
@@ -126,38 +195,61 @@ class TelemetryStore:
             return None
 
     def windows(
-        self, session_id: int, lap: int, window_ms: int, columns: Sequence[str] | None = None
+        self,
+        session_id: int,
+        lap: int,
+        window_ms: int,
+        columns: Sequence[str] | None = None,
+        seconds: float | None = None,
     ) -> list[dict[str, Any]]:
         """Every window of a lap, in time order, across the lap's partitions (parts 0, 1, ...).
 
         Each row carries ``<channel>_<stat>`` values for ``columns`` (all catalog channels when
         None), unpacked from the row's stats blob; ``<maths>_<stat>`` columns of maths channels come
         from its maths blob. A column that is neither a catalog channel's nor in any row's maths
-        blob nor a column of the table is a ValueError naming it.
+        blob nor a column of the table is a ValueError naming it. ``seconds``: see ``LapKey``.
+        """
+        key = LapKey(session_id=session_id, lap=lap, seconds=seconds)
+        return self.lap_windows([key], window_ms, columns)[(session_id, lap)]
+
+    def lap_windows(
+        self, laps: Sequence[LapKey], window_ms: int, columns: Sequence[str] | None = None
+    ) -> dict[LapId, list[dict[str, Any]]]:
+        """Every window of each lap, in time order, keyed by (session id, lap); the partitions of all
+        laps are read concurrently. Columns as ``windows``.
+
+        Parts: a lap with ``seconds`` is read from every part that duration spans, all at once, and no
+        further; a lap without is read part after part until one comes back empty.
         """
         wanted = list(columns) if columns else window_stat_columns()
         existing = self._columns("channel_windows")
-        header = ["ts", "window_start", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN]
-        header.append(maths_stats.BLOB_COLUMN)
         # The columns are selected too (those the table has): rows stored before the blobs existed
         # have only them. Maths channels of an older maths file may be in blobs only.
-        selected = [c for c in [*header, *wanted] if existing is None or c in existing]
-        select = ", ".join(dict.fromkeys(selected))
-        rows: list[dict[str, Any]] = []
-        part = 0
-        while True:
-            chunk = self._rows(
-                f"SELECT {select} FROM {self.ks}.channel_windows WHERE session_id = %s AND window_ms = %s AND lap "
-                "= %s AND part = %s",
-                (session_id, window_ms, lap, part),
-            )
-            if not chunk:
-                break
-            if part == 0:
-                check_known(wanted, chunk, existing)
-            rows += [window_stats.expand(r, wanted) for r in chunk]
-            part += 1
-        return rows
+        selected = [c for c in [*WINDOW_HEADER, maths_stats.BLOB_COLUMN, *wanted] if existing is None or c in existing]
+        cql = (
+            f"SELECT {', '.join(dict.fromkeys(selected))} FROM {self.ks}.channel_windows "
+            "WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
+        )
+        parts: dict[LapId, dict[int, list[dict[str, Any]]]] = {}
+        walking: set[LapId] = set()
+        pending: list[tuple[int, int, int]] = []
+        for k in laps:
+            key = (int(k.session_id), int(k.lap))
+            if key not in parts:
+                parts[key] = {}
+                pending += [(*key, p) for p in range(parts_spanned(k.seconds, window_ms))]
+                if k.seconds is None:
+                    walking.add(key)
+        while pending:
+            results = self._concurrent(cql, [(s, window_ms, lap, p) for s, lap, p in pending])
+            for (s, lap, p), rows in zip(pending, results, strict=True):
+                parts[(s, lap)][p] = rows
+            pending = [(s, lap, p + 1) for s, lap, p in pending if (s, lap) in walking and parts[(s, lap)][p]]
+        found = {key: [r for p in sorted(got) for r in got[p]] for key, got in parts.items()}
+        every = [r for rows in found.values() for r in rows]
+        if every:
+            check_known(wanted, every, existing)
+        return {key: [window_stats.expand(r, wanted) for r in rows] for key, rows in found.items()}
 
     # ---------- events and alarms (p424.derived) ----------
     def events(self, session_id: int) -> list[dict[str, Any]]:
@@ -168,9 +260,9 @@ class TelemetryStore:
         """A session's alarm raises and clears, in session time."""
         return self._rows(f"SELECT * FROM {self.ks}.alerts WHERE session_id = %s", (session_id,))
 
-    def profiles(self, laps: Sequence[LapKey], columns: Sequence[str] = ("*",)) -> dict[LapKey, list[dict[str, Any]]]:
+    def profiles(self, laps: Sequence[LapId], columns: Sequence[str] = ("*",)) -> dict[LapId, list[dict[str, Any]]]:
         """The distance profiles of many laps (any sessions), read concurrently."""
-        ps = self._prepare(
+        ps = self._prepared(
             f"SELECT {', '.join(columns)} FROM {self.ks}.lap_distance_profile WHERE session_id = ? AND lap = ?"
         )
         keys = list(dict.fromkeys(laps))
@@ -180,8 +272,8 @@ class TelemetryStore:
         return {key: list(result) for key, (_ok, result) in zip(keys, results, strict=True)}
 
     def window_blocks(
-        self, laps: Sequence[LapKey], window_ms: int, stats: Sequence[str], channels: Sequence[str]
-    ) -> dict[LapKey, WindowBlock]:
+        self, laps: Sequence[LapId], window_ms: int, stats: Sequence[str], channels: Sequence[str]
+    ) -> dict[LapId, WindowBlock]:
         """Windows of many laps (any sessions) as arrays, their partitions read concurrently and their
         stats blobs unpacked in one pass per lap and stat (``window_stats.stat_matrix``); ``channels``
         are payload channels of the current catalog, ``stats`` some of ``WINDOW_STATS``."""
@@ -191,13 +283,12 @@ class TelemetryStore:
         bad = [s for s in stats if s not in WINDOW_STATS]
         if bad or not stats:
             raise ValueError(f"stats are some of {', '.join(WINDOW_STATS)}, not {', '.join(bad) or 'none'}")
-        header = ["ts", "window_start", "lap_time", "lap_distance", "frame_count", window_stats.BLOB_COLUMN]
-        ps = self._prepare(
-            f"SELECT {', '.join(header)} FROM {self.ks}.channel_windows "
+        ps = self._prepared(
+            f"SELECT {', '.join(WINDOW_HEADER)} FROM {self.ks}.channel_windows "
             "WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
         )
         keys = list(dict.fromkeys(laps))
-        rows: dict[LapKey, list[dict[str, Any]]] = {k: [] for k in keys}
+        rows: dict[LapId, list[dict[str, Any]]] = {k: [] for k in keys}
         pending = [(sid, lap, 0) for sid, lap in keys]
         while pending:
             args = [(sid, window_ms, lap, part) for sid, lap, part in pending]
@@ -214,7 +305,7 @@ class TelemetryStore:
         return {key: self._block(key, window_ms, stats, channels, found) for key, found in rows.items()}
 
     def _block(
-        self, key: LapKey, window_ms: int, stats: Sequence[str], channels: Sequence[str], rows: list[dict[str, Any]]
+        self, key: LapId, window_ms: int, stats: Sequence[str], channels: Sequence[str], rows: list[dict[str, Any]]
     ) -> WindowBlock:
         rows = sorted(rows, key=lambda r: r["ts"])
         blob = window_stats.BLOB_COLUMN
@@ -251,11 +342,6 @@ class TelemetryStore:
             values=values,
         )
 
-    def _prepare(self, cql: str) -> PreparedStatement:
-        ps = self._prepared.get(cql)
-        if ps is None:
-            ps = self._prepared[cql] = self.session.prepare(cql)
-        return ps
 
     # ---------- raw frames ----------
     def frames(self, session_id: int, start_sim_time: float, end_sim_time: float) -> Iterator[dict[str, Any]]:

@@ -2,9 +2,16 @@
 
 Threads: the Kafka loop (this class's ``run``: poll windows and lap summaries, update the lap-so-far
 state, predict in one batch per poll, write), the Kafka delivery poller (serves the producer's
-delivery reports), the model watcher (polls the registry for the ``champion`` alias and loads a new
-version in the background, so a reload never stalls the loop) and the HTTP server (``/health``
-JSON, ``/metrics`` Prometheus).
+delivery reports), the model watcher (``p424.ml.live.models``: polls the registry for each track's
+``champion`` and loads a new version in the background, so a reload never stalls the loop) and the
+HTTP server (``/health`` JSON, ``/metrics`` Prometheus).
+
+Tracks: each session is predicted by the champion of its track (the ``sessions`` row's track, else
+``DEFAULT_TRACK``). A session on a track without a champion gets no predictions at all (rather than
+baseline-only rows, which a dashboard or a drift record could mistake for a model's): /health lists
+the track under ``models`` with the reason and the session under ``sessions_without_model``, and the
+log says so once per track. Its lap-so-far state is kept, so predictions start mid-lap, with the
+features of the whole lap, as soon as a champion appears.
 
 Delivery: at most once per window. Offsets are committed automatically by the consumer group; after
 a restart the service resumes where the group left off, and a lap it joins mid-way is rebuilt from
@@ -20,9 +27,8 @@ import signal
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -41,10 +47,10 @@ from p424.kafka import live as kafka_live
 from p424.kafka.live import Record
 from p424.kafka.messages import LapMessage, PredictionMessage, WindowMessage
 from p424.ml.features import SPEC, WindowObs
+from p424.ml.live.models import ModelWatcher, ServingModel, SessionTracks
 from p424.ml.live.records import LapError, PredictionRow
 from p424.ml.live.state import LiveState, WindowContext
 from p424.ml.model import THREADS
-from p424.ml.promotion import CHAMPION
 from p424.records import fields_from
 from p424.status_http import serve_status
 from p424.storage import writes
@@ -57,61 +63,8 @@ POLL_RECORDS = 200
 BATCH_ROWS = 100
 IDLE_SESSION_S = 600.0
 GIL_SWITCH_INTERVAL_S = 0.001  # the Kafka I/O threads get the GIL without waiting 5 ms behind the model
+UNSERVED_SHOWN = 50  # sessions without a model listed in /health (the most recent)
 _message_fields = fields_from(PredictionRow, PredictionMessage, "latency_ms")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServingModel:
-    name: str
-    version: str
-    model: Any  # a fitted p424.ml.model.LapOutcomeModel, loaded through MLflow
-    loaded_at: float
-
-
-class ModelWatcher(threading.Thread):
-    """Keeps ``current`` at the version the alias points to; reloads when the alias moves."""
-
-    def __init__(self, tracking_uri: str, name: str, alias: str = CHAMPION, poll_s: float = 10.0) -> None:
-        super().__init__(name="model-watcher", daemon=True)
-        self.tracking_uri, self.model_name, self.alias, self.poll_s = tracking_uri, name, alias, poll_s
-        self.current: ServingModel | None = None
-        self.last_error = ""
-        self.stopping = threading.Event()
-        self.checked = threading.Event()  # set after the first poll, found or not
-
-    def poll_once(self) -> None:
-        from p424.ml import tracking
-
-        client = tracking.connect(self.tracking_uri)
-        mv = tracking.version_by_alias(client, self.model_name, self.alias)
-        if mv is None:
-            self.last_error = (
-                f"no model version has alias '{self.alias}' in {self.model_name}; run ./launchcommand.sh train"
-            )
-            return
-        if self.current is not None and self.current.version == str(mv.version):
-            return
-        model = tracking.load_version(self.model_name, str(mv.version))
-        missing = [str(f) for f in getattr(model, "feature_names_in_", []) if str(f) not in SPEC.names]
-        if missing:
-            self.last_error = (
-                f"{self.model_name} v{mv.version} expects features this catalog does not produce "
-                f"({missing[:3]}...); retrain it"
-            )
-            return
-        self.current = ServingModel(name=self.model_name, version=str(mv.version), model=model, loaded_at=time.time())
-        self.last_error = ""
-        log.info("serving model", extra={"model": self.model_name, "version": str(mv.version)})
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception as err:  # the registry may be restarting; keep serving the loaded model
-                self.last_error = f"model registry poll failed: {err!r}"
-                log.warning("model poll failed", extra={"error": repr(err)})
-            self.checked.set()
-            self.stopping.wait(self.poll_s)
 
 
 class Metrics:
@@ -121,6 +74,7 @@ class Metrics:
         self.predictions = 0
         self.laps_scored = 0
         self.backfills = 0
+        self.unserved = 0  # windows of sessions whose track has no champion
         self.write_errors = 0
         self.batches = 0
         self.latency = deque[float](maxlen=LATENCY_SAMPLES)  # ms, window on Kafka -> prediction sent
@@ -152,6 +106,7 @@ class PrometheusView(Collector):
             ("p424_predictor_predictions", "Predictions written", m.predictions),
             ("p424_predictor_laps_scored", "Completed laps whose prediction error was stored", m.laps_scored),
             ("p424_predictor_backfills", "Laps joined mid-way and rebuilt from Cassandra", m.backfills),
+            ("p424_predictor_unserved_windows", "Windows of sessions on a track without a champion", m.unserved),
             ("p424_predictor_write_errors", "Failed Cassandra or Kafka writes", m.write_errors),
         ):
             c = CounterMetricFamily(name, doc)
@@ -163,10 +118,10 @@ class PrometheusView(Collector):
                 g.add_metric([q], v)
         yield g
         g = GaugeMetricFamily(
-            "p424_predictor_model_version", "Registry version being served (0: none)", labels=["model"]
+            "p424_predictor_model_version", "Champion version served per track (0: none)", labels=["model", "track"]
         )
-        cur = self.p.watcher.current
-        g.add_metric([self.p.model_name], float(cur.version) if cur else 0.0)
+        for status in self.p.watcher.status.values():
+            g.add_metric([status.model, status.track], float(status.version or 0))
         yield g
         g = GaugeMetricFamily("p424_predictor_open_laps", "Laps with live state")
         g.add_metric([], self.p.state.open_laps)
@@ -185,6 +140,8 @@ class Predictor:
         self.watcher = ModelWatcher(cfg.mlflow_url, cfg.model_name, poll_s=model_poll_s)
         self.stopping = threading.Event()
         self.store = TelemetryStore(cfg)
+        self.tracks = SessionTracks(self.store.session_row, cfg.default_track)
+        self.unserved: OrderedDict[int, str] = OrderedDict()  # session -> track without a champion, newest last
         self._prepare_statements()
         self.consumer = kafka_live.consumer(cfg.kafka_bootstrap, group_id, "p424-predictor", from_beginning)
         # The assignment is tracked from the rebalance callbacks: the consumer's own methods wait
@@ -219,18 +176,16 @@ class Predictor:
 
     # ------------------------------------------------------------------ health
     def health(self) -> dict[str, Any]:
-        cur = self.watcher.current
         assigned = self.assigned_partitions if not self.stopping.is_set() else 0
-        status = "waiting for a champion model" if cur is None else ("ok" if assigned else "joining")
         m = self.metrics
         return {
-            "status": status,
-            "model": {
-                "name": self.model_name,
-                "version": cur.version if cur else None,
-                "alias": CHAMPION,
-                "note": self.watcher.last_error,
-            },
+            "status": "ok" if assigned else "joining",
+            "model_name": self.model_name,
+            # per track: its registered model and the champion version served, or why there is none
+            "models": {s.track: s.to_health() for s in self.watcher.status.values()},
+            "registry_note": self.watcher.last_error,
+            "sessions_without_model": {str(sid): track for sid, track in self.unserved.items()},
+            "unserved_windows": m.unserved,
             "assigned_partitions": assigned,
             "group_id": self.group_id,
             "windows": m.windows,
@@ -256,7 +211,7 @@ class Predictor:
     # ------------------------------------------------------------------ processing
     def backfill(self, msg: WindowMessage) -> None:
         """Rebuild a lap joined mid-way from its windows already stored (same window size)."""
-        rows = self.store.windows(msg.session_id, msg.lap, msg.window_ms, SPEC.window_columns())
+        rows = self.store.windows(msg.session_id, msg.lap, msg.window_ms, SPEC.window_columns(), msg.lap_time)
         cutoff = datetime.fromtimestamp(msg.ts_ms / 1000, tz=UTC).replace(tzinfo=None)
         earlier = [WindowObs.from_row(r) for r in rows if r["frame_count"] and r["ts"] < cutoff]
         self.state.seed(msg.session_id, msg.lap, msg.car_id, earlier)
@@ -271,7 +226,7 @@ class Predictor:
         now = time.time()
         live_ms = self.cfg.live_window_ms
         self.metrics.fetch.extend(now * 1000 - r.timestamp_ms for r in records if r.topic != self.cfg.kafka_topic_laps)
-        batch: list[tuple[WindowContext, np.ndarray[Any, Any], int]] = []
+        batch: list[tuple[WindowContext, np.ndarray[Any, Any], int, str]] = []
         laps: list[LapMessage] = []
         for r in records:
             if r.topic == self.cfg.kafka_topic_laps:
@@ -289,28 +244,52 @@ class Predictor:
                     log.warning("backfill failed; the lap's features start here", extra={"error": repr(err)})
             seen = self.state.observe(msg, now, WindowObs.from_json_dict(doc))
             if seen is not None:
-                batch.append((seen[0], seen[1], r.timestamp_ms))
+                track = self.tracks.track_of(msg.session_id, now)
+                self.watcher.want(track)
+                batch.append((seen[0], seen[1], r.timestamp_ms, track))
         if batch:
             self.predict(batch)
         for lap in laps:
             self.state.lap_summary(lap, now)
         self.finish_laps()
 
-    def predict(self, batch: list[tuple[WindowContext, np.ndarray[Any, Any], int]]) -> None:
-        serving = self.watcher.current
-        if serving is None:
-            return
+    def predict(self, batch: list[tuple[WindowContext, np.ndarray[Any, Any], int, str]]) -> None:
+        """Each window by its track's champion, one model call per track; windows of tracks without one
+        are counted and their sessions listed in /health."""
+        by_model: dict[str, tuple[ServingModel, list[int]]] = {}
+        for i, (ctx, _, _, track) in enumerate(batch):
+            serving = self.watcher.model_for(track)
+            if serving is None:
+                self.metrics.unserved += 1
+                self.unserved.pop(ctx.session_id, None)
+                self.unserved[ctx.session_id] = track
+                while len(self.unserved) > UNSERVED_SHOWN:
+                    self.unserved.popitem(last=False)
+                continue
+            self.unserved.pop(ctx.session_id, None)
+            by_model.setdefault(serving.name, (serving, []))[1].append(i)
+        rows: dict[tuple[int, int], list[tuple[object, ...]]] = defaultdict(list)
+        for serving, picked in by_model.values():
+            self._predict_with(serving, [batch[i] for i in picked], rows)
+        for partition_rows in rows.values():
+            self._write_partition(partition_rows)
+
+    def _predict_with(
+        self,
+        serving: ServingModel,
+        batch: list[tuple[WindowContext, np.ndarray[Any, Any], int, str]],
+        rows: dict[tuple[int, int], list[tuple[object, ...]]],
+    ) -> None:
         started = time.perf_counter()
-        features = pd.DataFrame(np.vstack([f for _, f, _ in batch]), columns=list(SPEC.names))
+        features = pd.DataFrame(np.vstack([f for _, f, _, _ in batch]), columns=list(SPEC.names))
         pred = np.asarray(serving.model.predict(features), dtype=np.float64)
         base = np.asarray(serving.model.baseline(features), dtype=np.float64)
         self.metrics.compute.append((time.perf_counter() - started) * 1000 / len(batch))
         self.metrics.batches += 1
-        rows: dict[tuple[int, int], list[tuple[object, ...]]] = defaultdict(list)
-        for (ctx, _, kafka_ts), p, b in zip(batch, pred, base, strict=True):
+        for (ctx, _, kafka_ts, _), p, b in zip(batch, pred, base, strict=True):
             latency = time.time() * 1000 - kafka_ts
             predicted, baseline = (float(p[0]), float(p[1])), (float(b[0]), float(b[1]))
-            self.state.record(ctx, predicted, baseline, serving.version)
+            self.state.record(ctx, predicted, baseline, serving.name, serving.version)
             row = PredictionRow(
                 session_id=ctx.session_id,
                 lap=ctx.lap,
@@ -339,8 +318,6 @@ class Predictor:
             rows[(row.session_id, row.lap)].append(writes.prediction_params(row))
             self.metrics.latency.append(latency)
             self.metrics.predictions += 1
-        for partition_rows in rows.values():
-            self._write_partition(partition_rows)
 
     def _write_partition(self, rows: list[tuple[object, ...]]) -> None:
         """One session-lap partition's predictions: one request per BATCH_ROWS rows."""
@@ -349,7 +326,7 @@ class Predictor:
             fut.add_errback(self._write_failed)
 
     def finish_laps(self) -> None:
-        for err in self.state.finished(self.model_name, time.time()):
+        for err in self.state.finished(time.time()):
             self.store_error(err)
 
     def store_error(self, err: LapError) -> None:
@@ -411,6 +388,7 @@ class Predictor:
                     self.finish_laps()  # summaries waiting for their grace period
                 if time.monotonic() - last_sweep > 60:
                     self.state.forget_idle(time.time(), IDLE_SESSION_S)
+                    self.tracks.forget(set(self.state.sessions))
                     last_sweep = time.monotonic()
         finally:
             self.shutdown()
@@ -455,4 +433,3 @@ def _window_header(doc: dict[str, Any]) -> WindowMessage:
         frame_count=doc["frame_count"],
         channels={},
     )
-

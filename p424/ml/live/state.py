@@ -47,11 +47,12 @@ class LapTrack:
     distance: list[float] = field(default_factory=list)
     predicted: list[tuple[float, float]] = field(default_factory=list)
     baseline: list[tuple[float, float]] = field(default_factory=list)
-    versions: Counter[str] = field(default_factory=Counter)
+    models: Counter[tuple[str, str]] = field(default_factory=Counter)  # (registered model, version) -> windows
 
 
-def lap_error(track: LapTrack, msg: LapMessage, model_name: str) -> LapError | None:
-    """How wrong the lap's predictions were (None if it had none beyond the lap start)."""
+def lap_error(track: LapTrack, msg: LapMessage) -> LapError | None:
+    """How wrong the lap's predictions were (None if it had none beyond the lap start), under the model
+    (the track's registered model and version) that made most of them."""
     if not track.predicted or msg.energy_net_kwh is None or msg.distance <= 0:
         return None
     progress = np.asarray(track.distance) / msg.distance
@@ -70,6 +71,7 @@ def lap_error(track: LapTrack, msg: LapMessage, model_name: str) -> LapError | N
 
     done_ms = msg.start_ts_ms + round(msg.lap_time * 1000)
     done = datetime.fromtimestamp(done_ms / 1000, tz=UTC)
+    (model_name, model_version), _ = track.models.most_common(1)[0]
     return LapError(
         model_name=model_name,
         month=done.strftime("%Y-%m"),
@@ -77,7 +79,7 @@ def lap_error(track: LapTrack, msg: LapMessage, model_name: str) -> LapError | N
         session_id=msg.session_id,
         lap=msg.lap,
         car_id=msg.car_id,
-        model_version=track.versions.most_common(1)[0][0],
+        model_version=model_version,
         windows=len(pred),
         actual_lap_time=float(msg.lap_time),
         actual_energy_kwh=float(msg.energy_net_kwh),
@@ -152,7 +154,12 @@ class LiveState:
         return ctx, features
 
     def record(
-        self, ctx: WindowContext, predicted: tuple[float, float], baseline: tuple[float, float], version: str
+        self,
+        ctx: WindowContext,
+        predicted: tuple[float, float],
+        baseline: tuple[float, float],
+        model: str,
+        version: str,
     ) -> None:
         track = self.sessions.get(ctx.session_id, OrderedDict()).get(ctx.lap)
         if track is None:
@@ -160,7 +167,7 @@ class LiveState:
         track.distance.append(ctx.lap_distance)
         track.predicted.append(predicted)
         track.baseline.append(baseline)
-        track.versions[version] += 1
+        track.models[(model, version)] += 1
 
     # ---------------------------------------------------------------- laps
     def lap_summary(self, msg: LapMessage, now: float) -> None:
@@ -172,19 +179,19 @@ class LiveState:
         if msg.complete:
             self._pending[(msg.session_id, msg.lap)] = (msg, now)
 
-    def finished(self, model_name: str, now: float, grace_s: float = SUMMARY_GRACE_S) -> list[LapError]:
+    def finished(self, now: float, grace_s: float = SUMMARY_GRACE_S) -> list[LapError]:
         """Errors of the laps whose summary arrived and whose windows are all in: a window of a later
         lap of the session was seen (a session's windows arrive in order), or ``grace_s`` passed."""
         out: list[LapError] = []
         for key, (msg, at) in list(self._pending.items()):
             if self._latest_lap.get(msg.session_id, 0) > msg.lap or now - at > grace_s:
                 del self._pending[key]
-                err = self._close(msg, model_name)
+                err = self._close(msg)
                 if err is not None:
                     out.append(err)
         return out
 
-    def _close(self, msg: LapMessage, model_name: str) -> LapError | None:
+    def _close(self, msg: LapMessage) -> LapError | None:
         laps = self.sessions.get(msg.session_id)
         track = laps.pop(msg.lap, None) if laps is not None else None
         self._closed[(msg.session_id, msg.lap)] = None
@@ -192,7 +199,7 @@ class LiveState:
             self._closed.popitem(last=False)
         if track is None or msg.invalidated:
             return None
-        return lap_error(track, msg, model_name)
+        return lap_error(track, msg)
 
     def forget_idle(self, now: float, idle_s: float) -> int:
         stale = [s for s, seen in self.last_seen.items() if now - seen > idle_s]

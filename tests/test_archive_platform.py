@@ -300,8 +300,10 @@ def test_a_session_past_the_retention_is_read_back_from_the_archive(
     assert archived.frames == len(p.frames)
 
     def expired() -> bool:
+        # Probes only: a full read of an expired window partition scans every expired cell and fails with
+        # READ_TOO_MANY_TOMBSTONES (the 1 s windows carry ~460 columns), as the analysis API's probe avoids.
         gone = hot.frame_count(sid, p.out.sessions[-1].last_sim_time) == 0
-        return gone and all(hot.windows(sid, lap, w) == [] for lap in (1, 2) for w in stack.cfg.window_sizes)
+        return gone and not hot.holds_session(hot.session_row(sid) or {})
 
     wait_for(expired, TTL_S + 120, "every frame and window to expire", 5)
     assert not hot.holds_session(hot.session_row(sid) or {})

@@ -30,7 +30,7 @@ def ensure_buckets(cfg: Config) -> list[str]:
 def ensure_schema(cfg: Config) -> list[str]:
     cluster, session = connect(cfg)
     try:
-        return migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication)
+        return migrate(session, cfg.cassandra_keyspace, cfg.keyspace_replication)
     finally:
         cluster.shutdown()
 

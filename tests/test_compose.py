@@ -469,7 +469,7 @@ def test_provisioning_creates_the_same_topics_buckets_and_schema_as_native(servi
     assert cfg.topics == native.cfg.topics
     assert cfg.buckets == native.cfg.buckets
     assert (cfg.kafka_partitions, cfg.kafka_retention_hours) == (native.cfg.kafka_partitions, native.cfg.kafka_retention_hours)
-    assert (cfg.cassandra_keyspace, cfg.cassandra_replication) == (native.cfg.cassandra_keyspace, native.cfg.cassandra_replication)
+    assert (cfg.cassandra_keyspace, cfg.keyspace_replication) == (native.cfg.cassandra_keyspace, native.cfg.keyspace_replication)
     assert cfg.minio_root_user == native.cfg.minio_root_user
     assert cfg.minio_root_password == FAKE_SECRETS["MINIO_ROOT_PASSWORD"]
     assert (cfg.kafka_bootstrap, cfg.minio_endpoint, cfg.cassandra_contact) == (

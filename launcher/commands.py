@@ -8,19 +8,14 @@ import math
 from datetime import datetime, timedelta
 
 from launcher import console
-from launcher.cli import command
 from p424.config import load_config
 from unity_bridge import cli as bridge_cli
 
 
-@command("replay", "send a simulator lap CSV through the bridge as protocol-v1 frames", bridge_cli.add_replay_args)
 def cmd_replay(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_replay(args, load_config(overrides=overrides))
 
 
-@command(
-    "simulate", "stream simulated PERRINN 424 cars through the bridge (load generator)", bridge_cli.add_simulate_args
-)
 def cmd_simulate(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_simulate(args, load_config(overrides=overrides))
 
@@ -29,7 +24,6 @@ def _sessions_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-@command("sessions", "list the stored sessions", _sessions_args)
 def cmd_sessions(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.storage.reader import TelemetryStore
 
@@ -76,7 +70,6 @@ def _laps_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-@command("laps", "print the lap table of a session (time, distance, max speed, energies)", _laps_args)
 def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.analysis import get_session
     from p424.storage.reader import TelemetryStore
@@ -139,18 +132,17 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-laps", type=int, default=2, help="laps per simulated car (default 2)")
 
 
-@command("demo", "bring the platform up and stream sessions through it (a real lap, simulated cars)", _demo_args)
 def cmd_demo(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     """What a new user runs first: everything up, data flowing, results printed."""
     import time
 
-    from launcher.cli import _platform, print_status
+    from launcher.platforms import open_platform, print_status
     from p424.config import REPO_ROOT
     from p424.storage.reader import TelemetryStore
     from unity_bridge.cli import describe_sessions
     from unity_bridge.streams import replay_lap_file, simulate
 
-    platform = _platform(args, overrides)
+    platform = open_platform(args.mode, overrides)
     platform.up()
     print_status(platform)
     cfg = load_config(overrides=overrides)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from launcher import console
-from launcher.cli import command
 from launcher.console import PlatformError
 from launcher.credentials import set_credential
 from launcher.paths import StatePaths
@@ -26,7 +25,6 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("grafana-sync", "create or update the folder, datasources, dashboards and Live token in GRAFANA_URL", _args)
 def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from grafana.sync import SyncSettings, sync
 

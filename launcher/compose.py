@@ -1,6 +1,6 @@
 """Compose mode: the platform from official images with docker compose (compose/docker-compose.yml).
 
-Same interface as NativePlatform. Every command runs
+Implements launcher.platforms.Platform, as NativePlatform does. Every command runs
 ``docker compose --project-directory <repo> -f compose/docker-compose.yml --env-file <config>
 --env-file <state>/credentials.env --env-file <state>/compose-overrides.env ...``: the settings
 file native mode reads, the generated secrets, and the settings that differ from the file (from

@@ -28,7 +28,7 @@ import yaml
 
 from grafana.live.service import http_port as live_http_port
 from launcher import compose as lc
-from launcher.cli import COMMANDS
+from launcher.command_table import COMMANDS
 from launcher.commands_grafana import cmd_grafana_sync
 from launcher.console import PlatformError
 from launcher.credentials import GENERATED, set_credential
@@ -683,7 +683,7 @@ def test_grafana_init_runs_native_grafana_sync_and_hands_the_token_to_the_pusher
     init = services["grafana-init"]
     # The command `./launchcommand.sh grafana-sync` runs natively, from the same registry.
     assert init["command"] == ["python", "-m", "launcher", "grafana-sync"]
-    assert COMMANDS["grafana-sync"][2] is cmd_grafana_sync
+    assert COMMANDS["grafana-sync"].run is cmd_grafana_sync
     cfg = container_cfg(services, "grafana-init")
     grafana_env = env_of(services, "grafana")
     assert cfg.grafana_url == f"http://grafana:{grafana_env['GF_SERVER_HTTP_PORT']}"

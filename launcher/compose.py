@@ -174,7 +174,7 @@ class ComposePlatform:
                 "node of each server"
             )
         # The containers read the repository's settings file; what differs from it goes in here.
-        from_file = load_config(env_file=DEFAULT_ENV_FILE, environ={})
+        from_file = load_config(env_file=DEFAULT_ENV_FILE, environ={}, state_layers=False)
         self.overrides_file.write_text(render_env_file(override_settings(self.cfg, from_file)))
         self._checked = False
 

@@ -97,11 +97,8 @@ def print_status(platform: Platform, as_json: bool = False) -> bool:
         ]
         print(console.table(["service", "state", "pid", "port", "healthy", "memory", "url", "detail"], table_rows))
         total = sum(r.rss_bytes for r in rows)
-        if total:
-            print(
-                f"\ntotal resident memory: {total / 2**30:.2f} GiB   (mode: {platform.mode}, topology: {topology}, "
-                f"state: {platform.paths.root})"
-            )
+        memory = f"total resident memory: {total / 2**30:.2f} GiB   " if total else ""
+        print(f"\n{memory}(mode: {platform.mode}, topology: {topology}, state: {platform.paths.root})")
     return all(r.healthy for r in rows if r.state not in ("not configured",))
 
 

@@ -374,8 +374,11 @@ def load_config(
     env_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
+    *,
+    state_layers: bool = True,
 ) -> Config:
-    """Build the configuration from all layers (see module docstring)."""
+    """Build the configuration from all layers (see module docstring); ``state_layers=False`` leaves out
+    the state dir's files (recorded topology, credentials)."""
     env_file = env_file or config_file()
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -385,8 +388,9 @@ def load_config(
     _apply(environ, probe, strict=False)
     _apply(overrides or {}, probe, strict=True)
     state = Config(**probe).state_dir
-    _apply(parse_env_file(state / TOPOLOGY_FILE), values, strict=False)
-    _apply(parse_env_file(state / "credentials.env"), values, strict=False)
+    if state_layers:
+        _apply(parse_env_file(state / TOPOLOGY_FILE), values, strict=False)
+        _apply(parse_env_file(state / "credentials.env"), values, strict=False)
     _apply(environ, values, strict=False)
     _apply(overrides or {}, values, strict=True)
     return Config(**values)

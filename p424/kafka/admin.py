@@ -1,9 +1,17 @@
-"""Kafka administration with kafka-python: readiness and idempotent topic creation."""
+"""Kafka administration: readiness, idempotent topic creation (kafka-python), cluster metadata (librdkafka).
+
+Metadata of a cluster with a node down comes from librdkafka: it asks any broker it can reach and
+retries within the timeout, where kafka-python's admin client fails on the first dead broker it
+picks.
+"""
 
 from __future__ import annotations
 
 import contextlib
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._metadata import ClusterMetadata
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -22,15 +30,18 @@ def broker_ready(bootstrap: str, node_id: int | None = None) -> bool:
     With ``node_id``: once that broker is among the cluster's live brokers, which metadata lists only
     when the controller has registered and unfenced it.
     """
+    if node_id is not None:
+        try:
+            return node_id in cluster_metadata(bootstrap, 2.0).brokers
+        except KafkaException:
+            return False
     try:
         admin = admin_client(bootstrap, 2000)
     except KafkaError:
         return False
     try:
-        if node_id is None:
-            admin.list_topics()
-            return True
-        return node_id in live_brokers(admin)
+        admin.list_topics()
+        return True
     except KafkaError:
         return False
     finally:
@@ -38,9 +49,10 @@ def broker_ready(bootstrap: str, node_id: int | None = None) -> bool:
             admin.close()
 
 
-def live_brokers(admin: KafkaAdminClient) -> set[int]:
-    """Node ids of the registered brokers the controller has not fenced (fenced: stopped, or silent too long)."""
-    return {int(b["broker_id"]) for b in admin.describe_cluster()["brokers"] if not b.get("is_fenced")}
+def cluster_metadata(bootstrap: str, timeout_s: float = 5.0) -> ClusterMetadata:
+    """Live brokers (registered, not fenced) and every topic's partitions: leader, replicas, in-sync replicas."""
+    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    return client.list_topics(timeout=timeout_s)
 
 
 def ensure_topics(cfg: Config) -> list[str]:

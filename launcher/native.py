@@ -252,7 +252,7 @@ class NativePlatform:
                 details.append(
                     f"job {spec.name}: {job.state}" + (f", checkpoint {age:.0f} s ago" if age is not None else "")
                 )
-            flink.detail = "; ".join(details)
+            flink.detail = "; ".join([*([flink.detail] if flink.detail else []), *details])
         minio = next(r for r in rows if r.name == "minio")
         minio.detail = f"console {self.minio.console_url}"
         rows.append(self.grafana_status())

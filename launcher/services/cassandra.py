@@ -15,7 +15,7 @@ from pathlib import Path
 
 from launcher.probes import tcp_open
 from launcher.procs import ProcessSpec
-from launcher.services.base import Context, NativeService, java_opts_heap
+from launcher.services.base import Context, NativeService, ServiceStatus, java_opts_heap
 from launcher.topology import Node, nodes
 
 # Cassandra's local JMX server binds InetAddress.getLoopbackAddress() (JMXServerUtils), whatever the
@@ -237,6 +237,13 @@ dynamic_snitch: false
                 stop_timeout=45,
             )
         ]
+
+    def status(self) -> ServiceStatus:
+        row = super().status()
+        if self.node.clustered:
+            token = initial_token(self.node.index, len(nodes(self.cfg, "cassandra")))
+            row.detail = f"{self.cfg.cassandra_datacenter}/rack1, token {token}, JMX {JMX_HOST}:{self.jmx_port}"
+        return row
 
     def healthy(self) -> bool:
         # The native transport opens last in start-up: once it accepts connections CQL is served.

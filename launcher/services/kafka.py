@@ -16,7 +16,7 @@ from pathlib import Path
 from launcher.console import PlatformError
 from launcher.probes import tcp_open
 from launcher.procs import ProcessSpec
-from launcher.services.base import Context, NativeService, java_opts_heap
+from launcher.services.base import Context, NativeService, ServiceStatus, java_opts_heap
 from launcher.topology import Node, nodes
 
 CLUSTER_ID_FILE = "kafka-cluster-id"
@@ -171,6 +171,14 @@ class Kafka(NativeService):
                 stop_timeout=30,
             )
         ]
+
+    def status(self) -> ServiceStatus:
+        row = super().status()
+        if self.node.clustered:
+            row.detail = f"broker and controller, node.id {self.node.index}" + (
+                "" if row.healthy else " (not registered, or fenced)" if row.pids else ""
+            )
+        return row
 
     def healthy(self) -> bool:
         if not tcp_open(self.node.advertised, self.cfg.kafka_port):

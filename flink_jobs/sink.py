@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster, ResponseFuture, Session
 from cassandra.query import UNSET_VALUE, PreparedStatement
 from pyflink.datastream import RuntimeContext
@@ -80,8 +79,6 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         }
         self._statements = st
         self._maths_ps: dict[tuple[str, ...], tuple[PreparedStatement, Callable[[Any], tuple[object, ...]]]] = {}
-        for p in self.ps.values():
-            p.consistency_level = ConsistencyLevel.LOCAL_QUORUM
         # librdkafka: batching, compression and network I/O off the GIL this bundle thread holds.
         # Idempotent, so retries keep each session's windows in order for live consumers.
         self.producer = kafka_live.producer(
@@ -141,7 +138,6 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
                 missing = sorted(set(names) - set(present))
                 log.warning("maths channels without window columns (run provision)", extra={"channels": missing})
             statement = self.session.prepare(self._statements.window_with_maths_columns(present))
-            statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
             found = (statement, writes.window_with_maths_columns(present).params)
             self._maths_ps[names] = found
         return found
@@ -154,7 +150,8 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         request instead of one per row (measured: ~8 % more throughput than per-partition
         batches).
         """
-        return unlogged_batches(self.rows(out), BATCH_ROWS, ConsistencyLevel.LOCAL_QUORUM)
+        # At the session's consistency, LOCAL_QUORUM (p424.storage.cluster).
+        return unlogged_batches(self.rows(out), BATCH_ROWS)
 
     def messages(self, out: Outputs) -> list[tuple[str, bytes, bytes]]:
         cfg = self.cfg

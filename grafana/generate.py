@@ -126,7 +126,7 @@ def datasources(cassandra_url: str, keyspace: str, prometheus_url: str) -> list[
             "url": cassandra_url,
             "isDefault": True,
             "editable": False,
-            "jsonData": {"keyspace": keyspace, "consistency": "ONE", "timeout": 30},
+            "jsonData": {"keyspace": keyspace, "consistency": "LOCAL_QUORUM", "timeout": 30},
         },
         {
             "name": "P424 Prometheus",

@@ -34,7 +34,7 @@ SERVICE_ACCOUNT_ROLE = "Admin"
 
 @dataclass(frozen=True)
 class SyncSettings:
-    cassandra_url: str  # host:port of Cassandra as Grafana reaches it
+    cassandra_url: str  # host:port of Cassandra as Grafana reaches it (';' between the nodes of a cluster)
     keyspace: str
     prometheus_url: str = ""  # empty: no Prometheus datasource (the health dashboard needs one)
     live_stream: str = "p424"

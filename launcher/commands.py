@@ -11,20 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from launcher import console
-from launcher.cli import command
 from launcher.console import PlatformError
 from p424.config import load_config
 from unity_bridge import cli as bridge_cli
 
 
-@command("replay", "send a simulator lap CSV through the bridge as protocol-v1 frames", bridge_cli.add_replay_args)
 def cmd_replay(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_replay(args, load_config(overrides=overrides))
 
 
-@command(
-    "simulate", "stream simulated PERRINN 424 cars through the bridge (load generator)", bridge_cli.add_simulate_args
-)
 def cmd_simulate(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return bridge_cli.run_simulate(args, load_config(overrides=overrides))
 
@@ -33,7 +28,6 @@ def _sessions_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-@command("sessions", "list the stored sessions", _sessions_args)
 def cmd_sessions(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.storage.reader import TelemetryStore
 
@@ -94,9 +88,6 @@ STATUS_MARK = {
 }
 
 
-@command(
-    "laps", "print the lap table of a session (time, distance, max speed, energies, mini-sectors, events)", _laps_args
-)
 def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.analysis import get_session, session_events
     from p424.analysis.events import event_counts
@@ -228,9 +219,6 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="compare laps even when their sessions' tracks differ")
 
 
-@command(
-    "compare", "compare laps against a reference by distance: time delta per mini-sector, channels, plot", _compare_args
-)
 def cmd_compare(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.analysis import LapRef, compare, get_session
     from p424.analysis.minisectors import MiniSectorSettings
@@ -302,7 +290,6 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("export", "write a session's laps as simulator lap files (CSV, replayable) or Parquet", _export_args)
 def cmd_export(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.analysis import get_session
     from p424.export.session import ExportRequest, export_session
@@ -378,18 +365,17 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-laps", type=int, default=2, help="laps per simulated car (default 2)")
 
 
-@command("demo", "bring the platform up and stream sessions through it (a real lap, simulated cars)", _demo_args)
 def cmd_demo(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     """What a new user runs first: everything up, data flowing, results printed."""
     import time
 
-    from launcher.cli import _platform, print_status
+    from launcher.platforms import open_platform, print_status
     from p424.config import REPO_ROOT
     from p424.storage.reader import TelemetryStore
     from unity_bridge.cli import describe_sessions
     from unity_bridge.streams import replay_lap_file, simulate
 
-    platform = _platform(args, overrides)
+    platform = open_platform(args.mode, overrides)
     platform.up()
     print_status(platform)
     cfg = load_config(overrides=overrides)

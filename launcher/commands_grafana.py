@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from launcher import console
-from launcher.cli import command
 from launcher.console import PlatformError
 from launcher.credentials import set_credential
 from launcher.paths import StatePaths
@@ -17,7 +16,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cassandra-url",
         default="",
-        help="host:port of Cassandra as Grafana reaches it (default CASSANDRA_HOST:CASSANDRA_PORT)",
+        help="host:port[;host:port...] of Cassandra as Grafana reaches it (default: every node, CASSANDRA_PORT)",
     )
     p.add_argument(
         "--prometheus-url",
@@ -26,7 +25,6 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("grafana-sync", "create or update the folder, datasources, dashboards and Live token in GRAFANA_URL", _args)
 def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from grafana.sync import SyncSettings, sync
 
@@ -36,7 +34,8 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
     if not cfg.grafana_admin_password:
         raise PlatformError("GRAFANA_ADMIN_PASSWORD is not set (generated credentials, or --set it)")
     settings = SyncSettings(
-        cassandra_url=args.cassandra_url or f"{cfg.cassandra_contact}:{cfg.cassandra_port}",
+        # The Cassandra datasource splits its URL into contact points at ';'.
+        cassandra_url=args.cassandra_url or ";".join(f"{h}:{cfg.cassandra_port}" for h in cfg.cassandra_nodes),
         keyspace=cfg.cassandra_keyspace,
         prometheus_url=cfg.prometheus_url if args.prometheus_url is None else args.prometheus_url,
         live_stream=cfg.grafana_live_stream,

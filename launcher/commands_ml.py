@@ -16,7 +16,6 @@ from typing import Any
 import requests
 
 from launcher import console
-from launcher.cli import command
 from launcher.console import PlatformError
 from launcher.services.airflow import api_token, quote_id
 from p424.config import Config, load_config
@@ -287,9 +286,6 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="with --wait: print the outcome as JSON")
 
 
-@command(
-    "train", "trigger the lap-model training DAG in Airflow (--wait follows it and prints the outcome)", _train_args
-)
 def cmd_train(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     cfg = load_config(overrides=overrides)
     out = trigger_training(cfg, train_conf(args), args.wait, args.timeout, quiet=args.json)

@@ -1,6 +1,6 @@
 """Compose mode: the platform from official images with docker compose (compose/docker-compose.yml).
 
-Same interface as NativePlatform. Every command runs
+Implements launcher.platforms.Platform, as NativePlatform does. Every command runs
 ``docker compose --project-directory <repo> -f compose/docker-compose.yml --env-file <config>
 --env-file <state>/credentials.env --env-file <state>/compose-overrides.env ...``: the settings
 file native mode reads, the generated secrets, and the settings that differ from the file (from
@@ -25,7 +25,7 @@ from launcher.console import PlatformError
 from launcher.credentials import ensure_credentials
 from launcher.paths import StatePaths
 from launcher.services.base import ServiceStatus
-from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, load_config
+from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, config_file, load_config
 
 COMPOSE_FILE = Path("compose") / "docker-compose.yml"
 OVERRIDES_FILE = "compose-overrides.env"
@@ -166,14 +166,19 @@ class ComposePlatform:
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
         self.overrides = dict(overrides or {})
-        self.config_file = Path(os.environ.get("P424_CONFIG_FILE", DEFAULT_ENV_FILE))
+        self.config_file = config_file()
         self.paths = StatePaths.of(load_config(overrides=self.overrides))
         self.paths.ensure()
         if ensure_credentials(self.paths.credentials):
             console.info(f"generated credentials in {self.paths.credentials} (mode 0600)")
         self.cfg = load_config(overrides=self.overrides)
+        if self.cfg.clustered:
+            raise PlatformError(
+                "PLATFORM_TOPOLOGY=cluster runs natively only (--mode native): compose/docker-compose.yml runs one "
+                "node of each server"
+            )
         # The containers read the repository's settings file; what differs from it goes in here.
-        from_file = load_config(env_file=DEFAULT_ENV_FILE, environ={})
+        from_file = load_config(env_file=DEFAULT_ENV_FILE, environ={}, state_layers=False)
         self.overrides_file.write_text(render_env_file(override_settings(self.cfg, from_file)))
         self._checked = False
 

@@ -119,6 +119,19 @@ class FlinkJobs:
         live = [j for j in self.jobs() if j.name == name and j.state in ACTIVE_STATES]
         return max(live, key=lambda j: j.start_time_ms) if live else None
 
+    def subtask_taskmanagers(self, job_id: str) -> dict[str, int]:
+        """TaskManager resource id -> how many of the job's running subtasks it hosts."""
+        out: dict[str, int] = {}
+        try:
+            for vertex in self._get(f"/jobs/{job_id}").get("vertices", []):
+                for sub in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}").get("subtasks", []):
+                    if sub.get("status") == "RUNNING":
+                        tm = str(sub.get("taskmanager-id", sub.get("host", "?")))
+                        out[tm] = out.get(tm, 0) + 1
+        except (requests.RequestException, ValueError):
+            return {}
+        return out
+
     def checkpoint_age_s(self, job_id: str) -> float | None:
         try:
             latest = self._get(f"/jobs/{job_id}/checkpoints").get("latest", {}).get("completed")

@@ -64,10 +64,10 @@ def schema(cfg: Config, environ: Mapping[str, str]) -> None:
                 raise SystemExit(f"Cassandra at {where} is not reachable: {err}") from err
             time.sleep(5)
     try:
-        for change in migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication):
+        for change in migrate(session, cfg.cassandra_keyspace, cfg.keyspace_replication):
             print(f"schema: {change}")
         statements, skipped = role_statements(
-            cfg.cassandra_keyspace, passwords, schema_tables(cfg.cassandra_keyspace, cfg.cassandra_replication))
+            cfg.cassandra_keyspace, passwords, schema_tables(cfg.cassandra_keyspace, cfg.keyspace_replication))
         for st in statements:
             session.execute(st.cql, st.params, timeout=60)
         print(f"roles: {', '.join(r.name for r in ROLES)} ({len(statements)} statements)")

@@ -3,18 +3,24 @@
 `up` installs what is missing, starts every service, waits for each to be healthy, provisions
 topics, buckets and schema, submits the Flink jobs and prints the service table. It is
 idempotent: running services are left alone.
+
+Both topologies (launcher.topology) run here: `single` (one node of each server) and `cluster`
+(three Kafka and three Cassandra nodes, two Flink TaskManagers). Each Kafka and Cassandra node is
+a service of its own, so it starts, stops and shows in `status` on its own.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
-from launcher import console, provision
+from launcher import console, provision, topology
 from launcher.console import PlatformError
 from launcher.credentials import ensure_credentials
 from launcher.flink_submit import FlinkJobs, platform_jobs
@@ -28,29 +34,42 @@ from launcher.services.base import Context, NativeService, ServiceStatus
 from launcher.services.cassandra import Cassandra
 from launcher.services.flink import Flink
 from launcher.services.grafana_live import GrafanaLive
+from launcher.services.kafka import CLUSTER_ID_FILE as KAFKA_CLUSTER_ID
 from launcher.services.kafka import Kafka
 from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
 from launcher.services.predictor import Predictor
-from p424.config import load_config
+from launcher.topology import nodes
+from p424.config import Config, config_file, load_config, parse_env_file
+
+NodeService = TypeVar("NodeService", Kafka, Cassandra)
 
 
 class NativePlatform:
     mode = "native"
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        self.overrides = dict(overrides or {})
         self.paths = StatePaths.of(load_config(overrides=overrides))
         self.paths.ensure()
         if ensure_credentials(self.paths.credentials):
             console.info(f"generated credentials in {self.paths.credentials} (mode 0600)")
         # Load after generating, so the credentials take their place in the precedence order.
-        self.cfg = load_config(overrides=overrides)
+        cfg = load_config(overrides=overrides)
+        # The services are those of the topology the data belongs to, whatever was asked for: `down`
+        # and `status` act on what runs; `up` refuses another topology (self.refused).
+        self.recorded_topology = topology.recorded(self.paths)
+        self.refused: str | None = None
+        if self.recorded_topology is not None and self.recorded_topology != cfg.platform_topology:
+            self.refused = topology.refusal(self.paths, self.recorded_topology, cfg.platform_topology)
+            cfg = cfg.replace(platform_topology=self.recorded_topology)
+        self.cfg: Config = cfg
         self.ctx = Context(
             self.cfg, self.paths, Supervisor(self.paths.run, self.paths.logs), Installer(self.cfg, self.paths)
         )
         self.minio = MinIO(self.ctx)
-        self.kafka = Kafka(self.ctx)
-        self.cassandra = Cassandra(self.ctx)
+        self.kafka_nodes = [Kafka(self.ctx, n) for n in nodes(self.cfg, "kafka")]
+        self.cassandra_nodes = [Cassandra(self.ctx, n) for n in nodes(self.cfg, "cassandra")]
         self.flink = Flink(self.ctx)
         self.mlflow = MLflow(self.ctx)
         self.airflow = Airflow(self.ctx)
@@ -59,12 +78,26 @@ class NativePlatform:
         self.grafana_live = GrafanaLive(self.ctx)
 
     @property
+    def topology(self) -> str:
+        return self.cfg.platform_topology
+
+    @property
+    def kafka(self) -> Kafka:
+        """The Kafka node of a single topology (a cluster's are ``kafka_nodes``)."""
+        return _only(self.kafka_nodes)
+
+    @property
+    def cassandra(self) -> Cassandra:
+        """The Cassandra node of a single topology (a cluster's are ``cassandra_nodes``)."""
+        return _only(self.cassandra_nodes)
+
+    @property
     def services(self) -> list[NativeService]:
         """In start order; `down` stops in reverse."""
         services: list[NativeService] = [
             self.minio,
-            self.kafka,
-            self.cassandra,
+            *self.kafka_nodes,
+            *self.cassandra_nodes,
             self.flink,
             self.mlflow,
             self.airflow,
@@ -80,6 +113,11 @@ class NativePlatform:
             if s.name == name or name in s.log_names():
                 return s
         raise PlatformError(f"no service named {name!r}; services: {', '.join(s.name for s in self.services)}")
+
+    def services_named(self, name: str) -> list[NativeService]:
+        """A service, or a cluster's nodes by their service name (`kafka` -> kafka-1, kafka-2, ...)."""
+        group = [s for s in self.services if s.name.startswith(f"{name}-")]
+        return group or [self.service(name)]
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -114,8 +152,14 @@ class NativePlatform:
 
     def up(self) -> float:
         start = time.monotonic()
+        if self.refused:
+            raise PlatformError(self.refused)
         with self._lock():
+            self._note_file_topology()
             self.install()
+            if self.recorded_topology is None:
+                topology.record(self.paths, self.topology)
+                self.recorded_topology = self.topology
             pending = [s for s in self.services if not s.running()]
             for s in self.services:
                 if s not in pending:
@@ -135,22 +179,28 @@ class NativePlatform:
             self.ensure_jobs()
         return time.monotonic() - start
 
-    def provision(self) -> None:
-        for service in (self.minio, self.kafka, self.cassandra):
-            self._provision_after(service)
+    def _note_file_topology(self) -> None:
+        """Say so when the settings file asks for another topology than the data's, which wins."""
+        if self.recorded_topology is None or topology.KEY in self.overrides or topology.KEY in os.environ:
+            return
+        wanted = parse_env_file(config_file()).get(topology.KEY)
+        if wanted and wanted != self.topology:
+            console.info(
+                f"{self.paths.root} holds a {self.topology} platform (recorded at its first `up`), which its data "
+                f"decides; {config_file().name}'s {topology.KEY}={wanted} applies to a new state dir or after "
+                "`./launchcommand.sh down --wipe`"
+            )
 
-    def _provision_after(self, service: NativeService) -> None:
-        if service is self.kafka:
-            created = provision.provision_topics(self.cfg)
-            if created:
-                console.info(f"created Kafka topics: {', '.join(created)}")
-        elif service is self.minio:
-            created = provision.ensure_buckets(self.cfg)
-            if created:
-                console.info(f"created buckets: {', '.join(created)}")
-        elif service is self.cassandra:
-            for change in provision.ensure_schema(self.cfg):
-                console.info(f"Cassandra schema: {change}")
+    def provision(self) -> None:
+        created = provision.ensure_buckets(self.cfg)
+        if created:
+            console.info(f"created buckets: {', '.join(created)}")
+        created = provision.provision_topics(self.cfg)
+        if created:
+            rf = self.cfg.replication_factor
+            console.info(f"created Kafka topics (replication factor {rf}): {', '.join(created)}")
+        for change in provision.ensure_schema(self.cfg):
+            console.info(f"Cassandra schema: {change}")
 
     def ensure_jobs(self) -> None:
         jobs = self.flink_jobs()
@@ -180,12 +230,15 @@ class NativePlatform:
                     for d in s.data_dirs():
                         shutil.rmtree(d, ignore_errors=True)
                 (self.paths.run / "flink-jobs.json").unlink(missing_ok=True)
-                console.info(f"wiped service data under {self.paths.data}")
+                (self.paths.data / KAFKA_CLUSTER_ID).unlink(missing_ok=True)
+                topology.forget(self.paths)
+                self.recorded_topology = None
+                console.info(f"wiped service data under {self.paths.data} (and the recorded {self.topology} topology)")
         return time.monotonic() - start
 
     # ---------- status ----------
     def status(self) -> list[ServiceStatus]:
-        rows = [s.status() for s in self.services]
+        rows = [row for s in self.services for row in s.status_rows()]
         flink = next(r for r in rows if r.name == "flink")
         if flink.healthy:
             jobs = self.flink_jobs()
@@ -199,7 +252,7 @@ class NativePlatform:
                 details.append(
                     f"job {spec.name}: {job.state}" + (f", checkpoint {age:.0f} s ago" if age is not None else "")
                 )
-            flink.detail = "; ".join(details)
+            flink.detail = "; ".join([*([flink.detail] if flink.detail else []), *details])
         minio = next(r for r in rows if r.name == "minio")
         minio.detail = f"console {self.minio.console_url}"
         rows.append(self.grafana_status())
@@ -222,8 +275,8 @@ class NativePlatform:
         )
 
     def logs(self, name: str, lines: int, follow: bool) -> int:
-        service = self.service(name)
-        names = [name] if name in service.log_names() else service.log_names()
+        services = self.services_named(name)
+        names = [name] if name in services[0].log_names() else [n for s in services for n in s.log_names()]
         if follow:
             paths = [str(self.ctx.supervisor.log_path(n)) for n in names]
             return subprocess.call(["tail", "-n", str(lines), "-F", *paths])
@@ -235,3 +288,10 @@ class NativePlatform:
 
     def all_healthy(self) -> bool:
         return all(s.running() and s.healthy() for s in self.services)
+
+
+def _only(group: list[NodeService]) -> NodeService:
+    if len(group) != 1:
+        names = ", ".join(s.name for s in group)
+        raise PlatformError(f"a cluster has several nodes of this service ({names}): pick one")
+    return group[0]

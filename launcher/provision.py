@@ -34,7 +34,7 @@ def ensure_schema(cfg: Config) -> list[str]:
     cluster, session = connect(cfg)
     try:
         retention = Retention.from_config(cfg)
-        return migrate(session, cfg.cassandra_keyspace, cfg.cassandra_replication, maths=maths, retention=retention)
+        return migrate(session, cfg.cassandra_keyspace, cfg.keyspace_replication, maths=maths, retention=retention)
     finally:
         cluster.shutdown()
 

@@ -1,6 +1,7 @@
 """Platform configuration, 12-factor style.
 
-Precedence, lowest first: the defaults below < ``toolchain-config.env`` < generated credentials
+Precedence, lowest first: the defaults below < ``toolchain-config.env`` < the topology recorded in
+the state dir at its first ``up`` (``<state>/topology.env``) < generated credentials
 (``<state>/credentials.env``) < process environment < explicit overrides (command-line flags).
 Every setting is an UPPER_SNAKE key in the env file and a lower_snake attribute here.
 Secrets are never shown by ``repr`` or ``public_dict``.
@@ -16,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TOPOLOGIES = ("single", "cluster")
+CLUSTER_REPLICATION_FACTOR = 3
+# Written at the first `up` in the state dir (launcher.topology); read as a settings layer so every
+# command and client of that state dir follows the topology its data was created with.
+TOPOLOGY_FILE = "topology.env"
 DEFAULT_ENV_FILE = REPO_ROOT / "toolchain-config.env"
 SECRET_KEYS = frozenset(
     {
@@ -35,6 +41,7 @@ class Config:
     platform_state_dir: str = ".platform"
     platform_bind_address: str = "127.0.0.1"
     platform_mode: str = "auto"  # auto | native | compose
+    platform_topology: str = "single"  # single | cluster (cluster: native mode only)
     # Where clients reach each service; empty means platform_bind_address (compose sets service names).
     kafka_host: str = ""
     cassandra_host: str = ""
@@ -83,6 +90,11 @@ class Config:
     flink_taskmanager_memory: str = "1728m"
     flink_taskmanager_slots: int = 3
     airflow_parallelism: int = 2
+    # --- cluster topology: one Kafka node (broker+controller) and one Cassandra node per address ---
+    cluster_nodes: str = "127.0.0.2,127.0.0.3,127.0.0.4"
+    cluster_kafka_heap: str = "384m"
+    cluster_cassandra_heap: str = "768m"
+    cluster_flink_taskmanagers: int = 2
     # --- timeouts (seconds) ---
     service_start_timeout: int = 180
     # --- Kafka topics ---
@@ -101,7 +113,8 @@ class Config:
     minio_root_user: str = "p424admin"
     # --- Cassandra ---
     cassandra_keyspace: str = "telemetry"
-    cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cassandra_replication: str = ""  # empty: derived from the topology (keyspace_replication)
+    cassandra_datacenter: str = "dc1"  # the cluster's one data centre (GossipingPropertyFileSnitch)
     # Hot-store retention (table default TTL, days; 0 keeps rows forever): raw frames and windows.
     cassandra_raw_ttl_days: int = 30
     cassandra_windows_ttl_days: int = 30
@@ -158,7 +171,55 @@ class Config:
     grafana_token: str = ""
     postgres_password: str = ""
 
+    def __post_init__(self) -> None:
+        if self.platform_topology not in TOPOLOGIES:
+            raise ValueError(
+                f"PLATFORM_TOPOLOGY must be one of {', '.join(TOPOLOGIES)}, got {self.platform_topology!r}"
+            )
+        if self.clustered:
+            nodes = self.cluster_node_addresses
+            if len(nodes) < CLUSTER_REPLICATION_FACTOR or len(set(nodes)) != len(nodes):
+                raise ValueError(
+                    f"CLUSTER_NODES needs at least {CLUSTER_REPLICATION_FACTOR} distinct addresses (one Kafka and "
+                    f"one Cassandra node each, replication factor {CLUSTER_REPLICATION_FACTOR}), got "
+                    f"{self.cluster_nodes!r}"
+                )
+            if self.cluster_flink_taskmanagers < 1:
+                raise ValueError(
+                    f"CLUSTER_FLINK_TASKMANAGERS must be at least 1, got {self.cluster_flink_taskmanagers}"
+                )
+
     # ---------- derived values ----------
+    @property
+    def clustered(self) -> bool:
+        return self.platform_topology == "cluster"
+
+    @property
+    def cluster_node_addresses(self) -> tuple[str, ...]:
+        return _addresses(self.cluster_nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        """Copies of every Kafka partition and Cassandra row."""
+        return CLUSTER_REPLICATION_FACTOR if self.clustered else 1
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """A majority of the replicas: Kafka's min.insync.replicas, the count LOCAL_QUORUM waits for."""
+        return self.replication_factor // 2 + 1
+
+    @property
+    def flink_taskmanagers(self) -> int:
+        return self.cluster_flink_taskmanagers if self.clustered else 1
+
+    @property
+    def kafka_node_heap(self) -> str:
+        return self.cluster_kafka_heap if self.clustered else self.kafka_heap
+
+    @property
+    def cassandra_node_heap(self) -> str:
+        return self.cluster_cassandra_heap if self.clustered else self.cassandra_heap
+
     @property
     def state_dir(self) -> Path:
         p = Path(self.platform_state_dir)
@@ -171,13 +232,39 @@ class Config:
     def host_of(self, service: str) -> str:
         return str(getattr(self, f"{service}_host")) or self.host
 
+    def _nodes(self, service: str) -> tuple[str, ...]:
+        """Where clients reach a replicated service: an explicit host list, else every node of the topology."""
+        explicit = str(getattr(self, f"{service}_host"))
+        if explicit:
+            return _addresses(explicit)
+        return self.cluster_node_addresses if self.clustered else (self.host,)
+
+    @property
+    def kafka_nodes(self) -> tuple[str, ...]:
+        return self._nodes("kafka")
+
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host_of('kafka')}:{self.kafka_port}"
+        """Every broker: a client that knows only one cannot start while that one is down."""
+        return ",".join(f"{h}:{self.kafka_port}" for h in self.kafka_nodes)
+
+    @property
+    def cassandra_nodes(self) -> tuple[str, ...]:
+        return self._nodes("cassandra")
 
     @property
     def cassandra_contact(self) -> str:
-        return self.host_of("cassandra")
+        """The contact points, comma-separated (as an Airflow connection's host carries them)."""
+        return ",".join(self.cassandra_nodes)
+
+    @property
+    def keyspace_replication(self) -> str:
+        """The keyspace's replication map: CASSANDRA_REPLICATION if set, else what the topology needs."""
+        if self.cassandra_replication:
+            return self.cassandra_replication
+        if self.clustered:
+            return f"{{'class': 'NetworkTopologyStrategy', '{self.cassandra_datacenter}': {self.replication_factor}}}"
+        return "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 
     @property
     def minio_endpoint(self) -> str:
@@ -250,6 +337,10 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
+def _addresses(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
 def parse_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines; blank lines and # comments ignored; optional surrounding quotes stripped."""
     out: dict[str, str] = {}
@@ -291,13 +382,21 @@ def _apply(layer: Mapping[str, str], into: dict[str, Any], strict: bool) -> None
         into[f.name] = _coerce(f.name, f.type, value)
 
 
+def config_file() -> Path:
+    """The settings file: toolchain-config.env, or the one P424_CONFIG_FILE names."""
+    return Path(os.environ.get("P424_CONFIG_FILE", DEFAULT_ENV_FILE))
+
+
 def load_config(
     env_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
+    *,
+    state_layers: bool = True,
 ) -> Config:
-    """Build the configuration from all layers (see module docstring)."""
-    env_file = env_file or Path(os.environ.get("P424_CONFIG_FILE", DEFAULT_ENV_FILE))
+    """Build the configuration from all layers (see module docstring); ``state_layers=False`` leaves out
+    the state dir's files (recorded topology, credentials)."""
+    env_file = env_file or config_file()
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     _apply(parse_env_file(env_file), values, strict=True)
@@ -306,7 +405,9 @@ def load_config(
     _apply(environ, probe, strict=False)
     _apply(overrides or {}, probe, strict=True)
     state = Config(**probe).state_dir
-    _apply(parse_env_file(state / "credentials.env"), values, strict=False)
+    if state_layers:
+        _apply(parse_env_file(state / TOPOLOGY_FILE), values, strict=False)
+        _apply(parse_env_file(state / "credentials.env"), values, strict=False)
     _apply(environ, values, strict=False)
     _apply(overrides or {}, values, strict=True)
     return Config(**values)

@@ -1,7 +1,8 @@
 """Shared fixtures. Tests marked ``platform`` talk to the real native stack, which
 ``./launchcommand.sh test`` brings up before pytest starts; the ``stack`` fixture checks it (and
 brings it up when pytest is run directly). Each test uses its own session ids, so tests do not
-see each other's data."""
+see each other's data. Tests also marked ``cluster`` need the cluster topology and are skipped in a
+single one (the topology is the configured one, or the one the state dir's data was created with)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ from tests.helpers import Stack
 LOCAL_FIXTURE = Path(__file__).resolve().parent / "data" / "perrinn424_lap_start_mgu_50hz.csv"
 # Today's export format, byte for byte (source in tests/data/README.md).
 EXCERPT = Path(__file__).resolve().parent / "data" / "perrinn424_training_data_excerpt_15s.csv"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if load_config().clustered:
+        return
+    skip = pytest.mark.skip(
+        reason="needs the cluster topology: ./launchcommand.sh test --set PLATFORM_TOPOLOGY=cluster -- -m cluster"
+    )
+    for item in items:
+        if "cluster" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

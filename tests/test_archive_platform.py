@@ -248,13 +248,13 @@ def short_lived(stack: Stack) -> Iterator[tuple[TelemetryStore, str]]:
     ks = f"p424_archive_test_{uuid.uuid4().hex[:8]}"
     cluster, session = connect(stack.cfg)
     try:
-        changes = migrate(session, ks, stack.cfg.cassandra_replication, retention=Retention(frames_ttl_s=TTL_S, windows_ttl_s=TTL_S))
+        changes = migrate(session, ks, stack.cfg.keyspace_replication, retention=Retention(frames_ttl_s=TTL_S, windows_ttl_s=TTL_S))
         assert f"frames rows now expire after {TTL_S} s" in changes
         tables = cluster.metadata.keyspaces[ks].tables
         assert tables["frames"].options["default_time_to_live"] == TTL_S
         assert tables["channel_windows"].options["default_time_to_live"] == TTL_S
         assert tables["laps"].options["default_time_to_live"] == 0
-        assert migrate(session, ks, stack.cfg.cassandra_replication, retention=Retention(frames_ttl_s=TTL_S, windows_ttl_s=TTL_S)) == []
+        assert migrate(session, ks, stack.cfg.keyspace_replication, retention=Retention(frames_ttl_s=TTL_S, windows_ttl_s=TTL_S)) == []
         hot = TelemetryStore(stack.cfg.replace(cassandra_keyspace=ks))
         yield hot, ks
         hot.close()

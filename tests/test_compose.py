@@ -28,7 +28,7 @@ import yaml
 
 from grafana.live.service import http_port as live_http_port
 from launcher import compose as lc
-from launcher.cli import COMMANDS
+from launcher.command_table import COMMANDS
 from launcher.commands_grafana import cmd_grafana_sync
 from launcher.console import PlatformError
 from launcher.credentials import GENERATED, set_credential
@@ -473,7 +473,7 @@ def test_provisioning_creates_the_same_topics_buckets_and_schema_as_native(servi
     assert cfg.topics == native.cfg.topics
     assert cfg.buckets == native.cfg.buckets
     assert (cfg.kafka_partitions, cfg.kafka_retention_hours) == (native.cfg.kafka_partitions, native.cfg.kafka_retention_hours)
-    assert (cfg.cassandra_keyspace, cfg.cassandra_replication) == (native.cfg.cassandra_keyspace, native.cfg.cassandra_replication)
+    assert (cfg.cassandra_keyspace, cfg.keyspace_replication) == (native.cfg.cassandra_keyspace, native.cfg.keyspace_replication)
     assert cfg.minio_root_user == native.cfg.minio_root_user
     assert cfg.minio_root_password == FAKE_SECRETS["MINIO_ROOT_PASSWORD"]
     assert (cfg.kafka_bootstrap, cfg.minio_endpoint, cfg.cassandra_contact) == (
@@ -690,7 +690,7 @@ def test_grafana_init_runs_native_grafana_sync_and_hands_the_token_to_the_pusher
     init = services["grafana-init"]
     # The command `./launchcommand.sh grafana-sync` runs natively, from the same registry.
     assert init["command"] == ["python", "-m", "launcher", "grafana-sync"]
-    assert COMMANDS["grafana-sync"][2] is cmd_grafana_sync
+    assert COMMANDS["grafana-sync"].run is cmd_grafana_sync
     cfg = container_cfg(services, "grafana-init")
     grafana_env = env_of(services, "grafana")
     assert cfg.grafana_url == f"http://grafana:{grafana_env['GF_SERVER_HTTP_PORT']}"

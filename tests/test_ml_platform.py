@@ -33,7 +33,6 @@ import numpy as np
 import pytest
 import requests
 
-import launcher.commands_ml  # noqa: F401  (registers `train` with the CLI until launcher/cli.py imports it)
 from launcher.cli import main as launch
 from launcher.commands_ml import TRAINING_DAG, AirflowClient, RunOutcome
 from launcher.provision import ensure_schema, minio_client

@@ -32,7 +32,7 @@ def airflow_connections(cfg: Config) -> dict[str, str]:
             "port": cfg.cassandra_port,
             "schema": cfg.cassandra_keyspace,
         },
-        "p424_kafka": {"conn_type": "generic", "host": cfg.host_of("kafka"), "port": cfg.kafka_port},
+        "p424_kafka": {"conn_type": "generic", "host": ",".join(cfg.kafka_nodes), "port": cfg.kafka_port},
         "p424_mlflow": {"conn_type": "http", "host": cfg.host_of("mlflow"), "port": cfg.mlflow_port, "schema": "http"},
         "p424_minio": {
             "conn_type": "aws",

@@ -92,17 +92,20 @@ class NativeService(ABC):
         return all(self.ctx.supervisor.running(p.name) for p in self.processes())
 
     def ports(self) -> list[int]:
-        """TCP ports the service listens on (checked for conflicts before it starts)."""
+        """TCP ports the service listens on at PLATFORM_BIND_ADDRESS."""
         return [self.port]
 
+    def endpoints(self) -> list[tuple[str, int]]:
+        """(address, port) of every TCP socket the service listens on (checked for conflicts before it starts)."""
+        return [(self.cfg.platform_bind_address, p) for p in self.ports()]
+
     def start(self) -> None:
-        host = self.cfg.platform_bind_address
-        busy = [p for p in self.ports() if tcp_open(host, p, timeout=0.3)]
+        busy = [f"{host}:{port}" for host, port in self.endpoints() if tcp_open(host, port, timeout=0.3)]
         if busy:
             raise PlatformError(
-                f"cannot start {self.name}: port {', '.join(map(str, busy))} on {host} is already in use by another "
-                "process. Stop that process, or move this service with --set/toolchain-config.env (e.g. "
-                f"{self.name.upper()}_PORT)."
+                f"cannot start {self.name}: {', '.join(busy)} is already in use by another process. Stop that "
+                "process, or move this service with --set/toolchain-config.env (its *_PORT settings, "
+                "PLATFORM_BIND_ADDRESS or CLUSTER_NODES)."
             )
         self.prepare()
         for spec in self.processes():
@@ -135,6 +138,10 @@ class NativeService(ABC):
         healthy = up and self.healthy()
         state = "running" if healthy else ("unhealthy" if pids else "stopped")
         return ServiceStatus(self.name, state, healthy, self.url, self.port, pids, sum(rss_bytes(p) for p in pids))
+
+    def status_rows(self) -> list[ServiceStatus]:
+        """What `status` shows: one row, or one per node for a service whose processes are nodes."""
+        return [self.status()]
 
     def log_names(self) -> list[str]:
         return [p.name for p in self.processes()]

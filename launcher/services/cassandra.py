@@ -1,4 +1,13 @@
-"""Apache Cassandra 5.0 from cassandra-all and its dependencies, on Java 17, single node."""
+"""Apache Cassandra 5.0 from cassandra-all and its dependencies, on Java 17: one node, or one per address.
+
+A cluster's nodes listen on their own CLUSTER_NODES address with the configured ports, are all
+seeds, and own one token each, evenly spaced, so a fresh cluster starts all nodes at once without
+bootstrap streaming. GossipingPropertyFileSnitch puts them in one data centre (CASSANDRA_DATACENTER),
+which the keyspace's NetworkTopologyStrategy and the clients' LOCAL_QUORUM refer to. A node that
+was down gets the writes it missed as hints from the others when it returns (max_hint_window).
+JMX is Cassandra's local-only server, which always binds the loopback address: node N uses
+CASSANDRA_JMX_PORT + N - 1 there.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,13 @@ from pathlib import Path
 
 from launcher.probes import tcp_open
 from launcher.procs import ProcessSpec
-from launcher.services.base import NativeService, java_opts_heap
+from launcher.services.base import Context, NativeService, ServiceStatus, java_opts_heap
+from launcher.topology import Node, nodes
+
+# Cassandra's local JMX server binds InetAddress.getLoopbackAddress() (JMXServerUtils), whatever the
+# listen address: two stacks on one machine need different CASSANDRA_JMX_PORTs.
+JMX_HOST = "127.0.0.1"
+MURMUR3_MIN = -(2**63)
 
 # The module-system flags of Cassandra's conf/jvm17-server.options (Java 17 refuses the
 # reflective access Cassandra needs without them).
@@ -82,8 +97,16 @@ LOGBACK = """<configuration>
 """
 
 
+def initial_token(index: int, count: int) -> int:
+    """Node ``index`` (1-based) of ``count``: tokens evenly spaced over the Murmur3 ring."""
+    return MURMUR3_MIN + (index - 1) * 2**64 // count
+
+
 class Cassandra(NativeService):
-    name = "cassandra"
+    def __init__(self, ctx: Context, node: Node | None = None) -> None:
+        super().__init__(ctx)
+        self.node = node or nodes(ctx.cfg, "cassandra")[0]
+        self.name = self.node.name
 
     @property
     def libs(self) -> Path:
@@ -91,15 +114,19 @@ class Cassandra(NativeService):
 
     @property
     def conf_dir(self) -> Path:
-        return self.paths.conf / "cassandra"
+        return self.paths.conf / self.name
 
     @property
     def data(self) -> Path:
-        return self.paths.data / "cassandra"
+        return self.paths.data / self.name
 
     @property
     def url(self) -> str:
-        return f"cql://{self.cfg.cassandra_contact}:{self.cfg.cassandra_port}"
+        return f"cql://{self.node.advertised}:{self.cfg.cassandra_port}"
+
+    @property
+    def jmx_port(self) -> int:
+        return self.cfg.cassandra_jmx_port + self.node.index - 1
 
     @property
     def port(self) -> int:
@@ -108,21 +135,45 @@ class Cassandra(NativeService):
     def install(self) -> None:
         _ = self.libs
 
-    def ports(self) -> list[int]:
-        return [self.cfg.cassandra_port, self.cfg.cassandra_storage_port, self.cfg.cassandra_jmx_port]
+    def endpoints(self) -> list[tuple[str, int]]:
+        a, c = self.node.address, self.cfg
+        return [(a, c.cassandra_port), (a, c.cassandra_storage_port), (JMX_HOST, self.jmx_port)]
 
-    def yaml(self) -> str:
-        c, d, host = self.cfg, self.data, self.cfg.platform_bind_address
-        return f"""cluster_name: p424
-num_tokens: 1
+    def ring(self) -> str:
+        """Tokens, snitch and seeds: a single node, or this node of the cluster."""
+        c = self.cfg
+        members = nodes(c, "cassandra")
+        seeds = ",".join(f"{n.address}:{c.cassandra_storage_port}" for n in members)
+        if not self.node.clustered:
+            return f"""num_tokens: 1
 allocate_tokens_for_local_replication_factor: 1
-partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "{host}:{c.cassandra_storage_port}"
-listen_address: {host}
+      - seeds: "{seeds}"
+"""
+        return f"""num_tokens: 1
+initial_token: {initial_token(self.node.index, len(members))}
+endpoint_snitch: GossipingPropertyFileSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "{seeds}"
+# Writes a node misses while it is down are kept as hints by the nodes that coordinated them and
+# handed to it when it returns (stated here because the node-loss tests rely on it).
+hinted_handoff_enabled: true
+max_hint_window: 3h
+"""
+
+    def rackdc(self) -> str:
+        return f"dc={self.cfg.cassandra_datacenter}\nrack=rack1\n"
+
+    def yaml(self) -> str:
+        c, d, host = self.cfg, self.data, self.node.address
+        return f"""cluster_name: p424
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+{self.ring()}listen_address: {host}
 rpc_address: {host}
 storage_port: {c.cassandra_storage_port}
 native_transport_port: {c.cassandra_port}
@@ -155,6 +206,8 @@ dynamic_snitch: false
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "cassandra.yaml").write_text(self.yaml())
         (self.conf_dir / "logback.xml").write_text(LOGBACK)
+        if self.node.clustered:  # GossipingPropertyFileSnitch reads it from the classpath (the conf dir)
+            (self.conf_dir / "cassandra-rackdc.properties").write_text(self.rackdc())
         for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
             (self.data / sub).mkdir(parents=True, exist_ok=True)
 
@@ -163,10 +216,10 @@ dynamic_snitch: false
         jamm = next(libs.glob("jamm-*.jar"))
         return [
             ProcessSpec(
-                "cassandra",
+                self.name,
                 [
                     "java",
-                    *java_opts_heap(self.cfg.cassandra_heap),
+                    *java_opts_heap(self.cfg.cassandra_node_heap),
                     *GC_FLAGS,
                     *JVM17_FLAGS,
                     f"-javaagent:{jamm}",
@@ -175,7 +228,7 @@ dynamic_snitch: false
                     f"-Dlogback.configurationFile={self.conf_dir / 'logback.xml'}",
                     "-Dcassandra-foreground=yes",
                     "-Dcassandra.skip_wait_for_gossip_to_settle=0",
-                    f"-Dcassandra.jmx.local.port={self.cfg.cassandra_jmx_port}",
+                    f"-Dcassandra.jmx.local.port={self.jmx_port}",
                     "-Dcassandra.logdir=" + str(self.paths.logs),
                     "-cp",
                     f"{self.conf_dir}:{libs}/*",
@@ -185,6 +238,13 @@ dynamic_snitch: false
             )
         ]
 
+    def status(self) -> ServiceStatus:
+        row = super().status()
+        if self.node.clustered:
+            token = initial_token(self.node.index, len(nodes(self.cfg, "cassandra")))
+            row.detail = f"{self.cfg.cassandra_datacenter}/rack1, token {token}, JMX {JMX_HOST}:{self.jmx_port}"
+        return row
+
     def healthy(self) -> bool:
         # The native transport opens last in start-up: once it accepts connections CQL is served.
-        return tcp_open(self.cfg.cassandra_contact, self.cfg.cassandra_port)
+        return tcp_open(self.node.advertised, self.cfg.cassandra_port)

@@ -1,4 +1,9 @@
-"""Apache Flink 2.x session cluster (JobManager + TaskManager) from PyFlink's distribution.
+"""Apache Flink 2.x session cluster (a JobManager, one TaskManager or several) from PyFlink's distribution.
+
+In a cluster topology CLUSTER_FLINK_TASKMANAGERS TaskManagers of FLINK_TASKMANAGER_SLOTS slots each
+register with the JobManager; slots are handed out evenly (taskmanager.load-balance.mode), so the
+job's subtasks run on different TaskManagers, and a lost TaskManager is noticed within seconds
+(heartbeats), after which the job restarts from its checkpoint in the slots the others have free.
 
 PyFlink's wheel carries a full Flink distribution; it lives in its own virtual environment
 because apache-beam pins old grpcio/protobuf/pyarrow. The Kafka connector jar that matches the
@@ -13,8 +18,8 @@ from typing import Any
 
 import requests
 
-from launcher.procs import ProcessSpec
-from launcher.services.base import NativeService
+from launcher.procs import ProcessSpec, rss_bytes
+from launcher.services.base import NativeService, ServiceStatus
 from p424.config import REPO_ROOT
 
 # Java 17 module flags Flink's own default configuration sets.
@@ -130,10 +135,22 @@ execution:
     num-retained: 3
 restart-strategy:
   type: exponential-delay
-python:
+{self.cluster_yaml()}python:
   executable: {python}
   client:
     executable: {python}
+"""
+
+    def cluster_yaml(self) -> str:
+        """Settings only a cluster topology needs (empty for one TaskManager)."""
+        if not self.cfg.clustered:
+            return ""
+        # Spread slots over the TaskManagers. Heartbeats every 2 s, a TaskManager silent for 10 s is
+        # lost (defaults 10 s and 50 s): the job stops waiting for a dead TaskManager sooner.
+        return """taskmanager.load-balance.mode: SLOTS
+heartbeat:
+  interval: 2000
+  timeout: 10000
 """
 
     def prepare(self) -> None:
@@ -154,22 +171,76 @@ python:
             "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin:/usr/local/bin",
         }
 
+    def taskmanager_names(self) -> list[str]:
+        """Process names: `flink-taskmanager` alone, `flink-taskmanager-1`, `-2`, ... in a cluster."""
+        if not self.cfg.clustered:
+            return ["flink-taskmanager"]
+        return [f"flink-taskmanager-{i}" for i in range(1, self.cfg.flink_taskmanagers + 1)]
+
     def processes(self) -> list[ProcessSpec]:
         bin_dir = self.home / "bin"
-        return [
+        jobmanager = ProcessSpec(
+            "flink-jobmanager",
+            ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+            self.env(),
+            stop_timeout=30,
+        )
+        # Each TaskManager's resource id is its process name, so the REST API's list maps onto ours.
+        taskmanagers = [
             ProcessSpec(
-                "flink-jobmanager",
-                ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+                name,
+                ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground", "-D", f"taskmanager.resource-id={name}"],
                 self.env(),
                 stop_timeout=30,
-            ),
-            ProcessSpec(
-                "flink-taskmanager",
-                ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
-                self.env(),
-                stop_timeout=30,
-            ),
+            )
+            for name in self.taskmanager_names()
         ]
+        return [jobmanager, *taskmanagers]
+
+    def registered_taskmanagers(self) -> dict[str, int] | None:
+        """Resource id -> slots in use of each TaskManager the JobManager knows, None if it does not answer."""
+        try:
+            r = requests.get(f"{self.url}/taskmanagers", timeout=2)
+            data: dict[str, Any] = r.json()
+        except (requests.RequestException, ValueError):
+            return None
+        if not r.ok:
+            return None
+        return {str(t["id"]): int(t["slotsNumber"]) - int(t["freeSlots"]) for t in data.get("taskmanagers", [])}
+
+    def status_rows(self) -> list[ServiceStatus]:
+        """A cluster: the JobManager's row (the service, with the job's state) and one row per TaskManager."""
+        if not self.cfg.clustered:
+            return [self.status()]
+        sup = self.ctx.supervisor
+        jm_pid = sup.pid("flink-jobmanager")
+        registered = self.registered_taskmanagers()
+        rows = [
+            ServiceStatus(
+                self.name,
+                "running" if registered is not None else ("unhealthy" if jm_pid else "stopped"),
+                registered is not None and jm_pid is not None,
+                self.url,
+                self.port,
+                [jm_pid] if jm_pid else [],
+                rss_bytes(jm_pid) if jm_pid else 0,
+                detail=f"JobManager; {len(registered or {})} of {self.cfg.flink_taskmanagers} TaskManagers registered",
+            )
+        ]
+        for name in self.taskmanager_names():
+            pid = sup.pid(name)
+            joined = registered is not None and name in registered
+            state = "running" if pid and joined else ("unhealthy" if pid else "stopped")
+            detail = (
+                f"{registered[name]} of {self.cfg.flink_taskmanager_slots} slots in use"
+                if registered is not None and name in registered
+                else "not registered with the JobManager"
+            )
+            rows.append(
+                ServiceStatus(name, state, bool(pid and joined), "", None, [pid] if pid else [],
+                              rss_bytes(pid) if pid else 0, detail=detail)
+            )
+        return rows
 
     def overview(self) -> dict[str, Any] | None:
         try:
@@ -181,4 +252,4 @@ python:
 
     def healthy(self) -> bool:
         o = self.overview()
-        return o is not None and int(o.get("taskmanagers", 0)) >= 1
+        return o is not None and int(o.get("taskmanagers", 0)) >= self.cfg.flink_taskmanagers

@@ -10,6 +10,11 @@ from launcher.probes import http_ok
 from launcher.procs import ProcessSpec
 from launcher.services.base import NativeService, require_secret
 
+# Besides --address, MinIO listens on every loopback address of the machine with SO_REUSEPORT (for
+# its console: getServerListenAddrs in cmd/server-main.go, pinned commit). Another server on the
+# same port there would silently share its connections with ours, so both must be free.
+LOOPBACKS = ("127.0.0.1", "::1")
+
 
 class MinIO(NativeService):
     name = "minio"
@@ -28,6 +33,9 @@ class MinIO(NativeService):
 
     def ports(self) -> list[int]:
         return [self.cfg.minio_port, self.cfg.minio_console_port]
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        return [*super().endpoints(), *((a, self.cfg.minio_port) for a in LOOPBACKS)]
 
     def install(self) -> None:
         self.ctx.installer.go_binary("minio", "github.com/minio/minio", self.cfg.minio_go_version)

@@ -1,9 +1,17 @@
-"""Kafka administration with kafka-python: readiness and idempotent topic creation."""
+"""Kafka administration: readiness, idempotent topic creation (kafka-python), cluster metadata (librdkafka).
+
+Metadata of a cluster with a node down comes from librdkafka: it asks any broker it can reach and
+retries within the timeout, where kafka-python's admin client fails on the first dead broker it
+picks.
+"""
 
 from __future__ import annotations
 
 import contextlib
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._metadata import ClusterMetadata
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -16,8 +24,17 @@ def admin_client(bootstrap: str, timeout_ms: int = 3000) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="p424-admin", request_timeout_ms=timeout_ms)
 
 
-def broker_ready(bootstrap: str) -> bool:
-    """True once the broker answers metadata requests (the controller has elected itself)."""
+def broker_ready(bootstrap: str, node_id: int | None = None) -> bool:
+    """True once a broker answers metadata requests (its controller quorum has a leader).
+
+    With ``node_id``: once that broker is among the cluster's live brokers, which metadata lists only
+    when the controller has registered and unfenced it.
+    """
+    if node_id is not None:
+        try:
+            return node_id in cluster_metadata(bootstrap, 2.0).brokers
+        except KafkaException:
+            return False
     try:
         admin = admin_client(bootstrap, 2000)
     except KafkaError:
@@ -32,6 +49,12 @@ def broker_ready(bootstrap: str) -> bool:
             admin.close()
 
 
+def cluster_metadata(bootstrap: str, timeout_s: float = 5.0) -> ClusterMetadata:
+    """Live brokers (registered, not fenced) and every topic's partitions: leader, replicas, in-sync replicas."""
+    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    return client.list_topics(timeout=timeout_s)
+
+
 def ensure_topics(cfg: Config) -> list[str]:
     """Create missing platform topics; returns the names created (existing ones are left alone)."""
     admin = admin_client(cfg.kafka_bootstrap, 10000)
@@ -41,7 +64,7 @@ def ensure_topics(cfg: Config) -> list[str]:
         created: list[str] = []
         for t in wanted:
             try:
-                admin.create_topics([NewTopic(t.name, t.partitions, 1, topic_configs=t.config)])
+                admin.create_topics([NewTopic(t.name, t.partitions, t.replicas, topic_configs=t.config)])
                 created.append(t.name)
             except TopicAlreadyExistsError:
                 pass

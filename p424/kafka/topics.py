@@ -7,37 +7,47 @@ from dataclasses import dataclass
 from p424.config import Config
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TopicSpec:
     name: str
     partitions: int
+    replicas: int
     config: dict[str, str]
     purpose: str
 
 
 def platform_topics(cfg: Config) -> list[TopicSpec]:
-    retention = str(cfg.kafka_retention_hours * 3600 * 1000)
-    base = {"retention.ms": retention, "compression.type": "producer"}
+    # Replicated in a cluster: with acks=all a record is acknowledged once a majority of its replicas
+    # (min.insync.replicas) has it, so losing one node of three loses no acknowledged record and
+    # stops no producer.
+    config = {
+        "retention.ms": str(cfg.kafka_retention_hours * 3600 * 1000),
+        "compression.type": "producer",
+        "min.insync.replicas": str(cfg.min_insync_replicas),
+    }
+
+    def topic(name: str, partitions: int, purpose: str) -> TopicSpec:
+        return TopicSpec(
+            name=name, partitions=partitions, replicas=cfg.replication_factor, config=config, purpose=purpose
+        )
+
     return [
-        TopicSpec(
+        topic(
             cfg.kafka_topic_frames,
             cfg.kafka_partitions,
-            base,
             "protocol-v1 frames, one record per frame, keyed by car and session",
         ),
-        TopicSpec(cfg.kafka_topic_deadletter, 1, base, "rejected datagrams with the reason in the record headers"),
-        TopicSpec(
+        topic(cfg.kafka_topic_deadletter, 1, "rejected datagrams with the reason in the record headers"),
+        topic(
             cfg.kafka_topic_windows,
             cfg.kafka_partitions,
-            base,
             "closed per-session channel windows (JSON), for live consumers",
         ),
-        TopicSpec(cfg.kafka_topic_laps, 1, base, "lap summaries (JSON), one per completed or abandoned lap"),
-        TopicSpec(cfg.kafka_topic_predictions, 1, base, "live lap-time and energy predictions (JSON)"),
-        TopicSpec(
+        topic(cfg.kafka_topic_laps, 1, "lap summaries (JSON), one per completed or abandoned lap"),
+        topic(cfg.kafka_topic_predictions, 1, "live lap-time and energy predictions (JSON)"),
+        topic(
             cfg.kafka_topic_alerts,
             1,
-            base,
             "alarm raises and clears (JSON), one per transition, keyed by session (ALARMS_FILE)",
         ),
     ]

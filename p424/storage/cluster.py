@@ -1,4 +1,9 @@
-"""Connecting to Cassandra with the platform's settings."""
+"""Connecting to Cassandra with the platform's settings.
+
+Every request defaults to LOCAL_QUORUM, reads included: in a cluster (three replicas) a write is
+acknowledged by two of them and a read consults two, so a read sees every acknowledged write even
+while one node is down or catching up; with one replica (single topology) it means that replica.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.query import named_tuple_factory
 
 from p424.config import Config
+
+CONSISTENCY = ConsistencyLevel.LOCAL_QUORUM
 
 
 def connect(
@@ -21,18 +29,20 @@ def connect(
     row_factory: Callable[..., Any] = named_tuple_factory,
     request_timeout_s: float = 30.0,
 ) -> tuple[Cluster, Session]:
-    """A session to the configured cluster, retrying while the node is still starting."""
+    """A session to the configured cluster (every node a contact point), retrying while it is still starting."""
     # The driver warns about protocol negotiation and single-DC policy on every connect: not news here.
     logging.getLogger("cassandra").setLevel(logging.ERROR)
     profile = ExecutionProfile(
-        load_balancing_policy=DCAwareRoundRobinPolicy(),
+        # The cluster's data centre when clustered; a single node's own (SimpleSnitch: datacenter1) otherwise.
+        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=cfg.cassandra_datacenter if cfg.clustered else ""),
+        consistency_level=CONSISTENCY,
         request_timeout=request_timeout_s,
         row_factory=row_factory,
     )
     deadline = time.monotonic() + timeout_s
     while True:
         cluster = Cluster(
-            [cfg.cassandra_contact],
+            list(cfg.cassandra_nodes),
             port=cfg.cassandra_port,
             # v4: v5 frames every message in segments checksummed in pure Python (costly here).
             protocol_version=4,

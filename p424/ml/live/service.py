@@ -150,8 +150,9 @@ class Predictor:
         self.consumer.subscribe(
             [cfg.kafka_topic_windows, cfg.kafka_topic_laps], on_assign=self._assigned, on_revoke=self._revoked
         )
-        # Predictions are a live view (at most once per window, see above): leader ack is enough.
-        self.producer = kafka_live.producer(cfg.kafka_bootstrap, "p424-predictor", acks=1)
+        # acks=all like every producer of the platform: in a cluster a prediction acknowledged by its
+        # partition leader alone would be lost with that broker (one replica in a single topology).
+        self.producer = kafka_live.producer(cfg.kafka_bootstrap, "p424-predictor")
         self.deliveries = kafka_live.DeliveryPoller(self.producer, "prediction-deliveries")
         self.http: ThreadingHTTPServer | None = None
 

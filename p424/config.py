@@ -149,6 +149,7 @@ class Config:
     quality_schedule: str = "@hourly"
     model_name: str = "p424_lap_outcome"
     min_training_laps: int = 6
+    training_source: str = "archive"  # archive (silver/gold of closed sessions) | cassandra (the hot store)
     # --- analysis ---
     mini_sectors: int = 30  # mini-sectors per lap (p424/analysis/minisectors.py)
     mini_sector_length_m: int = 0  # when above 0: mini-sectors of this length instead of a count

@@ -23,7 +23,7 @@ from p424.archive.build import ArchiveError, SessionData, build_session, silver_
 from p424.archive.layout import SessionKeys, gold_glob, session_date, track_slug
 from p424.archive.reader import ArchiveReader, duckdb_connection
 from p424.archive.store import ArchiveStore
-from p424.archive.training import lossy_sessions, read_training_laps, read_training_windows
+from p424.archive.training import ArchiveSource
 from p424.archive.writer import needs_archive, write_built
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameError, decode_batch, decode_frame
@@ -31,6 +31,7 @@ from p424.config import Config
 from p424.ml import dataset
 from p424.ml.features import SPEC
 from p424.storage import window_stats, writes
+from p424.storage.reader import LapKey
 from p424.storage.retention import DAY_S, Retention
 from p424.storage.schema import window_stat_columns
 from tests.archive_rows import Processed, process, replayed_frames, simulated_frames
@@ -276,12 +277,16 @@ def test_rewriting_removes_what_the_new_archive_does_not_have(two_laps: Processe
 def test_training_features_from_the_archive_equal_those_from_the_streams_windows(two_laps: Processed, tmp_path: Path) -> None:
     store = local_store(tmp_path)
     write_built(store, build_session(two_laps.data()))
-    reader = ArchiveReader(store)
-    rows = read_training_laps(reader)
-    assert [(r["session_id"], r["lap"], r["complete"]) for r in rows] == [(SID, 1, True), (SID, 2, True), (SID, 3, False)]
-    selection = dataset.select_laps(rows, exclude=lossy_sessions(reader, [SID], 0.01))
-    archived = dataset.assemble(selection.laps, read_training_windows(reader, selection.laps, 1000))
-    # the same laps' windows as dataset.read_windows returns Cassandra's rows (blob unpacked)
+    source = ArchiveSource.from_store(store)
+    assert source.session_ids() == [SID]
+    (facts,) = source.sessions([SID])
+    assert (facts.track, facts.frames_received, facts.frames_lost) == ("Nordschleife (simulated)", len(two_laps.frames), 0)
+    laps = source.laps([SID])
+    assert [(r.session_id, r.lap, r.complete) for r in laps] == [(SID, 1, True), (SID, 2, True), (SID, 3, False)]
+    selection = dataset.select_laps(laps, {SID: "Nordschleife"})
+    keys = [LapKey(session_id=lap.session_id, lap=lap.lap, seconds=lap.lap_time) for lap in selection.laps]
+    archived = dataset.assemble(selection.laps, source.windows(keys, 1000, SPEC.window_columns()))
+    # the same laps' windows as CassandraSource returns the stream's rows (blob unpacked)
     wanted = SPEC.window_columns()
     hot = {
         (lap.session_id, lap.lap): [

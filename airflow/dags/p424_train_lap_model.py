@@ -2,7 +2,8 @@
 ### PERRINN 424: train the lap-outcome model
 
 Trains, per track, the model that at any point of a lap predicts the lap's final time and net
-energy (kWh) from the lap so far, on the laps and 1 s windows stored in Cassandra; scores it on
+energy (kWh) from the lap so far, on the archived sessions' gold laps and 1 s windows recomputed from
+silver (`TRAINING_SOURCE=archive`, the default; `cassandra` reads the hot store); scores it on
 whole sessions held out for validation (at least three) against every baseline (pace
 extrapolation, and the pit wall's reference lap: time so far plus the best earlier lap's time
 still to go); logs the run with its model card to MLflow (artifacts in MinIO); registers the
@@ -99,6 +100,13 @@ HP = Hyperparameters()  # the model's defaults, offered as params
         "profile_step_m": Param(
             HP.profile_step_m, type="number", exclusiveMinimum=0, description="resolution of the reference lap, metres"
         ),
+        "source": Param(
+            "",
+            type="string",
+            enum=["", "archive", "cassandra"],
+            description="where the dataset is read from; empty: TRAINING_SOURCE of the platform",
+        ),
+        "archive_prefix": Param("", type="string", description="archive keys start here; empty: ARCHIVE_PREFIX"),
         "max_loss_ratio": Param(
             0.01,
             type="number",
@@ -131,6 +139,10 @@ def p424_train_lap_model() -> None:
             session_ids=tuple(int(s) for s in params.get("session_ids") or ()),
             default_track=str(Variable.get("p424_default_track", default=load_config().default_track)),
             work_dir=str(load_config().state_dir / "data" / "ml"),
+            source=str(
+                params.get("source") or Variable.get("p424_training_source", default=load_config().training_source)
+            ),
+            archive_prefix=str(params.get("archive_prefix") or load_config().archive_prefix),
             run_label=str(ctx["run_id"]),
             hyperparameters=Hyperparameters(
                 max_iter=int(params["max_iter"]),

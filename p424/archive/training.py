@@ -1,74 +1,97 @@
-"""Training data from the archive: what ``p424.ml.dataset`` reads from Cassandra, read from gold and silver.
+"""Training data from the archive: ``ArchiveSource``, the ``TrainingSource`` of the session archive.
 
-The training pipeline's dataset is lap labels (gold ``laps``) plus each qualifying lap's 1 s
-windows, turned into lap-so-far feature rows by ``p424.ml.dataset.assemble``. Here the labels come
-from every archived session's gold lap table (one DuckDB query) and the windows are recomputed
-from the lap's silver frames exactly as the stream job computed the windows it stored, so features
-from the archive equal features from Cassandra::
+Training reads what it learns from here by default (TRAINING_SOURCE=archive): sessions, their track,
+catalog and frame loss from gold ``session_quality``, lap labels from gold ``laps`` (one DuckDB
+query across every archived session), and each lap's windows recomputed from its silver frames
+exactly as the stream job computed the windows it stored, so features from the archive equal features
+from Cassandra (``CassandraSource``)::
 
-    from p424.archive import ArchiveReader, ArchiveStore
-    from p424.archive.training import lossy_sessions, read_training_laps, read_training_windows
-    from p424.ml import dataset
+    from p424.archive import ArchiveStore
+    from p424.archive.training import ArchiveSource
+    from p424.ml.pipeline import extract
+    from p424.ml.settings import TrainingSettings
 
-    reader = ArchiveReader(ArchiveStore.from_config())
-    rows = read_training_laps(reader)                          # or read_training_laps(reader, session_ids)
-    excluded = lossy_sessions(reader, {r["session_id"] for r in rows}, max_loss_ratio=0.01)
-    selection = dataset.select_laps(rows, exclude=excluded)
-    windows = read_training_windows(reader, selection.laps, window_ms=1000)
-    df = dataset.assemble(selection.laps, windows)             # the same frame as from Cassandra
+    with ArchiveSource.from_store(ArchiveStore.from_config()) as source:
+        extracted = extract(TrainingSettings.from_config(cfg), source)
+
+A session is in the archive once the ``p424_archive`` DAG has written it (ARCHIVE_CLOSED_AFTER_S after it
+went silent), so training sees closed sessions only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Self
 
 from p424.archive.reader import ArchiveReader
-from p424.ml.dataset import LapLabel
-from p424.ml.features import SPEC, FeatureSpec
+from p424.archive.store import ArchiveStore
+from p424.ml.source import SessionFacts, StoredLap, WindowRows
+from p424.storage.reader import LapKey
 
-LAP_COLUMNS = ("session_id", "lap", "car_id", "lap_time", "distance", "complete", "invalidated", "energy_net_kwh")
 READERS = 4  # laps read concurrently (object-store latency, not CPU, bounds this)
 
 
-def read_training_laps(reader: ArchiveReader, session_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Lap rows of the archived sessions (all of them when ``session_ids`` is None), with the columns
-    ``dataset.select_laps`` reads, in (session, lap) order."""
-    ids = sorted({int(s) for s in session_ids}) if session_ids is not None else None
-    if ids is not None and not ids:
-        return []
-    where = f"WHERE session_id IN ({', '.join('?' for _ in ids)})" if ids else ""
-    table = reader.gold_all("laps", where, ids or ())
-    rows = table.select(list(LAP_COLUMNS)).to_pylist()
-    return sorted(rows, key=lambda r: (int(r["session_id"]), int(r["lap"])))
+def _in(ids: Sequence[int]) -> tuple[str, list[object]]:
+    return f"WHERE session_id IN ({', '.join('?' for _ in ids)})", list(ids)
 
 
-def lossy_sessions(reader: ArchiveReader, session_ids: Iterable[int], max_loss_ratio: float) -> set[int]:
-    """Sessions whose frame loss (lost / (received + lost)) exceeds ``max_loss_ratio`` (gold quality)."""
-    ids = sorted({int(s) for s in session_ids})
-    if not ids:
-        return set()
-    where = f"WHERE session_id IN ({', '.join('?' for _ in ids)})"
-    out: set[int] = set()
-    for r in reader.gold_all("session_quality", where, ids).to_pylist():
-        received, lost = int(r["frames_received"] or 0), int(r["frames_lost"] or 0)
-        if received + lost and lost / (received + lost) > max_loss_ratio:
-            out.add(int(r["session_id"]))
-    return out
+class ArchiveSource:
+    """Training's data from the archive's gold and silver layers (see the module docstring)."""
 
+    def __init__(self, reader: ArchiveReader) -> None:
+        self.reader = reader
 
-def read_training_windows(
-    reader: ArchiveReader, laps: Sequence[LapLabel], window_ms: int = 1000, spec: FeatureSpec = SPEC
-) -> dict[tuple[int, int], list[dict[str, Any]]]:
-    """Each lap's windows as ``dataset.read_windows`` returns them from Cassandra: time order, the
-    feature spec's ``<channel>_<stat>`` columns, windows without frames left out."""
-    wanted = spec.window_columns()
+    @classmethod
+    def from_store(cls, store: ArchiveStore) -> ArchiveSource:
+        return cls(ArchiveReader(store))
 
-    def one(lap: LapLabel) -> list[dict[str, Any]]:
-        rows = reader.windows(lap.session_id, lap.lap, window_ms, wanted)
-        return [r for r in rows if r["frame_count"]]
+    @property
+    def description(self) -> str:
+        return f"session archive {self.reader.store.url('')}"
 
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        found = list(pool.map(one, laps))
-    return {(lap.session_id, lap.lap): rows for lap, rows in zip(laps, found, strict=True)}
+    def session_ids(self) -> list[int]:
+        return self.reader.session_ids()
+
+    def sessions(self, session_ids: Sequence[int]) -> list[SessionFacts]:
+        ids = sorted({int(s) for s in session_ids})
+        if not ids:
+            return []
+        rows = self.reader.gold_all("session_quality", *_in(ids)).to_pylist()
+        return [
+            SessionFacts(
+                session_id=int(r["session_id"]),
+                track=r.get("track_name"),
+                catalog_hash=r.get("catalog_hash"),
+                frames_received=int(r.get("frames_received") or 0),
+                frames_lost=int(r.get("frames_lost") or 0),
+            )
+            for r in rows
+        ]
+
+    def laps(self, session_ids: Sequence[int]) -> list[StoredLap]:
+        ids = sorted({int(s) for s in session_ids})
+        if not ids:
+            return []
+        rows = self.reader.gold_all("laps", *_in(ids)).to_pylist()
+        return sorted((StoredLap.from_row(r) for r in rows), key=lambda lap: (lap.session_id, lap.lap))
+
+    def windows(self, laps: Sequence[LapKey], window_ms: int, columns: Sequence[str]) -> WindowRows:
+        """Each lap's windows as Cassandra holds them: time order, windows without frames left out."""
+        keys = list(dict.fromkeys((int(k.session_id), int(k.lap)) for k in laps))
+
+        def one(key: tuple[int, int]) -> list[dict[str, Any]]:
+            rows = self.reader.windows(key[0], key[1], window_ms, list(columns))
+            return [r for r in rows if r["frame_count"]]
+
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            return dict(zip(keys, pool.map(one, keys), strict=True))
+
+    def close(self) -> None:
+        """Nothing held open: every read opens and closes its own objects."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

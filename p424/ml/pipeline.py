@@ -73,6 +73,7 @@ def source_of(settings: TrainingSettings) -> TrainingSource:
         cassandra_host=settings.cassandra_host,
         cassandra_port=settings.cassandra_port,
         keyspace=settings.keyspace,
+        archive_prefix=settings.archive_prefix,
     )
 
 

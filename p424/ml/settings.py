@@ -40,7 +40,8 @@ class TrainingSettings:
     max_loss_ratio: float = 0.01  # sessions that lost more frames than this are left out (gaps distort laps)
     session_ids: tuple[int, ...] = ()  # empty: every stored session
     default_track: str = "Nordschleife"  # the track of sessions whose sender named none (DEFAULT_TRACK)
-    source: str = "cassandra"  # where the dataset is read from (p424.ml.source.SOURCES)
+    source: str = "archive"  # where the dataset is read from (TRAINING_SOURCE; p424.ml.source.SOURCES)
+    archive_prefix: str = ""  # the archive's keys start here inside the telemetry bucket (ARCHIVE_PREFIX)
     work_dir: str = ""  # where a run's dataset is kept between tasks
     run_label: str = ""  # e.g. the Airflow run id, recorded as a tag
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
@@ -101,6 +102,8 @@ class TrainingSettings:
             "default_track": cfg.default_track,
             "window_ms": max(cfg.window_sizes),
             "work_dir": str(cfg.state_dir / "data" / "ml"),
+            "source": cfg.training_source,
+            "archive_prefix": cfg.archive_prefix,
         }
         base.update(overrides)
         return cls.from_dict(base)

@@ -7,7 +7,8 @@ summaries come back as ``StoredLap``; windows as rows with Cassandra's ``channel
 (``ts``, ``lap_time``, ``lap_distance``, ``frame_count`` and ``<channel>_<stat>``), which
 ``p424.ml.features.WindowObs.from_row`` reads. Any store that answers the same (the session
 archive's silver/gold tables give lap summaries and per-lap window statistics equal to Cassandra's)
-can stand behind the protocol; ``open_source`` picks one from the settings.
+can stand behind the protocol (``p424.archive.training.ArchiveSource``); ``open_source`` picks one from
+the settings.
 
 ``CassandraSource`` reads through ``p424.storage.reader.TelemetryStore``, the platform's one reader.
 """
@@ -165,11 +166,19 @@ class CassandraSource:
         self.close()
 
 
-SOURCES = ("cassandra",)  # the session archive joins when branch `archive` merges (see README, Machine learning)
+SOURCES = ("archive", "cassandra")  # TRAINING_SOURCE: the session archive (p424.archive.training) or the hot store
 
 
-def open_source(kind: str, *, cassandra_host: str, cassandra_port: int, keyspace: str) -> TrainingSource:
-    """The training source the settings name."""
+def open_source(
+    kind: str, *, cassandra_host: str, cassandra_port: int, keyspace: str, archive_prefix: str = ""
+) -> TrainingSource:
+    """The training source the settings name (the archive's store from the platform configuration)."""
     if kind == "cassandra":
         return CassandraSource.connect(cassandra_host, cassandra_port, keyspace)
+    if kind == "archive":
+        from p424.archive.store import ArchiveStore
+        from p424.archive.training import ArchiveSource
+        from p424.config import load_config
+
+        return ArchiveSource.from_store(ArchiveStore.from_config(load_config(), prefix=archive_prefix))
     raise ValueError(f"unknown training source {kind!r}; known: {', '.join(SOURCES)}")

@@ -2,8 +2,9 @@
 
 1. Data (not timed against the target): streams N cars x L laps through the bridge (each session ends
    with the line crossing that closes its last lap, so N x L complete laps; default 10 x 5 = 50),
-   describes the sessions' track as `./launchcommand.sh simulate` does, and waits until Flink has
-   stored every complete lap. `--sessions FILE` reuses sessions saved by an earlier run instead.
+   describes the sessions' track as `./launchcommand.sh simulate` does, waits until Flink has
+   stored every complete lap and archives the sessions (training reads the archive).
+   `--sessions FILE` reuses sessions saved by an earlier run instead.
 2. Timed: triggers `p424_train_lap_model` through Airflow's REST API for exactly those sessions
    (under a model name of its own) and waits for the run to finish; prints the wall time, each
    task's duration, the data size and the model's errors against each baseline.
@@ -23,12 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from launcher.commands_ml import TRAINING_DAG, AirflowClient
+from p424.archive.store import ArchiveStore
+from p424.archive.writer import archive_session, smallest_window_ms
 from p424.config import Config, load_config
 from p424.storage.reader import TelemetryStore
 from unity_bridge.cli import describe_sessions
 from unity_bridge.streams import simulate
 
 TARGET_S = 180.0
+ARCHIVE_PREFIX = "bench/training/"  # the archive of the bench's sessions, inside the telemetry bucket
 SIMULATED_TRACK = "Nordschleife (simulated)"  # what `./launchcommand.sh simulate` records (unity_bridge/cli.py)
 
 
@@ -50,6 +54,11 @@ def stream(cfg: Config, cars: int, laps: int, rate: float, seed: int, timeout_s:
             if time.monotonic() - started > timeout_s:
                 sys.exit(f"only {have} of {want} laps stored after {timeout_s:.0f} s; is the Flink job keeping up?")
             time.sleep(3)
+        # Training reads the archive (TRAINING_SOURCE=archive): archive the sessions as the p424_archive DAG
+        # does once they close, under the bench's own prefix.
+        archive = ArchiveStore.from_config(cfg, prefix=ARCHIVE_PREFIX)
+        for s in sessions:
+            archive_session(store.session, cfg.cassandra_keyspace, archive, s, smallest_window_ms(cfg))
     return {
         "sessions": sessions,
         "frames": result.frames_sent,
@@ -94,7 +103,9 @@ def main() -> int:
     client.wait_for_dag(TRAINING_DAG)
     started = time.monotonic()
     run_id = client.trigger(
-        TRAINING_DAG, {"model_name": args.model_name, "session_ids": data["sessions"]}, note="bench/bench_training.py"
+        TRAINING_DAG,
+        {"model_name": args.model_name, "session_ids": data["sessions"], "archive_prefix": ARCHIVE_PREFIX},
+        note="bench/bench_training.py",
     )
     state = client.wait(TRAINING_DAG, run_id, 1800)
     wall = time.monotonic() - started

@@ -198,6 +198,10 @@ def train_conf(args: argparse.Namespace) -> dict[str, Any]:
         conf["min_laps"] = args.min_laps
     if args.max_iter is not None:
         conf["max_iter"] = args.max_iter
+    if args.source:
+        conf["source"] = args.source
+    if args.archive_prefix:
+        conf["archive_prefix"] = args.archive_prefix
     return conf
 
 
@@ -282,6 +286,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--min-laps", type=int, default=None, help="minimum complete laps (default: MIN_TRAINING_LAPS)")
     p.add_argument("--max-iter", type=int, default=None, help="boosting iterations per target")
+    p.add_argument(
+        "--source",
+        choices=["archive", "cassandra"],
+        default="",
+        help="read the dataset from the session archive (closed sessions) or the hot store (default: TRAINING_SOURCE)",
+    )
+    p.add_argument("--archive-prefix", default="", help="the archive's keys start here (default: ARCHIVE_PREFIX)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait with --wait")
     p.add_argument("--json", action="store_true", help="with --wait: print the outcome as JSON")
 

@@ -36,6 +36,8 @@ import requests
 from launcher.cli import main as launch
 from launcher.commands_ml import TRAINING_DAG, AirflowClient, RunOutcome
 from launcher.provision import ensure_schema, minio_client
+from p424.archive.store import ArchiveStore
+from p424.archive.writer import archive_session, smallest_window_ms
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder
 from p424.config import REPO_ROOT
@@ -105,7 +107,7 @@ def lossy_session(stack: Stack) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def sessions(stack: Stack, lossy_session: tuple[int, int], track: str) -> list[int]:
+def sessions(stack: Stack, lossy_session: tuple[int, int], track: str, archive: ArchiveStore) -> list[int]:
     """Simulated sessions on this module's track, streamed through the bridge, once their complete laps are
     in Cassandra. (The lossy session went first, so Flink processes it meanwhile.)
 
@@ -120,7 +122,19 @@ def sessions(stack: Stack, lossy_session: tuple[int, int], track: str) -> list[i
         return sum(1 for s in ids for lap in stack.store.laps(s) if lap["complete"])
 
     wait_for(lambda: complete_laps() >= CARS * LAPS, 300, "every streamed lap to be summarised in Cassandra", 2)
+    # Training reads the session archive (TRAINING_SOURCE=archive): archive the sessions now, under this
+    # module's prefix, as the p424_archive DAG does once they close.
+    for s in ids:
+        archive_session(stack.store.session, stack.cfg.cassandra_keyspace, archive, s, smallest_window_ms(stack.cfg))
     return ids
+
+
+@pytest.fixture(scope="module")
+def archive(stack: Stack) -> Iterator[ArchiveStore]:
+    store = ArchiveStore.from_config(stack.cfg, prefix=f"tests/ml-{uuid.uuid4().hex[:10]}/")
+    yield store
+    for key in store.list(""):
+        store.delete(key)
 
 
 def run_train_command(*args: str) -> RunOutcome:
@@ -134,26 +148,36 @@ def run_train_command(*args: str) -> RunOutcome:
 
 
 @pytest.fixture(scope="module")
-def first_run(sessions: list[int], model_name: str) -> RunOutcome:
-    args = ["--model-name", model_name]
+def first_run(sessions: list[int], model_name: str, archive: ArchiveStore) -> RunOutcome:
+    args = ["--model-name", model_name, "--archive-prefix", archive.prefix]
     for s in sessions:
         args += ["--session", str(s)]
     return run_train_command(*args)
 
 
 @pytest.fixture(scope="module")
-def queued_runs(stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str) -> dict[str, str]:
+def queued_runs(
+    stack: Stack, first_run: RunOutcome, sessions: list[int], model_name: str, archive: ArchiveStore
+) -> dict[str, str]:
     """Queued behind each other (max_active_runs=1) while the live test streams: a weak model, then too little data."""
     client = AirflowClient(stack.cfg)
     # One boosting step on a median lap of 2 km bins: well ahead of pace extrapolation, behind the reference lap
     # (tests/test_ml_unit.py shows it on the same simulator).
     weak = client.trigger(
         TRAINING_DAG,
-        {"model_name": model_name, "session_ids": sessions, "max_iter": 1, "profile_step_m": 2000},
+        {
+            "model_name": model_name,
+            "session_ids": sessions,
+            "max_iter": 1,
+            "profile_step_m": 2000,
+            "archive_prefix": archive.prefix,
+        },
         note="test: weak model",
     )
     tiny = client.trigger(
-        TRAINING_DAG, {"model_name": model_name, "session_ids": sessions[:1], "min_laps": 2}, note="test: one session"
+        TRAINING_DAG,
+        {"model_name": model_name, "session_ids": sessions[:1], "min_laps": 2, "archive_prefix": archive.prefix},
+        note="test: one session",
     )
     return {"weak": weak, "tiny": tiny}
 

@@ -53,8 +53,12 @@ class ArchiveSource:
     def session_ids(self) -> list[int]:
         return self.reader.session_ids()
 
+    def _archived(self, session_ids: Sequence[int]) -> list[int]:
+        """The sessions asked for that the archive holds (others have nothing to give yet)."""
+        return sorted({int(s) for s in session_ids} & set(self.reader.session_ids()))
+
     def sessions(self, session_ids: Sequence[int]) -> list[SessionFacts]:
-        ids = sorted({int(s) for s in session_ids})
+        ids = self._archived(session_ids)
         if not ids:
             return []
         rows = self.reader.gold_all("session_quality", *_in(ids)).to_pylist()
@@ -70,7 +74,7 @@ class ArchiveSource:
         ]
 
     def laps(self, session_ids: Sequence[int]) -> list[StoredLap]:
-        ids = sorted({int(s) for s in session_ids})
+        ids = self._archived(session_ids)
         if not ids:
             return []
         rows = self.reader.gold_all("laps", *_in(ids)).to_pylist()

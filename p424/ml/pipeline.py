@@ -141,6 +141,10 @@ def extract(settings: TrainingSettings, source: TrainingSource | None = None) ->
         lines = [f"track {s.track!r}: {s.reason}" for s in skipped] or [
             f"no complete, valid laps in {len(sessions)} session(s) (laps left out: {left_out})"
         ]
+        absent = [s for s in sessions if s not in facts]
+        if absent:  # e.g. sessions the archive does not hold yet (the p424_archive DAG writes closed ones)
+            shown = ", ".join(map(str, absent[:5])) + (" ..." if len(absent) > 5 else "")
+            lines.append(f"{len(absent)} session(s) not in the {description}: {shown}")
         raise SkipTrainingError(
             f"too little data: {'; '.join(lines)}. Each track needs MIN_TRAINING_LAPS={settings.min_laps} complete, "
             f"valid laps from at least {ds.MIN_VALIDATION_SESSIONS + 1} sessions. {HINT}"

@@ -24,6 +24,7 @@ import pytest
 import requests
 from cassandra.query import UNSET_VALUE
 
+from p424 import derived
 from p424.analysis import get_session
 from p424.catalog import CATALOG, Catalog
 from p424.codec.frame import FrameEncoder, FrameHeader
@@ -83,7 +84,7 @@ def _send(stack: Stack, frames: list[bytes], rate: float = 4000.0) -> None:
 def _write_as_catalog_n_did(stack: Stack, frames: list[bytes], sid: int, car: int) -> None:
     """Session A: processed and stored exactly as the platform on catalog N processed and stored it."""
     assert V1 is not None
-    proc = SessionProcessor(sid, car, catalog=V1)
+    proc = SessionProcessor(sid, car, catalog=V1, definitions=derived.none(V1))  # catalog N had no maths channels
     out = Outputs()
     t0 = int(time.time() * 1000) - 3_600_000
     for i, raw in enumerate(frames):

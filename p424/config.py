@@ -133,6 +133,8 @@ class Config:
     window_columns_ms: str = "1000"
     out_of_orderness_ms: int = 200
     session_idle_timeout_s: int = 2
+    flink_compact_after_ms: int = 3_600_000  # a session silent this long is held compacted, still resumable
+    flink_resume_horizon_days: int = 30  # ... and dropped after this long: later frames start it afresh
     flink_parallelism: int = 2
     flink_checkpoint_interval_ms: int = 5000
     flink_job_name: str = "p424-telemetry"
@@ -155,7 +157,7 @@ class Config:
     mini_sector_length_m: int = 0  # when above 0: mini-sectors of this length instead of a count
     # --- session archive (the telemetry bucket: bronze/, silver/, gold/) ---
     archive_schedule: str = "*/15 * * * *"
-    archive_closed_after_s: int = 3600  # a session silent this long is closed (the stream's forget horizon)
+    archive_closed_after_s: int = 3600  # a session silent this long is closed (the stream's compaction horizon)
     archive_prefix: str = ""  # keys start here inside the bucket (tests and benches use their own)
     default_track: str = "Nordschleife"  # the track of sessions whose sender names none (p424/ml/tracks.py)
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---

@@ -9,7 +9,9 @@ import os
 import secrets
 from pathlib import Path
 
-from p424.config import parse_env_file
+from launcher.console import PlatformError
+from p424.config import Config, is_loopback, parse_env_file
+from p424.security.secrets import HTTP_TOKEN, METRICS_TOKEN
 
 GENERATED = (
     "MINIO_ROOT_PASSWORD",
@@ -17,7 +19,19 @@ GENERATED = (
     "AIRFLOW_JWT_SECRET",
     "GRAFANA_ADMIN_PASSWORD",
     "POSTGRES_PASSWORD",
+    HTTP_TOKEN,  # the bridge's, predictor's and Live pusher's endpoints beyond /health
+    METRICS_TOKEN,  # /metrics, for a Prometheus scraper
 )
+
+
+def require_auth_beyond_loopback(cfg: Config) -> None:
+    """`up` refuses to expose the platform's endpoints beyond this machine without authentication."""
+    if cfg.platform_auth == "off" and not is_loopback(cfg.platform_bind_address):
+        raise PlatformError(
+            f"refusing to start: PLATFORM_BIND_ADDRESS={cfg.platform_bind_address} is reachable from other "
+            "machines, and PLATFORM_AUTH=off would leave the bridge's, predictor's and Live pusher's endpoints open "
+            "to them. Set PLATFORM_AUTH=auto (or on), or bind to a loopback address such as 127.0.0.1."
+        )
 
 
 def ensure_credentials(path: Path) -> bool:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from launcher import console, provision
 from launcher.console import PlatformError
-from launcher.credentials import ensure_credentials
+from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
 from launcher.flink_submit import FlinkJobs, platform_jobs
 from launcher.installers import Installer, run_parallel
 from launcher.paths import StatePaths
@@ -113,6 +113,7 @@ class NativePlatform:
         return [s for s in self.services if s in (self.bridge, self.predictor, self.grafana_live)]
 
     def up(self) -> float:
+        require_auth_beyond_loopback(self.cfg)
         start = time.monotonic()
         with self._lock():
             self.install()

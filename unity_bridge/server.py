@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from p424.catalog import CATALOG
 from p424.codec.frame import frame_size
 from p424.config import Config
+from p424.security.http import HttpAuth
 from p424.sequence import SequenceTracker
 from p424.status_http import serve_status
 from unity_bridge.forwarder import Forwarder
@@ -274,6 +275,7 @@ class Bridge:
                 "/health": self.health_response,
                 "/sessions": lambda: (200, [asdict(s) for s in self.metrics.session_stats()]),
             },
+            auth=HttpAuth.of(self.cfg),
         )
 
     # ---------- lifecycle ----------

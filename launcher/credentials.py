@@ -9,6 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
+from launcher import console
 from launcher.console import PlatformError
 from p424.config import Config, is_loopback, parse_env_file
 from p424.security.secrets import HTTP_TOKEN, METRICS_TOKEN
@@ -31,6 +32,13 @@ def require_auth_beyond_loopback(cfg: Config) -> None:
             f"refusing to start: PLATFORM_BIND_ADDRESS={cfg.platform_bind_address} is reachable from other "
             "machines, and PLATFORM_AUTH=off would leave the bridge's, predictor's and Live pusher's endpoints open "
             "to them. Set PLATFORM_AUTH=auto (or on), or bind to a loopback address such as 127.0.0.1."
+        )
+    if not is_loopback(cfg.platform_bind_address):
+        # Until they get their own authentication (issue 16), say plainly what the tokens do not cover.
+        console.warn(
+            f"PLATFORM_BIND_ADDRESS={cfg.platform_bind_address}: the bridge's, predictor's and Live pusher's "
+            "endpoints need a bearer token, but Kafka (PLAINTEXT), Cassandra (AllowAllAuthenticator) and MLflow "
+            "accept any client yet; keep this machine on a trusted network"
         )
 
 

@@ -136,3 +136,12 @@ def test_first_up_generates_both_tokens_privately(tmp_path: Path) -> None:
     cfg = load_config(environ={}, overrides={"PLATFORM_STATE_DIR": str(tmp_path)})
     assert (cfg.p424_http_token, cfg.p424_metrics_token) == (values[HTTP_TOKEN], values[METRICS_TOKEN])
     assert not ensure_credentials(path)  # kept on later runs
+
+
+def test_up_beyond_loopback_says_what_the_tokens_do_not_cover(capsys: pytest.CaptureFixture[str]) -> None:
+    require_auth_beyond_loopback(Config(platform_bind_address="192.168.1.20"))
+    warned = capsys.readouterr().err
+    assert "warning: PLATFORM_BIND_ADDRESS=192.168.1.20" in warned
+    assert "Kafka (PLAINTEXT), Cassandra (AllowAllAuthenticator) and MLflow accept any client" in warned
+    require_auth_beyond_loopback(Config())
+    assert capsys.readouterr().err == ""

@@ -9,7 +9,10 @@ import os
 import secrets
 from pathlib import Path
 
-from p424.config import parse_env_file
+from launcher import console
+from launcher.console import PlatformError
+from p424.config import Config, is_loopback, parse_env_file
+from p424.security.secrets import HTTP_TOKEN, METRICS_TOKEN
 
 GENERATED = (
     "MINIO_ROOT_PASSWORD",
@@ -17,7 +20,26 @@ GENERATED = (
     "AIRFLOW_JWT_SECRET",
     "GRAFANA_ADMIN_PASSWORD",
     "POSTGRES_PASSWORD",
+    HTTP_TOKEN,  # the bridge's, predictor's and Live pusher's endpoints beyond /health
+    METRICS_TOKEN,  # /metrics, for a Prometheus scraper
 )
+
+
+def require_auth_beyond_loopback(cfg: Config) -> None:
+    """`up` refuses to expose the platform's endpoints beyond this machine without authentication."""
+    if cfg.platform_auth == "off" and not is_loopback(cfg.platform_bind_address):
+        raise PlatformError(
+            f"refusing to start: PLATFORM_BIND_ADDRESS={cfg.platform_bind_address} is reachable from other "
+            "machines, and PLATFORM_AUTH=off would leave the bridge's, predictor's and Live pusher's endpoints open "
+            "to them. Set PLATFORM_AUTH=auto (or on), or bind to a loopback address such as 127.0.0.1."
+        )
+    if not is_loopback(cfg.platform_bind_address):
+        # Until they get their own authentication (issue 16), say plainly what the tokens do not cover.
+        console.warn(
+            f"PLATFORM_BIND_ADDRESS={cfg.platform_bind_address}: the bridge's, predictor's and Live pusher's "
+            "endpoints need a bearer token, but Kafka (PLAINTEXT), Cassandra (AllowAllAuthenticator) and MLflow "
+            "accept any client yet; keep this machine on a trusted network"
+        )
 
 
 def ensure_credentials(path: Path) -> bool:

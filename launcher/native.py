@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from launcher import console, provision, topology
 from launcher.console import PlatformError
-from launcher.credentials import ensure_credentials
+from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
 from launcher.flink_submit import FlinkJobs, platform_jobs
 from launcher.installers import Installer, run_parallel
 from launcher.paths import StatePaths
@@ -151,6 +151,7 @@ class NativePlatform:
         return [s for s in self.services if s in (self.bridge, self.predictor, self.grafana_live)]
 
     def up(self) -> float:
+        require_auth_beyond_loopback(self.cfg)
         start = time.monotonic()
         if self.refused:
             raise PlatformError(self.refused)

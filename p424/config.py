@@ -10,6 +10,7 @@ Secrets are never shown by ``repr`` or ``public_dict``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -31,8 +32,11 @@ SECRET_KEYS = frozenset(
         "grafana_admin_password",
         "grafana_token",
         "postgres_password",
+        "p424_http_token",
+        "p424_metrics_token",
     }
 )
+AUTH_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class Config:
     platform_bind_address: str = "127.0.0.1"
     platform_mode: str = "auto"  # auto | native | compose
     platform_topology: str = "single"  # single | cluster (cluster: native mode only)
+    # Bearer tokens on the bridge, predictor and Live pusher endpoints (all but /health): auto | on | off;
+    # auto is on whenever platform_bind_address is not a loopback address.
+    platform_auth: str = "auto"
     # Where clients reach each service; empty means platform_bind_address (compose sets service names).
     kafka_host: str = ""
     cassandra_host: str = ""
@@ -120,6 +127,8 @@ class Config:
     cassandra_windows_ttl_days: int = 30
     # --- bridge ---
     bridge_car_id_dmg1: int = 1
+    # Networks (CIDRs, comma-separated) the bridge takes datagrams from; others are counted and dropped.
+    bridge_allowed_senders: str = "127.0.0.0/8,::1/128"
     bridge_spool_dir: str = ""  # empty: <state>/data/bridge/spool
     bridge_spool_max_bytes: int = 4 * 2**30  # unacknowledged bytes the spool holds before refusing frames; 0: no bound
     bridge_socket_buffer_bytes: int = 32 * 1024 * 1024
@@ -173,8 +182,15 @@ class Config:
     grafana_admin_password: str = ""
     grafana_token: str = ""
     postgres_password: str = ""
+    # Named as the variables the k8s chart hands over (p424.security.secrets.HTTP_TOKEN, METRICS_TOKEN).
+    p424_http_token: str = ""  # every endpoint beyond /health
+    p424_metrics_token: str = ""  # /metrics only (the Prometheus scraper)
 
     def __post_init__(self) -> None:
+        if self.platform_auth not in AUTH_MODES:
+            raise ValueError(f"PLATFORM_AUTH must be one of {', '.join(AUTH_MODES)}, got {self.platform_auth!r}")
+        if not self.allowed_senders:  # parsed here too, so a bad CIDR fails when the settings are loaded
+            raise ValueError("BRIDGE_ALLOWED_SENDERS is empty; to take datagrams from anywhere say 0.0.0.0/0,::/0")
         if self.platform_topology not in TOPOLOGIES:
             raise ValueError(
                 f"PLATFORM_TOPOLOGY must be one of {', '.join(TOPOLOGIES)}, got {self.platform_topology!r}"
@@ -231,6 +247,17 @@ class Config:
     @property
     def host(self) -> str:
         return self.platform_bind_address
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether the platform's HTTP endpoints demand a bearer token (PLATFORM_AUTH)."""
+        if self.platform_auth == "auto":
+            return not is_loopback(self.platform_bind_address)
+        return self.platform_auth == "on"
+
+    @property
+    def allowed_senders(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.bridge_allowed_senders, "BRIDGE_ALLOWED_SENDERS")
 
     def host_of(self, service: str) -> str:
         return str(getattr(self, f"{service}_host")) or self.host
@@ -342,6 +369,28 @@ class Config:
 
 def _addresses(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.split(",") if a.strip())
+def is_loopback(address: str) -> bool:
+    """Whether a bind address only accepts local connections; a host name other than localhost is not
+    resolved here and counts as reachable from elsewhere (the safe side for PLATFORM_AUTH=auto)."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_networks(text: str, setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDRs (a bare address is a single-host network)."""
+    out = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(ipaddress.ip_network(part.strip()))
+        except ValueError as err:
+            raise ValueError(f"{setting}: {part.strip()!r} is not a network in CIDR notation ({err})") from err
+    return tuple(out)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:

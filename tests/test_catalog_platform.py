@@ -34,6 +34,7 @@ from p424.ml.quality import collect
 from p424.ml.source import CassandraSource
 from p424.processing.outputs import Outputs
 from p424.processing.session import SessionProcessor
+from p424.security.http import bearer_headers
 from p424.sim import CarSimulator
 from p424.storage import writes
 from p424.storage.reader import LapKey
@@ -113,7 +114,7 @@ def _write_as_catalog_n_did(stack: Stack, frames: list[bytes], sid: int, car: in
 
 
 def _bridge_counts(stack: Stack) -> dict[str, float]:
-    text = requests.get(f"{stack.cfg.bridge_http_url}/metrics", timeout=5).text
+    text = requests.get(f"{stack.cfg.bridge_http_url}/metrics", headers=bearer_headers(stack.cfg), timeout=5).text
     found = re.findall(r'p424_bridge_frames_by_catalog_total\{catalog="([0-9a-f]{8})"[^}]*\} ([0-9.e+]+)', text)
     return {chash: float(n) for chash, n in found}
 

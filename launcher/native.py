@@ -131,8 +131,11 @@ class NativePlatform:
 
     # ---------- install ----------
     def install(self) -> None:
+        # The nodes of a cluster share their component's install: install it once, not once per node
+        # (parallel installers into one directory race each other).
+        once = {type(s).install: s.install for s in reversed(self.services)}
         with console.step("check installs (first run downloads and builds everything; later runs reuse it)"):
-            run_parallel([s.install for s in self.services], workers=3)
+            run_parallel(list(reversed(once.values())), workers=3)
 
     def flink_jobs(self) -> FlinkJobs:
         return FlinkJobs(

@@ -63,6 +63,8 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         else:
             st.processor.bind(self.definitions)  # a restored processor: ours, mapped by name if the files changed
         received = ctx.timestamp() or now
+        # Under load windows reach the sink in groups anyway: aggregate them in groups too.
+        st.processor.batch_windows = self.emit.windows_per_element
         st.pending.extend(st.processor.on_frame(raw, received))
         st.last_seen_ms = now
         st.last_received_ms = received

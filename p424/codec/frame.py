@@ -245,7 +245,11 @@ def frame_ids(data: bytes, catalog: Catalog = CATALOG) -> FrameIds:
 
 def decode_header(data: bytes, catalog: Catalog = CATALOG) -> FrameHeader:
     """Validate and decode only the header; checks the size too."""
-    _magic, version, flags, _n, chash, car, lap, session, seq, markers, t, dist = _checked_header(data, catalog)
+    return _header(_checked_header(data, catalog))
+
+
+def _header(fields: tuple[Any, ...]) -> FrameHeader:
+    _magic, version, flags, _n, chash, car, lap, session, seq, markers, t, dist = fields
     return FrameHeader(car, session, seq, t, lap, dist, markers, flags, chash, version)
 
 
@@ -305,7 +309,20 @@ def payload_offset(n_channels: int) -> int:
 def decode_values(data: bytes, catalog: Catalog = CATALOG) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Values (NaN where absent) and presence of a frame whose header is already validated, in
     ``catalog``'s payload order whichever known catalog version the frame was written with."""
-    sender = sender_catalog(data, catalog)
+    return _values(data, sender_catalog(data, catalog), catalog)
+
+
+def decode_header_values(data: bytes, catalog: Catalog = CATALOG) -> tuple[FrameHeader, FloatArray]:
+    """``decode_header`` and ``decode_values``'s values with the header unpacked once: the stream
+    job's per-frame path. Raises FrameError as they do."""
+    header = _header(_checked_header(data, catalog))
+    chash = header.catalog_hash
+    sender = catalog if chash == catalog.hash else catalog.known(chash)
+    assert sender is not None  # _checked_header refused unknown catalogs
+    return header, _values(data, sender, catalog)[0]
+
+
+def _values(data: bytes, sender: Catalog, catalog: Catalog) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     n = len(sender.payload_channels)
     off = payload_offset(n)
     present = unpack_presence(data[HEADER_SIZE:off], n)

@@ -92,14 +92,20 @@ def starts_at_line(markers: int, lap_distance: float) -> bool:
     return bool(markers & LAP_START_MARKERS) or lap_distance < 1.0
 
 
+def _segment_kws(t: F64, p: F64) -> tuple[F64, F64]:
+    """Trapezoid energy of the positive and of the negative part of power over each span between
+    consecutive frames (kW*s, both >= 0); 0 for a span with power absent at either end."""
+    # Both parts in one array: a block is a handful of frames, so the number of numpy calls, not
+    # their size, is the cost.
+    parts = np.stack((np.maximum(p, 0.0), np.minimum(p, 0.0)))
+    spans = np.nan_to_num((parts[:, 1:] + parts[:, :-1]) * (0.5 * np.diff(t)), nan=0.0)
+    return spans[0], -spans[1]
+
+
 def _segments_kws(t: F64, p: F64) -> tuple[float, float]:
     """Trapezoid integrals of the positive and the negative part of power (kW*s), NaN-safe."""
-    dt = np.diff(t)
-    pos = np.clip(p, 0, None)
-    neg = np.clip(p, None, 0)
-    drawn = np.nansum(0.5 * (pos[1:] + pos[:-1]) * dt)
-    regen = -np.nansum(0.5 * (neg[1:] + neg[:-1]) * dt)
-    return float(drawn), float(regen)
+    drawn, regen = _segment_kws(t, p)
+    return float(drawn.sum()), float(regen.sum())
 
 
 def _distance_increments(d: F64) -> F64:
@@ -137,6 +143,9 @@ class LapAccumulator:
         self.key_idx = np.array([idx[c.name] for c in catalog.key_channels()], dtype=np.int64)
         self.profile_names = ("speed", "throttle", "brake_pressure", "power_electrical_total")
         self.profile_idx = [idx.get(n) for n in self.profile_names]
+        self._profile_take = (
+            np.array(self.profile_idx, dtype=np.int64) if all(i is not None for i in self.profile_idx) else None
+        )
 
     def start(
         self, number: int, header_lap: int, sim_time: float, ts_ms: int, at_line: bool, lap_distance: float
@@ -153,6 +162,8 @@ class LapAccumulator:
         )
 
     def _profile_channels(self, values: F32) -> F32:
+        if self._profile_take is not None:
+            return values[:, self._profile_take]  # every profile channel in the catalog: one gather
         out = np.full((values.shape[0], len(self.profile_idx)), np.nan, dtype=np.float32)
         for j, i in enumerate(self.profile_idx):
             if i is not None:
@@ -163,38 +174,63 @@ class LapAccumulator:
         self, lap: LapState, sim_times: F64, lap_distances: F64, markers: npt.NDArray[np.int64], values: F32
     ) -> list[tuple[int, float, F32]]:
         """Fold in-order frames of one lap; returns distance-profile points (distance, elapsed, channels)."""
+        return self.add_windows(lap, sim_times, lap_distances, markers, values, np.zeros(1, dtype=np.int64))[0]
+
+    def add_windows(
+        self,
+        lap: LapState,
+        sim_times: F64,
+        lap_distances: F64,
+        markers: npt.NDArray[np.int64],
+        values: F32,
+        starts: npt.NDArray[np.int64],
+    ) -> tuple[list[tuple[int, float, F32]], list[tuple[float, float]]]:
+        """``add_block`` for consecutive windows at once (window ``k`` is rows ``starts[k]`` up to the
+        next start): the lap's energy, distance and speed sums are reduced per window and folded in
+        window order, so the lap's figures are the same as adding the windows one at a time. Returns
+        the profile points and the lap's energy (drawn, regen kW*s) as it stood after each window."""
         n = len(sim_times)
         power = values[:, self.i_power].astype(np.float64) if self.i_power is not None else np.full(n, np.nan)
         prof = self._profile_channels(values)
-        if lap.last is not None:
-            t = np.concatenate(([lap.last.sim_time], sim_times))
-            d = np.concatenate(([lap.last.lap_distance], lap_distances))
-            p = np.concatenate(([lap.last.power], power))
-            ch = np.vstack([lap.last.channels[None, :], prof])
+        last = lap.last
+        if last is not None:
+            t = np.concatenate(([last.sim_time], sim_times))
+            d = np.concatenate(([last.lap_distance], lap_distances))
+            p = np.concatenate(([last.power], power))
+            ch = np.vstack([last.channels[None, :], prof])
         else:
             t, d, p, ch = sim_times, lap_distances, power, prof
         lap.frames += n
+        energy: list[tuple[float, float]] = []
         if len(t) > 1:
-            drawn, regen = _segments_kws(t, p)
-            lap.drawn_kws += drawn
-            lap.regen_kws += regen
-            lap.distance += float(_distance_increments(d).sum())
+            # Each span between consecutive frames belongs to the window of the frame it ends at.
+            drawn, regen = _segment_kws(t, p)
+            step = _distance_increments(d)
+            if last is None:  # the lap's first frame ends no span
+                drawn, regen, step = (np.concatenate(([0.0], x)) for x in (drawn, regen, step))
+            by_window = np.add.reduceat(np.stack((drawn, regen, step)), starts, axis=1)
+            for k_drawn, k_regen, k_step in by_window.T.tolist():
+                lap.drawn_kws += k_drawn
+                lap.regen_kws += k_regen
+                lap.distance += k_step
+                energy.append((lap.drawn_kws, lap.regen_kws))
+        else:
+            energy.append((lap.drawn_kws, lap.regen_kws))
         lap.power_seen |= bool(np.isfinite(power).any())
         lap.invalidated |= bool((markers & MARKER_REPOSITION).any())
         sector_hits = sim_times[(markers & MARKER_SECTOR_LINE) != 0]
         lap.sector_marks.extend(float(x) for x in sector_hits if x > lap.start_sim_time)
+        # NaN where a key channel is absent from every frame so far (fmin/fmax skip NaN).
         key = values[:, self.key_idx]
-        lo, hi = (
-            np.nanmin(np.where(np.isnan(key), np.inf, key), axis=0),
-            np.nanmax(np.where(np.isnan(key), -np.inf, key), axis=0),
-        )
+        lo, hi = np.fmin.reduce(key, axis=0), np.fmax.reduce(key, axis=0)
         lap.mins = lo if lap.mins is None else np.fmin(lap.mins, lo)
         lap.maxs = hi if lap.maxs is None else np.fmax(lap.maxs, hi)
         if self.i_speed is not None:
             s = values[:, self.i_speed]
             ok = ~np.isnan(s)
-            lap.speed_sum += float(s[ok].sum())
-            lap.speed_count += int(ok.sum())
+            for k_sum in np.add.reduceat(np.where(ok, s, np.float32(0.0)), starts).tolist():
+                lap.speed_sum += k_sum
+            lap.speed_count += int(np.count_nonzero(ok))
         points = self._profile(lap, t, d, ch)
         lap.last = LapPoint(
             sim_time=float(sim_times[-1]),
@@ -203,7 +239,7 @@ class LapAccumulator:
             channels=prof[-1].copy(),
         )
         lap.last_sim_time = float(sim_times[-1])
-        return points
+        return points, energy
 
     def _profile(self, lap: LapState, t: F64, d: F64, ch: F32) -> list[tuple[int, float, F32]]:
         """Crossings of every ``step`` metres, linearly interpolated between consecutive frames."""

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from p424 import derived
 from p424.catalog import CATALOG, Catalog
-from p424.codec.frame import decode_header, decode_values
+from p424.codec.frame import decode_header_values
 from p424.derived.alarms import AlarmTracker, Transition
 from p424.derived.events import Event, EventTracker
 from p424.processing.laps import LapAccumulator, LapState, is_lap_boundary, starts_at_line
@@ -48,7 +48,7 @@ from p424.processing.outputs import (
     SessionRow,
     WindowRow,
 )
-from p424.processing.windows import WindowStats, block_stats, merge_into, parent_index
+from p424.processing.windows import WindowStats, block_stats, merge_into, parent_index, windows_stats
 from p424.sequence import SequenceTracker
 from p424.storage.schema import PROFILE_STEP_M, window_part
 from p424.units import KWS_PER_KWH
@@ -113,6 +113,11 @@ class SessionProcessor:
         self._heap: list[_Pending] = []
         self._block: list[_Pending] = []
         self._block_index: int | None = None
+        # Closed smallest windows of the open lap not aggregated yet: aggregated together once
+        # ``batch_windows`` of them are waiting (see ``batch_windows``), in order, with the same
+        # results as one at a time.
+        self._closed: list[tuple[int, list[_Pending]]] = []
+        self.batch_windows = 1
         self._parents: dict[int, WindowStats | None] = {w: None for w in self.sizes[1:]}
         self._lap_window_base: dict[int, int] = {}
         # Maths channels, events and alarms: the layout of the maths columns in open windows, and
@@ -134,7 +139,15 @@ class SessionProcessor:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         # State checkpointed before maths channels, events and alarms existed has none of them.
-        self.__dict__.update({"maths_names": (), "event_runs": EventTracker(), "alarm_states": AlarmTracker()})
+        self.__dict__.update(
+            {
+                "maths_names": (),
+                "event_runs": EventTracker(),
+                "alarm_states": AlarmTracker(),
+                "_closed": [],
+                "batch_windows": 1,
+            }
+        )
         self.__dict__.update(state)
         self.catalog = CATALOG
         self.laps = LapAccumulator(self.settings.profile_step_m, CATALOG)
@@ -169,7 +182,7 @@ class SessionProcessor:
     def _remap(self, source: Catalog) -> None:
         """State restored from a checkpoint of another catalog: its vectors, mapped by channel name."""
         target = self.catalog
-        for p in (*self._heap, *self._block):
+        for p in (*self._heap, *self._block, *(f for _, block in self._closed for f in block)):
             p.values = target.from_payload(p.values, source)
         for parent in self._parents.values():
             if parent is not None:
@@ -188,8 +201,7 @@ class SessionProcessor:
     def on_frame(self, raw: bytes, received_ms: int) -> Outputs:
         out = Outputs()
         try:
-            h = decode_header(raw, self.catalog)
-            values, _ = decode_values(raw, self.catalog)
+            h, values = decode_header_values(raw, self.catalog)
         except ValueError:
             self.invalid += 1  # the bridge validates; this guards against other producers
             return out
@@ -235,6 +247,7 @@ class SessionProcessor:
         out = Outputs()
         while self._heap:
             self._aggregate(heapq.heappop(self._heap), out)
+        self._aggregate_closed(out)
         lap = self.lap
         if lap is None:
             return out
@@ -285,16 +298,22 @@ class SessionProcessor:
             self._report(out)
         index = int(np.floor(f.sim_time * 1000 / self.sizes[0]))
         if self._block and index != self._block_index:
-            self._close_block(out, final=False)
+            self._closed.append((self._block_index or 0, self._block))
+            self._block = []
+            if len(self._closed) >= self.batch_windows:
+                self._aggregate_closed(out)
         self._block_index = index
         self._block.append(f)
 
     def _open_lap_spans_time(self) -> bool:
-        return self.lap is not None and self.lap.frames + len(self._block) > 1
+        waiting = len(self._block) + sum(len(block) for _, block in self._closed)
+        return self.lap is not None and self.lap.frames + waiting > 1
 
     def _last_distance(self, lap: LapState) -> float:
         if self._block:
             return self._block[-1].lap_distance
+        if self._closed:
+            return self._closed[-1][1][-1].lap_distance
         return lap.last.lap_distance if lap.last is not None else 0.0
 
     def _start_lap(self, number: int, f: _Pending) -> LapState:
@@ -311,32 +330,61 @@ class SessionProcessor:
         return lap
 
     def _close_block(self, out: Outputs, final: bool) -> None:
-        """Emit the smallest window, fold it into the larger ones; ``final`` also closes those."""
+        """Close the open smallest window and aggregate every waiting one; ``final`` (the lap ends)
+        also closes the larger windows."""
+        if self._block:
+            self._closed.append((self._block_index or 0, self._block))
+            self._block = []
+        self._aggregate_closed(out)
+        if final:
+            lap = self.lap
+            for w in self.sizes[1:]:
+                parent = self._parents[w]
+                if parent is not None and lap is not None:
+                    out.windows.append(self._window_row(parent, lap, parent.lap))
+                self._parents[w] = None
+            self._report(out)
+
+    def _aggregate_closed(self, out: Outputs) -> None:
+        """Aggregate the closed smallest windows waiting, in order, as one block of frames.
+
+        Each window's rows are what aggregating it on its own gives (its statistics, the lap's sums
+        folded window by window, events walked frame by frame), so the results do not depend on how
+        many windows wait: only the number of numpy calls does, which is the cost for blocks of a
+        handful of frames.
+        """
         lap = self.lap
-        if self._block and lap is not None:
-            defs = self.definitions
-            t, d, markers, values = _arrays(self._block)
-            full = defs.maths.extend(values, t, d)
-            for dist, elapsed, ch in self.laps.add_block(lap, t, d, markers, values):
-                speed, throttle, brake_pressure, power = _opt(ch)  # in LapAccumulator.profile_names order
-                out.profile.append(
-                    ProfilePoint(
-                        session_id=self.session_id,
-                        lap=lap.number,
-                        distance=dist,
-                        elapsed=elapsed,
-                        speed=speed,
-                        throttle=throttle,
-                        brake_pressure=brake_pressure,
-                        power_electrical_total=power,
-                    )
+        closed, self._closed = self._closed, []
+        if not closed or lap is None:
+            return
+        defs = self.definitions
+        frames = [f for _, block in closed for f in block]
+        t, d, markers, values = _arrays(frames)
+        full = defs.maths.extend(values, t, d)
+        bounds = np.cumsum([0] + [len(block) for _, block in closed])
+        points, energy = self.laps.add_windows(lap, t, d, markers, values, bounds[:-1])
+        for dist, elapsed, ch in points:
+            speed, throttle, brake_pressure, power = _opt(ch)  # in LapAccumulator.profile_names order
+            out.profile.append(
+                ProfilePoint(
+                    session_id=self.session_id,
+                    lap=lap.number,
+                    distance=dist,
+                    elapsed=elapsed,
+                    speed=speed,
+                    throttle=throttle,
+                    brake_pressure=brake_pressure,
+                    power_electrical_total=power,
                 )
-            if defs.events.tracks:
-                ended = self.event_runs.add_block(defs.events, t, d, markers, full)
-                out.events += [self._event_row(e, lap.number) for e in ended]
-            child = block_stats(self.sizes[0], self._block_index or 0, lap.number, full, t, lap.start_sim_time, d)
+            )
+        if defs.events.tracks:
+            ended = self.event_runs.add_block(defs.events, t, d, markers, full)
+            out.events += [self._event_row(e, lap.number) for e in ended]
+        indices = [index for index, _ in closed]
+        children = windows_stats(self.sizes[0], indices, lap.number, full, t, lap.start_sim_time, d, bounds[:-1])
+        for child, kws in zip(children, energy, strict=True):
             means = child.means
-            out.windows.append(self._window_row(child, lap, means=means))
+            out.windows.append(self._window_row(child, lap, means=means, energy_kws=kws))
             if defs.alarms.limits:
                 stats = (child.mins, child.maxs, means, child.lasts)
                 end = child.start + child.window_ms / 1000.0
@@ -345,27 +393,27 @@ class SessionProcessor:
             for w in self.sizes[1:]:
                 parent = self._parents[w]
                 if parent is not None and (parent.index != parent_index(child, w) or parent.lap != child.lap):
-                    out.windows.append(self._window_row(parent, lap, parent.lap))
+                    out.windows.append(self._window_row(parent, lap, parent.lap, energy_kws=kws))
                     parent = None
                     if w == self.sizes[-1]:
                         self._report(out)  # quality and session rows once per largest window
                 self._parents[w] = merge_into(parent, child, w)
-            self._block = []
-        if final:
-            for w in self.sizes[1:]:
-                parent = self._parents[w]
-                if parent is not None and lap is not None:
-                    out.windows.append(self._window_row(parent, lap, parent.lap))
-                self._parents[w] = None
-            self._report(out)
 
     def _window_row(
-        self, s: WindowStats, lap: LapState, lap_number: int | None = None, means: F32 | None = None
+        self,
+        s: WindowStats,
+        lap: LapState,
+        lap_number: int | None = None,
+        means: F32 | None = None,
+        energy_kws: tuple[float, float] | None = None,
     ) -> WindowRow:
+        """The row of a window; the lap's energy as it stood when the window closed (``energy_kws``,
+        drawn and regen in kW*s), by default the lap's energy now."""
         base = self._lap_window_base.setdefault(s.window_ms, s.index)
         number = lap.number if lap_number is None else lap_number
         mins, maxs, lasts = s.mins, s.maxs, s.lasts
         means = s.means if means is None else means
+        drawn, regen = (lap.drawn_kws, lap.regen_kws) if energy_kws is None else energy_kws
         maths = None
         n = len(self.catalog.payload_channels)
         if len(mins) > n:
@@ -388,8 +436,8 @@ class SessionProcessor:
             maxs=maxs,
             means=means,
             lasts=lasts,
-            lap_energy_drawn_kwh=lap.drawn_kws / KWS_PER_KWH,
-            lap_energy_regen_kwh=lap.regen_kws / KWS_PER_KWH,
+            lap_energy_drawn_kwh=drawn / KWS_PER_KWH,
+            lap_energy_regen_kwh=regen / KWS_PER_KWH,
             maths=maths,
         )
 

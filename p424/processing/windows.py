@@ -7,6 +7,8 @@ min, max, mean (via sums and counts) and last.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,32 +54,64 @@ def block_stats(
     lap_distances: F64,
 ) -> WindowStats:
     """Statistics of one smallest window from its frames (rows in time order; NaN = absent)."""
+    starts = np.zeros(1, dtype=np.int64)
+    return windows_stats(window_ms, [index], lap, values, sim_times, lap_start, lap_distances, starts)[0]
+
+
+def windows_stats(
+    window_ms: int,
+    indices: Sequence[int],
+    lap: int,
+    values: F32,
+    sim_times: F64,
+    lap_start: float,
+    lap_distances: F64,
+    starts: I64,
+) -> list[WindowStats]:
+    """Statistics of consecutive smallest windows of one lap from their frames in one pass: window
+    ``k`` is rows ``starts[k]`` up to the next start. Each window's figures are reduced from its own
+    rows only (segment reductions), so they are the same however many windows are computed at once.
+    """
     present = ~np.isnan(values)
-    counts = present.sum(axis=0).astype(np.int64)
-    filled_lo = np.where(present, values, np.inf)
-    filled_hi = np.where(present, values, -np.inf)
-    mins = filled_lo.min(axis=0)
-    maxs = filled_hi.max(axis=0)
-    mins[counts == 0] = np.nan
-    maxs[counts == 0] = np.nan
-    sums = np.where(present, values, 0.0).sum(axis=0, dtype=np.float64)
-    # Last present value per channel: index of the last True in each column.
-    last_row = values.shape[0] - 1 - np.argmax(present[::-1], axis=0)
-    lasts = values[last_row, np.arange(values.shape[1])]
-    return WindowStats(
-        window_ms=window_ms,
-        index=index,
-        lap=lap,
-        frame_count=values.shape[0],
-        mins=mins.astype(np.float32),
-        maxs=maxs.astype(np.float32),
-        sums=sums,
-        counts=counts,
-        lasts=lasts.astype(np.float32),
-        last_sim_time=float(sim_times[-1]),
-        last_lap_time=float(sim_times[-1] - lap_start),
-        last_lap_distance=float(lap_distances[-1]),
-    )
+    counts = np.add.reduceat(present, starts, axis=0, dtype=np.int64)
+    # fmin/fmax skip NaN and give NaN only where a channel is absent in every frame of the window.
+    mins = np.fmin.reduceat(values, starts, axis=0)
+    maxs = np.fmax.reduceat(values, starts, axis=0)
+    sums = np.add.reduceat(np.where(present, values, 0.0), starts, axis=0, dtype=np.float64)
+    # Last present value per channel and window: the highest row index holding one.
+    rows = np.where(present, _rows(values.shape[0])[:, None], -1)
+    last_row = np.maximum.reduceat(rows, starts, axis=0)
+    lasts = values[np.maximum(last_row, 0), _columns(values.shape[1])]
+    lasts[last_row < 0] = np.nan
+    ends = [*starts[1:].tolist(), values.shape[0]]
+    return [
+        WindowStats(
+            window_ms=window_ms,
+            index=index,
+            lap=lap,
+            frame_count=end - start,
+            mins=mins[k],
+            maxs=maxs[k],
+            sums=sums[k],
+            counts=counts[k],
+            lasts=lasts[k],
+            last_sim_time=float(sim_times[end - 1]),
+            last_lap_time=float(sim_times[end - 1] - lap_start),
+            last_lap_distance=float(lap_distances[end - 1]),
+        )
+        for k, (index, start, end) in enumerate(zip(indices, starts.tolist(), ends, strict=True))
+    ]
+
+
+@functools.cache
+def _columns(n: int) -> I64:
+    """0..n-1, built once per width (one per catalog and maths set)."""
+    return np.arange(n)
+
+
+@functools.cache
+def _rows(n: int) -> I64:
+    return np.arange(n)
 
 
 def merge_into(parent: WindowStats | None, child: WindowStats, window_ms: int) -> WindowStats:

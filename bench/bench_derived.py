@@ -97,7 +97,7 @@ def main() -> None:
         "--batch-windows",
         type=int,
         default=1,
-        help="closed windows aggregated together (1: as when the job is quiet; 5: under load, FLINK_EMIT_INTERVAL_MS=500)",
+        help="closed windows aggregated together (1: the job when quiet; 5: loaded, FLINK_EMIT_INTERVAL_MS=500)",
     )
     args = ap.parse_args()
     frames = backlog(args.cars, args.seconds, args.seed)

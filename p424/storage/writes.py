@@ -1,7 +1,8 @@
 """Every Cassandra write as an upsert: statement texts and parameter tuples, derived from the records.
 
-Every write is an INSERT of absolute values keyed by the row's primary key, so writing the same
-output twice (a replay after a failure) leaves the same row: idempotent by construction. No
+Every write is an INSERT of absolute values keyed by the row's primary key (raw frames: map
+entries keyed by sequence number, below), so writing the same output twice (a replay after a
+failure) leaves the same row: idempotent by construction. No
 counters. ``None`` parameters mean "leave unset" (the sink passes the driver's UNSET_VALUE, so
 absent channels create no tombstones).
 
@@ -14,8 +15,9 @@ milliseconds (the driver accepts ints for ``timestamp``).
 Raw frames are the one exception to a row per record: ``frame_blocks`` gathers them into map
 entries (``MapTable``), one ``UPDATE ... SET frames = frames + ?`` per (session, bucket, block)
 present in an element. A map-entry upsert is idempotent per sequence number and leaves the row's
-other entries alone, so a replay after a restore, a late frame, or a block spread over several
-elements all end with exactly one copy of each frame.
+other entries alone (and, unlike ``SET frames = ?``, writes no tombstone), so a replay after a
+restore, a late frame, or a block spread over several elements all end with exactly one copy of
+each frame.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ import numpy as np
 from p424.codec.frame import FrameEncoder
 from p424.config import REPO_ROOT
 from p424.kafka.messages import lap_message, quality_snapshot, window_message_json
-from p424.processing.outputs import Outputs
+from p424.processing.emit import MAX_PENDING_FRAMES
+from p424.processing.outputs import FrameRow, Outputs
 from p424.processing.session import SessionProcessor
 from p424.storage import writes
 from unity_bridge.lapfile import lap_frames, read_lap_file
@@ -64,6 +65,22 @@ def main() -> None:
     small = [w for w in out.windows if w.window_ms == 100]
     large = [w for w in out.windows if w.window_ms == 1000]
     quality = quality_snapshot(out.quality[-1])
+    # The sink's raw-frame statements per element (at most MAX_PENDING_FRAMES frames), timed per element
+    # and shown per frame: before frame_blocks a row per frame, now a block per (bucket, block) plus
+    # a row per marked frame.
+    elements = [out.frames[i : i + MAX_PENDING_FRAMES] for i in range(0, len(out.frames), MAX_PENDING_FRAMES)]
+    per_frame = len(out.frames) / len(elements)
+
+    def frame_rows(element: Sequence[FrameRow]) -> object:
+        return [writes.frame_params(f) for f in element]
+
+    def frame_blocks(element: Sequence[FrameRow]) -> tuple[list[writes.Params], list[writes.Params]]:
+        return writes.frame_block_params(element), [writes.frame_params(f) for f in writes.marked(element)]
+
+    frame_cases: list[tuple[str, Callable[[Any], object]]] = [
+        ("frames as rows (before), per frame", frame_rows),
+        ("frame blocks + marked rows, per frame", frame_blocks),
+    ]
     cases: list[tuple[str, Callable[[Any], object], Sequence[Any]]] = [
         ("frame params", writes.frame_params, out.frames),
         ("window params (100 ms, blob)", writes.window_params, small),
@@ -78,6 +95,10 @@ def main() -> None:
     print(f"{len(out.frames)} frames, {len(small)} + {len(large)} windows, {len(out.laps)} laps; best of {args.repeat}")
     for name, build, rows in cases:
         print(f"  {name:<38} {per_row_us(build, rows, args.repeat):8.2f} us/row")
+    statements = sum(len(blocks) + len(rows) for blocks, rows in map(frame_blocks, elements))
+    print(f"raw frames in elements of {MAX_PENDING_FRAMES}: {len(out.frames)} rows before, {statements} statements now")
+    for name, build in frame_cases:
+        print(f"  {name:<38} {per_row_us(build, elements, args.repeat) / per_frame:8.2f} us/frame")
 
 
 if __name__ == "__main__":

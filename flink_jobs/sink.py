@@ -66,6 +66,7 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         st = writes.Statements(cfg.cassandra_keyspace)
         prep: Callable[[str], PreparedStatement] = self.session.prepare
         self.ps = {
+            "frame_block": prep(st.frame_block),
             "frame": prep(st.frame),
             "window": prep(st.window),
             "window_with_columns": prep(st.window_with_columns),
@@ -101,9 +102,12 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         """Every upsert of one element as (statement, parameters)."""
         now_ms = int(time.time() * 1000)
         ps = self.ps
+        # Raw frames: one map-entry upsert per (bucket, block) of the element, and a row in `frames`
+        # for each marked frame (Grafana reads those there); see p424.storage.writes.
         rows: list[tuple[PreparedStatement, tuple[object, ...]]] = [
-            (ps["frame"], writes.frame_params(f)) for f in out.frames
+            (ps["frame_block"], p) for p in writes.frame_block_params(out.frames)
         ]
+        rows += [(ps["frame"], writes.frame_params(f)) for f in writes.marked(out.frames)]
         column_sizes = self.cfg.window_column_sizes
         for w in out.windows:
             if w.window_ms not in column_sizes:

@@ -317,7 +317,11 @@ def test_duckdb_reads_every_sessions_gold_laps(two_laps: Processed, tmp_path: Pa
 
 # ------------------------------------------------------------------------------------------- retention and state
 def test_retention_follows_the_settings() -> None:
-    assert Retention.from_config(Config()).table_ttls() == {"frames": 30 * DAY_S, "channel_windows": 30 * DAY_S}
+    assert Retention.from_config(Config()).table_ttls() == {
+        "frames": 30 * DAY_S,
+        "frame_blocks": 30 * DAY_S,  # raw frames expire together, whichever table holds them
+        "channel_windows": 30 * DAY_S,
+    }
     assert Retention.from_config(Config(cassandra_raw_ttl_days=0)).frames_ttl_s == 0
     with pytest.raises(ValueError, match="CASSANDRA_WINDOWS_TTL_DAYS"):
         Retention.from_config(Config(cassandra_windows_ttl_days=-1))

@@ -260,6 +260,7 @@ def short_lived(stack: Stack) -> Iterator[tuple[TelemetryStore, str]]:
         assert f"frames rows now expire after {TTL_S} s" in changes
         tables = cluster.metadata.keyspaces[ks].tables
         assert tables["frames"].options["default_time_to_live"] == TTL_S
+        assert tables["frame_blocks"].options["default_time_to_live"] == TTL_S
         assert tables["channel_windows"].options["default_time_to_live"] == TTL_S
         assert tables["laps"].options["default_time_to_live"] == 0
         assert migrate(session, ks, stack.cfg.keyspace_replication, retention=Retention(frames_ttl_s=TTL_S, windows_ttl_s=TTL_S)) == []
@@ -275,17 +276,21 @@ def write(store: TelemetryStore, ks: str, p: Processed, columns_ms: frozenset[in
     """The session's rows, through the statements and parameters the stream's sink binds."""
     t = writes.TABLES
     now = int(time.time() * 1000)
-    groups: list[tuple[Any, list[tuple[object, ...]]]] = [
-        (t.frame, [t.frame.params(f) for f in p.out.frames]),
-        (t.window, [t.window.params(w) for w in p.out.windows if w.window_ms not in columns_ms]),
-        (t.window_with_columns, [t.window_with_columns.params(w) for w in p.out.windows if w.window_ms in columns_ms]),
-        (t.profile, [t.profile.params(x) for x in p.out.profile]),
-        (t.lap, [t.lap.params(x) for x in p.out.laps]),
-        (t.quality, [t.quality.params(p.out.quality[-1], now)]),
-        (t.session, [t.session.params(p.out.sessions[-1], now)]),
+    groups: list[tuple[str, list[tuple[object, ...]]]] = [
+        (t.frame_block.update(ks), t.frame_block.params(p.out.frames)),  # the sink's frames: blocks ...
+        (t.frame.insert(ks), [t.frame.params(f) for f in writes.marked(p.out.frames)]),  # ... and marked rows
+        (t.window.insert(ks), [t.window.params(w) for w in p.out.windows if w.window_ms not in columns_ms]),
+        (
+            t.window_with_columns.insert(ks),
+            [t.window_with_columns.params(w) for w in p.out.windows if w.window_ms in columns_ms],
+        ),
+        (t.profile.insert(ks), [t.profile.params(x) for x in p.out.profile]),
+        (t.lap.insert(ks), [t.lap.params(x) for x in p.out.laps]),
+        (t.quality.insert(ks), [t.quality.params(p.out.quality[-1], now)]),
+        (t.session.insert(ks), [t.session.params(p.out.sessions[-1], now)]),
     ]
-    for table, rows in groups:
-        ps = store.session.prepare(table.insert(ks))
+    for statement, rows in groups:
+        ps = store.session.prepare(statement)
         args = [tuple(UNSET_VALUE if v is None else v for v in r) for r in rows]
         execute_concurrent_with_args(store.session, ps, args, concurrency=64, raise_on_first_error=True)
 

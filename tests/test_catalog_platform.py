@@ -100,7 +100,7 @@ def _write_as_catalog_n_did(stack: Stack, frames: list[bytes], sid: int, car: in
     def run(table: Any, params: tuple[object, ...]) -> None:
         cql.execute(cql.prepare(table.insert(ks)), tuple(UNSET_VALUE if p is None else p for p in params))
 
-    for f in out.frames:
+    for f in out.frames:  # that platform stored every frame as a row of frames (before frame_blocks)
         run(t.frame, t.frame.params(f))
     for w in out.windows:
         table = t.window_with_columns if w.window_ms in columns_ms else t.window

@@ -108,7 +108,7 @@ def assert_stored_like_the_reference(stack: Stack, sid: int, df: pd.DataFrame, f
     """Every frame once, every 100 ms window with every frame, laps as pandas computes them."""
     q = stack.store.quality(sid)
     assert q is not None and q["frames_received"] == frames and q["frames_lost"] == 0
-    assert stack.store.frame_count(sid, float(df["sim_time"].max())) == frames  # one row per frame, no more
+    assert stack.store.frame_count(sid, float(df["sim_time"].max())) == frames  # every frame stored, each once
     ref = reference_laps(df)
     rows = {r["lap"]: r for r in stack.store.laps(sid)}
     for lap, r in ref.iterrows():
@@ -205,15 +205,25 @@ def pending_hints(stack: Stack, for_address: str) -> int:
 
 
 def count_at_one(stack: Stack, node: Host, sid: int, last_sim_time: float) -> int:
-    """The session's frame rows in ``node``'s own replica: read at consistency ONE with it as coordinator."""
+    """The session's frames in ``node``'s own replica, read at consistency ONE with it as coordinator:
+    distinct sequence numbers of frame_blocks' map entries and of frames rows (marked frames are in both),
+    counted as ``TelemetryStore.frame_count`` counts them."""
     ks = stack.cfg.cassandra_keyspace
-    total = 0
-    for bucket in range(0, int(last_sim_time // FRAME_BUCKET_S) + 1):
-        stmt = SimpleStatement(
-            f"SELECT count(*) AS n FROM {ks}.frames WHERE session_id = %s AND bucket = %s",
+    reads = {
+        table: SimpleStatement(
+            f"SELECT {column} FROM {ks}.{table} WHERE session_id = %s AND bucket = %s",
             consistency_level=ConsistencyLevel.ONE,
         )
-        total += stack.store.session.execute(stmt, (sid, bucket), host=node).one()["n"]
+        for table, column in (("frames", "seq"), ("frame_blocks", "frames"))
+    }
+    total = 0
+    for bucket in range(0, int(last_sim_time // FRAME_BUCKET_S) + 1):
+        rows = stack.store.session.execute(reads["frames"], (sid, bucket), host=node)
+        blocks = stack.store.session.execute(reads["frame_blocks"], (sid, bucket), host=node)
+        seqs = {int(r["seq"]) for r in rows}
+        for b in blocks:
+            seqs.update(int(seq) for seq in b["frames"] or {})
+        total += len(seqs)
     return total
 
 

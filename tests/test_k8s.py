@@ -519,6 +519,14 @@ def test_mlflow_values_proxy_artifacts_to_the_s3_bucket(k8s_cfg) -> None:
 
 
 # ---------------------------------------------------------------- Cassandra roles
+def test_raw_frames_are_granted_alike_in_both_their_tables() -> None:
+    """Raw frames live in frame_blocks and (marked ones, older sessions) frames: a role reads or writes both."""
+    for r in ROLES:
+        on = {g.table: g.permissions for g in r.grants}
+        assert on.get("frame_blocks") == on.get("frames"), r.name
+    assert "frame_blocks" in granted_tables()
+
+
 def test_roles_grant_only_on_tables_the_schema_has(k8s_cfg) -> None:
     tables = schema_tables(k8s_cfg.cassandra_keyspace, k8s_cfg.cassandra_replication)
     assert granted_tables() - set(tables) <= NOT_YET_IN_SCHEMA

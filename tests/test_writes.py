@@ -47,7 +47,12 @@ N_KEY = len(CATALOG.key_channels())
 
 
 def columns_of(statement: str) -> tuple[str, list[str]]:
-    """(table, columns) of an ``INSERT INTO ks.<table> (<columns>) VALUES (?, ...)``."""
+    """(table, columns) of an ``INSERT INTO ks.<table> (<columns>) VALUES (?, ...)``, or of an
+    ``UPDATE ks.<table> SET <map> = <map> + ? WHERE <key> = ? AND ...`` (the map, then the key)."""
+    if update := re.fullmatch(r"UPDATE ks\.(\w+) SET (\w+) = \2 \+ \? WHERE (.*)", statement):
+        key = update[3].split(" AND ")
+        assert all(k.endswith(" = ?") for k in key), statement
+        return update[1], [update[2], *(k.removesuffix(" = ?") for k in key)]
     m = re.fullmatch(r"INSERT INTO ks\.(\w+) \(([^)]*)\) VALUES \(([^)]*)\)", statement)
     assert m is not None, statement
     columns = m[2].split(", ")
@@ -86,6 +91,86 @@ def test_frames() -> None:
             "frame": b"\x17",
         },
     )
+
+
+def raw(seq: int, sim_time: float, session_id: int = 11, markers: int = 0) -> FrameRow:
+    """A frame whose datagram names its sequence number, so a misplaced entry shows."""
+    return FrameRow(
+        session_id=session_id,
+        seq=seq,
+        sim_time=sim_time,
+        lap=3,
+        lap_distance=1.5,
+        markers=markers,
+        frame=f"datagram {seq}".encode(),
+    )
+
+
+def test_frame_blocks_add_map_entries_per_session_bucket_and_block() -> None:
+    # FRAMES_PER_BLOCK = 50: seqs 2447-2449 are block 48, 2450-2452 block 49; the minute bucket
+    # changes at sim time 60 s, inside block 49, so that block is written to two partitions.
+    frames = [raw(2447, 59.94), raw(2448, 59.96), raw(2449, 59.98), raw(2450, 59.99), raw(2451, 60.01), raw(2452, 60.03)]
+    assert writes.Statements(KS).frame_block == (
+        "UPDATE ks.frame_blocks SET frames = frames + ? WHERE session_id = ? AND bucket = ? AND block = ?"
+    )
+    assert writes.frame_block_params(frames) == [
+        ({2447: b"datagram 2447", 2448: b"datagram 2448", 2449: b"datagram 2449"}, 11, 0, 48),
+        ({2450: b"datagram 2450"}, 11, 0, 49),
+        ({2451: b"datagram 2451", 2452: b"datagram 2452"}, 11, 1, 49),
+    ]
+    assert writes.frame_block_params([]) == []
+
+
+def test_late_and_duplicate_frames_join_their_own_block_once() -> None:
+    # Out of order: a late frame of an earlier block and a duplicate arrive among newer frames.
+    element = [raw(120, 2.4), raw(49, 0.98), raw(121, 2.42), raw(120, 2.4), raw(50, 1.0)]
+    assert writes.frame_block_params(element) == [
+        ({120: b"datagram 120", 121: b"datagram 121"}, 11, 0, 2),
+        ({49: b"datagram 49"}, 11, 0, 0),
+        ({50: b"datagram 50"}, 11, 0, 1),
+    ]
+
+
+def test_a_frame_lands_in_the_same_entry_however_the_elements_split_the_stream() -> None:
+    """The exactly-once argument: a frame's row key and map key depend on the frame alone, so a replay
+    after a restore (elements cut elsewhere) or a block written by several elements upserts the same
+    entries, each seq in exactly one (session, bucket, block) row."""
+    frames = [raw(seq, 54.51 + 0.02 * (seq - 2700)) for seq in range(2700, 3000)]  # 60 s falls at seq 2975
+
+    def entries(elements: list[list[FrameRow]]) -> Counter[tuple[Any, ...]]:
+        """(seq, session, bucket, block) of every map entry the elements' statements upsert."""
+        found: Counter[tuple[Any, ...]] = Counter()
+        for e in elements:
+            for m, *key in writes.frame_block_params(e):
+                assert isinstance(m, dict)
+                found.update((at, *key) for at in m)
+        return found
+
+    whole = entries([frames])
+    assert sorted(at for at, *_ in whole) == list(range(2700, 3000)) and set(whole.values()) == {1}
+    by_64 = entries([frames[i : i + 64] for i in range(0, len(frames), 64)])  # the emit policy's element size
+    replayed = entries([frames[i : i + 37] for i in range(0, len(frames), 37)] + [frames[100:180]])
+    assert set(by_64) == set(whole) and set(replayed) == set(whole)
+    assert {key[1:] for key in whole} >= {(11, 0, 59), (11, 1, 59)}  # block 59 (2950-2999) spans the minute
+
+
+def test_frame_blocks_keep_sessions_apart_and_only_marked_frames_are_rows() -> None:
+    element = [raw(5, 0.1, session_id=1), raw(5, 0.1, session_id=2, markers=4), raw(6, 0.12, session_id=1, markers=1)]
+    assert writes.frame_block_params(element) == [
+        ({5: b"datagram 5", 6: b"datagram 6"}, 1, 0, 0),
+        ({5: b"datagram 5"}, 2, 0, 0),
+    ]
+    assert writes.marked(element) == element[1:]
+
+
+def test_the_frame_blocks_statement_names_the_whole_primary_key() -> None:
+    """An UPDATE must name the full primary key; the migration's key is read, not restated."""
+    create = next(
+        " ".join(st.split()) for m in migrations() for st in m.statements(KS, "{}") if "ks.frame_blocks (" in st
+    )
+    key = re.search(r"PRIMARY KEY \(\((\w+), (\w+)\), (\w+)\)", create)
+    assert key is not None and list(writes.TABLES.frame_block.key_columns) == list(key.groups())
+    assert "frames map<bigint, blob>" in create
 
 
 def window_row() -> WindowRow:
@@ -431,6 +516,7 @@ def test_the_schema_reader_sees_every_table_and_the_blob_column() -> None:
     assert {"lap_events", "alerts", "recent_alerts"} <= set(schema)
     assert {"stats", "maths_stats", "ts", *window_stat_columns()} <= schema["channel_windows"]  # ALTER TABLE and catalog columns
     assert "PRIMARY" not in schema["frames"] and "bucket" in schema["frames"]
+    assert schema["frame_blocks"] == {"session_id", "bucket", "block", "frames"}
 
 
 @pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(writes.Tables)])

@@ -9,7 +9,7 @@ live model's predictions.
 
 Laps are the stream job's: a frame belongs to the lap the ``laps`` table says was running at its
 session time. Late frames (behind the session's watermark when they arrived: stored raw, left out
-of windows and laps) are not marked in the ``frames`` table, and their arrival order is gone; when
+of windows and laps) are not marked where raw frames are stored, and their arrival order is gone; when
 the session's quality row counted any, they are found from what the stream stored: a smallest
 window whose ``frame_count`` is short of the frames stored in its span held late frames, and the
 frames left out are those without which ``block_stats`` reproduces the window's stored statistics.
@@ -54,7 +54,7 @@ class SessionData:
     session: Mapping[str, Any]  # the ``sessions`` row
     quality: Mapping[str, Any] | None  # the ``session_quality`` row
     laps: Sequence[Mapping[str, Any]]  # ``laps`` rows
-    seqs: Sequence[int]  # unwrapped sequence numbers (the ``frames`` key), ascending
+    seqs: Sequence[int]  # unwrapped sequence numbers (the key of a frame in frame_blocks and frames), ascending
     frames: Sequence[bytes]  # the datagrams, in the order of ``seqs``
     predictions: Sequence[Mapping[str, Any]] = ()  # ``predictions`` rows
     # The smallest windows (window index -> (lap, frame_count, stats blob) rows), read only when the

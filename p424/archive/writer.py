@@ -29,7 +29,7 @@ from p424.archive.build import ArchiveError, Built, SessionData, build_session
 from p424.archive.layout import FORMAT_VERSION, record_key
 from p424.archive.store import ArchiveStore
 from p424.config import Config
-from p424.storage.schema import WINDOWS_PER_PART, frame_bucket
+from p424.storage.schema import FRAMES_PER_BLOCK, WINDOWS_PER_PART, frame_bucket
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 16
@@ -84,16 +84,26 @@ def read_session(session: Session, keyspace: str, session_id: int, smallest_ms: 
     times += [float(r.get(k) or 0.0) for r in laps for k in ("start_sim_time", "end_sim_time")]
     # One partition either side: late frames may lie before the first or after the last released one.
     buckets = range(frame_bucket(min(times)) - 1, frame_bucket(max(times)) + 2)
-    ps = session.prepare(f"SELECT seq, frame FROM {keyspace}.frames WHERE session_id = ? AND bucket = ?")
-    ps.fetch_size = 10_000
+    # Every frame is in frame_blocks, or (sessions stored before it) a row of frames; a marked frame is
+    # in both, the same datagram: keyed by sequence number, each is kept once.
     by_seq: dict[int, bytes] = {}
+    row_ps = session.prepare(f"SELECT seq, frame FROM {keyspace}.frames WHERE session_id = ? AND bucket = ?")
+    row_ps.fetch_size = 10_000
     for ok, result in execute_concurrent_with_args(
-        session, ps, [(session_id, b) for b in buckets], concurrency=CONCURRENCY, raise_on_first_error=True
+        session, row_ps, [(session_id, b) for b in buckets], concurrency=CONCURRENCY, raise_on_first_error=True
     ):
         assert ok
         for r in result:
             row = _as_dict(r)
             by_seq[int(row["seq"])] = bytes(row["frame"])
+    block_ps = session.prepare(f"SELECT frames FROM {keyspace}.frame_blocks WHERE session_id = ? AND bucket = ?")
+    block_ps.fetch_size = 10_000 // FRAMES_PER_BLOCK
+    for ok, result in execute_concurrent_with_args(
+        session, block_ps, [(session_id, b) for b in buckets], concurrency=CONCURRENCY, raise_on_first_error=True
+    ):
+        assert ok
+        for r in result:
+            by_seq.update((int(seq), bytes(frame)) for seq, frame in (_as_dict(r)["frames"] or {}).items())
     lap_numbers = sorted({int(r["lap"]) for r in laps} | {max((int(r["lap"]) for r in laps), default=0) + 1})
     pp = session.prepare(f"SELECT * FROM {keyspace}.predictions WHERE session_id = ? AND lap = ?")
     predictions: list[dict[str, Any]] = []

@@ -45,7 +45,15 @@ ROLES: tuple[Role, ...] = (
         name="p424_flink",
         grants=tuple(
             Grant(permissions=(MODIFY, SELECT), table=t)
-            for t in ("sessions", "frames", "channel_windows", "laps", "lap_distance_profile", "session_quality")
+            for t in (
+                "sessions",
+                "frame_blocks",
+                "frames",
+                "channel_windows",
+                "laps",
+                "lap_distance_profile",
+                "session_quality",
+            )
         ),
         purpose="the telemetry job's sink",
     ),

@@ -20,6 +20,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement, dict_factory
 
 from p424.catalog import CATALOG
+from p424.codec.frame import decode_header
 from p424.config import Config, load_config
 from p424.storage import maths_stats, window_stats
 from p424.storage.cluster import connect
@@ -136,8 +137,11 @@ class TelemetryStore:
         their retention TTL; ``sessions``, ``laps`` and quality rows stay)."""
         sid = info["session_id"]
         bucket = frame_bucket(float(info.get("first_sim_time") or 0.0))
-        probe = f"SELECT seq FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s LIMIT 1"
-        if not self._rows(probe, (sid, bucket)):
+        probes = (
+            f"SELECT {key} FROM {self.ks}.{table} WHERE session_id = %s AND bucket = %s LIMIT 1"
+            for table, key in (("frame_blocks", "block"), ("frames", "seq"))  # older sessions: frames only
+        )
+        if not any(self._rows(probe, (sid, bucket)) for probe in probes):
             return False
         laps = self._rows(f"SELECT lap FROM {self.ks}.laps WHERE session_id = %s LIMIT 1", (sid,))
         if not laps:
@@ -357,26 +361,65 @@ class TelemetryStore:
 
 
     # ---------- raw frames ----------
+    def _bucket_frames(self, session_id: int, bucket: int, columns: str) -> tuple[list[dict[str, Any]], list[Any]]:
+        """One minute bucket's ``frames`` rows (these columns) and the ``frames`` maps of its frame_blocks rows."""
+        rows = self._rows(
+            f"SELECT {columns} FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s", (session_id, bucket)
+        )
+        blocks = self._rows(
+            f"SELECT frames FROM {self.ks}.frame_blocks WHERE session_id = %s AND bucket = %s", (session_id, bucket)
+        )
+        return rows, [b["frames"] or {} for b in blocks]  # a map with no live entry reads as None
+
     def frames(self, session_id: int, start_sim_time: float, end_sim_time: float) -> Iterator[dict[str, Any]]:
-        """Raw frames whose session time lies in [start, end], in sequence order."""
+        """Raw frames whose session time lies in [start, end], in sequence order, each once: from
+        frame_blocks and from ``frames`` rows (sessions stored before frame_blocks, and marked frames)."""
         for bucket in range(frame_bucket(start_sim_time), frame_bucket(end_sim_time) + 1):
-            for row in self.session.execute(
-                f"SELECT seq, sim_time, lap, lap_distance, markers, frame FROM {self.ks}.frames WHERE session_id "
-                "= %s AND bucket = %s",
-                (session_id, bucket),
-                timeout=60,
-            ):
+            rows, blocks = self._bucket_frames(session_id, bucket, ", ".join(FRAME_COLUMNS))
+            for row in merged_frames(rows, blocks):
                 if start_sim_time <= row["sim_time"] <= end_sim_time:
                     yield row
 
     def frame_count(self, session_id: int, last_sim_time: float) -> int:
+        """Frames stored for the session up to ``last_sim_time``: distinct sequence numbers of both tables."""
         total = 0
         for bucket in range(0, int(last_sim_time // FRAME_BUCKET_S) + 1):
-            total += self._rows(
-                f"SELECT count(*) AS n FROM {self.ks}.frames WHERE session_id = %s AND bucket = %s",
-                (session_id, bucket),
-            )[0]["n"]
+            rows, blocks = self._bucket_frames(session_id, bucket, "seq")
+            total += len({int(r["seq"]) for r in rows}.union(*(map(int, b) for b in blocks)))
         return total
+
+
+FRAME_COLUMNS = ("seq", "sim_time", "lap", "lap_distance", "markers", "frame")  # a raw frame as a row of ``frames``
+
+
+def block_frames(entries: Mapping[int, bytes]) -> list[dict[str, Any]]:
+    """A frame_blocks map (sequence number -> datagram) as rows of ``frames``: the header fields decoded
+    from each datagram (frames of any registered catalog version decode), the unwrapped sequence
+    number from the map key (the datagram holds it modulo 2^32)."""
+    out = []
+    for seq, frame in entries.items():
+        h = decode_header(frame)
+        out.append(
+            {
+                "seq": int(seq),
+                "sim_time": h.sim_time,
+                "lap": h.lap,
+                "lap_distance": h.lap_distance,
+                "markers": h.markers,
+                "frame": bytes(frame),
+            }
+        )
+    return out
+
+
+def merged_frames(rows: Iterable[Mapping[str, Any]], blocks: Iterable[Mapping[int, bytes]]) -> list[dict[str, Any]]:
+    """Rows of ``frames`` and frame_blocks maps of one bucket as one list of frame rows, each sequence
+    number once, in sequence order (a marked frame is in both tables; a session stored before
+    frame_blocks is in ``frames`` only)."""
+    by_seq = {int(r["seq"]): dict(r) for r in rows}
+    for entries in blocks:
+        by_seq.update((row["seq"], row) for row in block_frames(entries) if row["seq"] not in by_seq)
+    return [by_seq[seq] for seq in sorted(by_seq)]
 
 
 def check_known(wanted: Sequence[str], rows: Sequence[dict[str, Any]], existing: set[str] | None) -> None:

@@ -1,8 +1,9 @@
 """Hot-store retention: which tables expire their rows, after how long (pure; the migrator applies it).
 
-Cassandra keeps the recent past; the archive (``p424.archive``) keeps everything. Raw frames and
-channel windows get a table ``default_time_to_live`` from the settings (both tables already use
-TimeWindowCompactionStrategy, so whole expired SSTables are dropped instead of compacted). Every
+Cassandra keeps the recent past; the archive (``p424.archive``) keeps everything. Raw frames (both
+their tables, ``frame_blocks`` and ``frames``) and channel windows get a table ``default_time_to_live``
+from the settings (these tables use TimeWindowCompactionStrategy, so whole expired SSTables are
+dropped instead of compacted; each map entry of a frame block expires on its own). Every
 other table (sessions, laps, profiles, quality, predictions) keeps its rows. A table TTL applies
 to rows written after it is set; rows already stored keep the TTL they were written with.
 """
@@ -43,4 +44,4 @@ class Retention:
 
     def table_ttls(self) -> dict[str, int]:
         """Table -> its ``default_time_to_live`` in seconds."""
-        return {"frames": self.frames_ttl_s, "channel_windows": self.windows_ttl_s}
+        return {"frames": self.frames_ttl_s, "frame_blocks": self.frames_ttl_s, "channel_windows": self.windows_ttl_s}

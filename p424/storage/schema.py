@@ -14,6 +14,9 @@ from p424.catalog import CATALOG, Catalog
 WINDOW_STATS = ("min", "max", "mean", "last")
 LAP_STATS = ("min", "max")
 FRAME_BUCKET_S = 60.0
+# Raw frames per frame_blocks row: 1 s at the simulator's 50 Hz, so a block is ~26 KiB of 528-byte
+# frames and a minute bucket holds ~60 rows.
+FRAMES_PER_BLOCK = 50
 WINDOWS_PER_PART = 6000
 PROFILE_STEP_M = 10
 
@@ -45,3 +48,8 @@ def frame_bucket(sim_time: float) -> int:
 
 def window_part(window_index_in_lap: int) -> int:
     return window_index_in_lap // WINDOWS_PER_PART
+
+
+def frame_block(seq: int) -> int:
+    """The frame_blocks row of a frame: its unwrapped sequence number // FRAMES_PER_BLOCK."""
+    return seq // FRAMES_PER_BLOCK

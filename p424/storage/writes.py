@@ -1,7 +1,8 @@
 """Every Cassandra write as an upsert: statement texts and parameter tuples, derived from the records.
 
-Every write is an INSERT of absolute values keyed by the row's primary key, so writing the same
-output twice (a replay after a failure) leaves the same row: idempotent by construction. No
+Every write is an INSERT of absolute values keyed by the row's primary key (raw frames: map
+entries keyed by sequence number, below), so writing the same output twice (a replay after a
+failure) leaves the same row: idempotent by construction. No
 counters. ``None`` parameters mean "leave unset" (the sink passes the driver's UNSET_VALUE, so
 absent channels create no tombstones).
 
@@ -10,6 +11,13 @@ derives from the record. A ``Table`` reads both its INSERT column list and a rec
 tuple from that declaration, so the two cannot drift apart; field metadata
 (``p424.storage.columns``) renames a field's column or leaves the field out. Timestamps are epoch
 milliseconds (the driver accepts ints for ``timestamp``).
+
+Raw frames are the one exception to a row per record: ``frame_blocks`` gathers them into map
+entries (``MapTable``), one ``UPDATE ... SET frames = frames + ?`` per (session, bucket, block)
+present in an element. A map-entry upsert is idempotent per sequence number and leaves the row's
+other entries alone (and, unlike ``SET frames = ?``, writes no tombstone), so a replay after a
+restore, a late frame, or a block spread over several elements all end with exactly one copy of
+each frame.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -43,6 +51,7 @@ from p424.storage.columns import channel_stat_fields, stored_fields
 from p424.storage.schema import (
     LAP_STATS,
     WINDOW_STATS,
+    frame_block,
     frame_bucket,
     lap_stat_columns,
     maths_stat_columns,
@@ -93,9 +102,19 @@ class Derived:
     keywords: Mapping[str, object] = field(default_factory=dict)
 
 
-def _layout(record: type[Any], derived: Sequence[Derived]) -> tuple[list[str], list[str], dict[str, object]]:
-    """(columns, a Python expression of ``r`` per column or column group, the names those expressions use)."""
+def _layout(
+    record: type[Any], derived: Sequence[Derived], fields: Sequence[str] | None = None
+) -> tuple[list[str], list[str], dict[str, object]]:
+    """(columns, a Python expression of ``r`` per column or column group, the names those expressions use).
+
+    ``fields``: only these stored fields, in this order (default: every stored field, in field order)."""
     stored = stored_fields(record)
+    if fields is not None:
+        column_of = dict(stored)
+        unstored = [name for name in fields if name not in column_of]
+        if unstored:
+            raise ValueError(f"{record.__name__} stores no field {unstored}")
+        stored = [(name, column_of[name]) for name in fields]
     columns = [col for _, col in stored]
     values = [f"r.{name}" for name, _ in stored]
     scope: dict[str, object] = {}
@@ -150,8 +169,59 @@ class StampedTable(_Upsert, Generic[R]):
         self.params: Callable[[R, int], Params] = _tuple_function("r, written_at_ms", [*values, "written_at_ms"], scope)
 
 
+class MapTable(Generic[R]):
+    """Records of type R gathered into the entries of one map column, a row per key.
+
+    The row key is the ``keys`` fields, then the derived key columns; each record is the entry
+    ``entry[0] -> entry[1]`` (two of its fields) of its key's row. ``params`` groups records (a pure
+    function): one parameter tuple per key present, ``({entry key: entry value, ...}, *key)``, in
+    order of first appearance; a later record with the same entry key replaces an earlier one.
+    The statement adds the entries to the row's map (``UPDATE ... SET m = m + ?``): an upsert of
+    each entry that leaves the row's other entries as they are.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        record: type[R],
+        *derived: Derived,
+        keys: tuple[str, ...],
+        column: str,
+        entry: tuple[str, str],
+    ) -> None:
+        self.name = name
+        self.column = column
+        key_columns, key_values, scope = _layout(record, derived, fields=keys)
+        self.key_columns = tuple(key_columns)
+        self.columns = (column, *key_columns)  # the order of each parameter tuple
+        _layout(record, (), fields=entry)  # a ValueError naming an entry field the record does not store
+        key = _tuple_function("r", key_values, scope)
+        entry_of = compile_reader(f"lambda r: (r.{entry[0]}, r.{entry[1]})")
+
+        def params(records: Iterable[R]) -> list[Params]:
+            groups: dict[Params, dict[object, object]] = {}
+            for r in records:
+                k = key(r)
+                entries = groups.get(k)
+                if entries is None:
+                    entries = groups[k] = {}
+                at, value = entry_of(r)
+                entries[at] = value
+            return [(entries, *k) for k, entries in groups.items()]
+
+        self.params: Callable[[Iterable[R]], list[Params]] = params
+
+    def update(self, keyspace: str) -> str:
+        where = " AND ".join(f"{c} = ?" for c in self.key_columns)
+        return f"UPDATE {keyspace}.{self.name} SET {self.column} = {self.column} + ? WHERE {where}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Tables:
+    # Raw frames in blocks: every frame, as map entries seq -> datagram (0006_frame_blocks.cql).
+    frame_block: MapTable[FrameRow]
+    # Raw frames as rows: before frame_blocks, every frame; now only frames with markers (``marked``),
+    # which Grafana's live board reads here (its Cassandra plugin cannot decode the datagram).
     frame: Table[FrameRow]
     window: Table[WindowRow]  # stats in the blob only
     window_with_columns: Table[WindowRow]  # the blob and every <channel>_<stat> column (WINDOW_COLUMNS_MS sizes)
@@ -183,9 +253,19 @@ def tables(catalog: Catalog = CATALOG) -> Tables:
         compute=_channel_major,
         of=channel_stat_fields(LapRow, LAP_STATS),
     )
+    # Frames are partitioned per session and minute of session time.
+    bucket = Derived(columns=("bucket",), compute=frame_bucket, of=("sim_time",))
     return Tables(
-        # Frames are partitioned per session and minute of session time.
-        frame=Table("frames", FrameRow, Derived(columns=("bucket",), compute=frame_bucket, of=("sim_time",))),
+        frame_block=MapTable(
+            "frame_blocks",
+            FrameRow,
+            bucket,
+            Derived(columns=("block",), compute=frame_block, of=("seq",)),
+            keys=("session_id",),
+            column="frames",
+            entry=("seq", "frame"),
+        ),
+        frame=Table("frames", FrameRow, bucket),
         window=Table("channel_windows", WindowRow, packed, maths_blob),
         window_with_columns=Table("channel_windows", WindowRow, packed, maths_blob, window_columns),
         lap=Table("laps", LapRow, lap_columns),
@@ -242,6 +322,10 @@ class Statements:
     @property
     def _tables(self) -> Tables:
         return TABLES if self.catalog is CATALOG else tables(self.catalog)
+
+    @property
+    def frame_block(self) -> str:
+        return self._tables.frame_block.update(self.keyspace)
 
     @property
     def frame(self) -> str:
@@ -303,6 +387,7 @@ class Statements:
 
 
 # ---- parameters of the statements above, in their column order (the catalog's tables) ----
+frame_block_params = TABLES.frame_block.params  # (frames) -> one tuple per (session, bucket, block)
 frame_params = TABLES.frame.params
 window_params = TABLES.window.params
 window_with_columns_params = TABLES.window_with_columns.params
@@ -315,3 +400,10 @@ prediction_error_params = TABLES.prediction_error.params
 event_params = TABLES.event.params
 alert_params = TABLES.alert.params
 recent_alert_params = TABLES.recent_alert.params
+
+
+def marked(frames: Iterable[FrameRow]) -> list[FrameRow]:
+    """The frames that are also written as ``frames`` rows: those with a marker set (line and sector
+    crossings, repositions: a few per lap), for Grafana's live board (grafana/boards/live_car.py
+    MARKERS_CQL), which reads them there. Every frame, these too, is in ``frame_blocks``."""
+    return [f for f in frames if f.markers]

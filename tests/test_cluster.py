@@ -227,6 +227,28 @@ def count_at_one(stack: Stack, node: Host, sid: int, last_sim_time: float) -> in
     return total
 
 
+def read_at_all(stack: Stack, sid: int, last_sim_time: float, laps: int) -> None:
+    """Read every partition of the session's frames and 100 ms windows at consistency ALL: Cassandra
+    compares the three replicas and writes what one lacks to it before answering (blocking read
+    repair), which is how a replica gets a write it acknowledged to nobody (see the node-loss test)."""
+    ks = stack.cfg.cassandra_keyspace
+    session = stack.store.session
+    for table in ("frames", "frame_blocks"):
+        read = SimpleStatement(
+            f"SELECT * FROM {ks}.{table} WHERE session_id = %s AND bucket = %s", consistency_level=ConsistencyLevel.ALL
+        )
+        for bucket in range(0, int(last_sim_time // FRAME_BUCKET_S) + 1):
+            session.execute(read, (sid, bucket), timeout=60).all()
+    read = SimpleStatement(
+        f"SELECT * FROM {ks}.channel_windows WHERE session_id = %s AND window_ms = 100 AND lap = %s AND part = %s",
+        consistency_level=ConsistencyLevel.ALL,
+    )
+    for lap in range(1, laps + 1):
+        for part in range(100):
+            if not session.execute(read, (sid, lap, part), timeout=60).all():
+                break
+
+
 def windows_at_one(stack: Stack, node: Host, sid: int, lap: int) -> list[int]:
     ks = stack.cfg.cassandra_keyspace
     counts: list[int] = []
@@ -370,13 +392,25 @@ def test_losing_a_kafka_broker_and_a_cassandra_node_mid_stream_loses_and_doubles
     results["cassandra_node_loss"] = impacts(samples, t_cassandra, t_restart, steady_acked, steady)
     results["restarts"] = impacts(samples, t_restart, samples[-1].t, steady_acked, steady)
 
-    # The returned node's own replica becomes complete: read at ONE with it as coordinator (a read at
-    # ONE repairs nothing, and no quorum read of these partitions has run since it returned), while
-    # the others' logs show them handing it their hint files. No repair is run.
-    complete = wait_for(lambda: count_at_one(cluster, node, sid, last_sim_time) == len(frames) or None, 300,
-                        "the returned node's replica to hold every frame")
-    results["cassandra_replica_complete_after_rejoin_s"] = round(progress.now() - t_up, 1)
+    # The returned node catches up in two ways. Hinted handoff: the writes it missed while down were
+    # kept as hints by the coordinators that could not reach it, and are handed to it once it is back
+    # (the others' logs show the hint files delivered; their pending hints for it drain to none). A
+    # write it had in flight when it was killed is not hinted: it may have coordinated a write that
+    # the two others acknowledged (quorum, so the client never retried) before applying its own copy.
+    # Such a gap (seen in one run of several: a few frames) is closed by read repair: reading the
+    # session's partitions at ALL compares the three replicas and writes the missing cells to it.
+    # Its replica is read at ONE with it as coordinator, which repairs nothing.
+    wait_for(lambda: pending_hints(cluster, cassandra.node.address) == 0 or None, 300,
+             "the others' hints for the returned node to be delivered")
+    results["hints_delivered_after_rejoin_s"] = round(progress.now() - t_up, 1)
     results["hint_files_delivered_to_it"] = hint_deliveries(platform, cassandra.node.address, since=t_restart_wall)
+    deadline = time.monotonic() + 30  # the last hint file's rows being applied
+    while (held := count_at_one(cluster, node, sid, last_sim_time)) < len(frames) and time.monotonic() < deadline:
+        time.sleep(2)
+    results["frames_missing_in_its_replica_after_hints"] = len(frames) - held
+    read_at_all(cluster, sid, last_sim_time, 16)  # read repair: a no-op when the hints were enough
+    complete = count_at_one(cluster, node, sid, last_sim_time) == len(frames)
+    results["cassandra_replica_complete_after_rejoin_s"] = round(progress.now() - t_up, 1)
     record(cluster, "kafka_broker_and_cassandra_node", results)
     assert complete and results["hint_files_delivered_to_it"] >= 1
     expected = reference_windows(df, 100)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 from p424.config import parse_env_file
@@ -20,10 +21,11 @@ GENERATED = (
 )
 
 
-def ensure_credentials(path: Path) -> bool:
-    """Create missing secrets (keeping existing ones). Returns True when the file changed."""
+def ensure_credentials(path: Path, extra: Iterable[str] = ()) -> bool:
+    """Create missing secrets (keeping existing ones): GENERATED and ``extra`` (native mode's component
+    passwords, p424.security.identities.credential_keys). Returns True when the file changed."""
     current = parse_env_file(path)
-    missing = [k for k in GENERATED if not current.get(k)]
+    missing = [k for k in (*GENERATED, *extra) if not current.get(k)]
     if not missing:
         return False
     for key in missing:

@@ -41,6 +41,7 @@ from launcher.services.mlflow import MLflow
 from launcher.services.predictor import Predictor
 from launcher.topology import nodes
 from p424.config import Config, config_file, load_config, parse_env_file
+from p424.security.identities import as_component, credential_keys
 
 NodeService = TypeVar("NodeService", Kafka, Cassandra)
 
@@ -52,10 +53,11 @@ class NativePlatform:
         self.overrides = dict(overrides or {})
         self.paths = StatePaths.of(load_config(overrides=overrides))
         self.paths.ensure()
-        if ensure_credentials(self.paths.credentials):
+        if ensure_credentials(self.paths.credentials, credential_keys(load_config(overrides=overrides))):
             console.info(f"generated credentials in {self.paths.credentials} (mode 0600)")
-        # Load after generating, so the credentials take their place in the precedence order.
-        cfg = load_config(overrides=overrides)
+        # Load after generating, so the credentials take their place in the precedence order; the
+        # launcher itself (provisioning, health probes, commands) logs in as the admin when auth is on.
+        cfg = as_component(load_config(overrides=overrides), "admin", parse_env_file(self.paths.credentials))
         # The services are those of the topology the data belongs to, whatever was asked for: `down`
         # and `status` act on what runs; `up` refuses another topology (self.refused).
         self.recorded_topology = topology.recorded(self.paths)
@@ -199,6 +201,9 @@ class NativePlatform:
         if created:
             rf = self.cfg.replication_factor
             console.info(f"created Kafka topics (replication factor {rf}): {', '.join(created)}")
+        if self.cfg.auth_enabled:
+            for change in provision.provision_kafka_access(self.cfg, parse_env_file(self.paths.credentials)):
+                console.info(f"Kafka access: {change}")
         for change in provision.ensure_schema(self.cfg):
             console.info(f"Cassandra schema: {change}")
 

@@ -10,6 +10,7 @@ Secrets are never shown by ``repr`` or ``public_dict``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -31,8 +32,11 @@ SECRET_KEYS = frozenset(
         "grafana_admin_password",
         "grafana_token",
         "postgres_password",
+        "kafka_sasl_password",
+        "cassandra_password",
     }
 )
+AUTH_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class Config:
     platform_bind_address: str = "127.0.0.1"
     platform_mode: str = "auto"  # auto | native | compose
     platform_topology: str = "single"  # single | cluster (cluster: native mode only)
+    # Authentication on every service (Kafka SASL/SCRAM, Cassandra roles, MLflow basic auth, bearer
+    # tokens on HTTP endpoints): auto | on | off; auto is on whenever platform_bind_address is not a
+    # loopback address.
+    platform_auth: str = "auto"
     # Where clients reach each service; empty means platform_bind_address (compose sets service names).
     kafka_host: str = ""
     cassandra_host: str = ""
@@ -171,8 +179,16 @@ class Config:
     grafana_admin_password: str = ""
     grafana_token: str = ""
     postgres_password: str = ""
+    # --- the identity this process logs in with when auth is on (set per process by the launcher from
+    # the component credentials in credentials.env; p424.security.identities) ---
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    cassandra_username: str = ""
+    cassandra_password: str = ""
 
     def __post_init__(self) -> None:
+        if self.platform_auth not in AUTH_MODES:
+            raise ValueError(f"PLATFORM_AUTH must be one of {', '.join(AUTH_MODES)}, got {self.platform_auth!r}")
         if self.platform_topology not in TOPOLOGIES:
             raise ValueError(
                 f"PLATFORM_TOPOLOGY must be one of {', '.join(TOPOLOGIES)}, got {self.platform_topology!r}"
@@ -194,6 +210,13 @@ class Config:
     @property
     def clustered(self) -> bool:
         return self.platform_topology == "cluster"
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether services demand credentials (PLATFORM_AUTH)."""
+        if self.platform_auth == "auto":
+            return not is_loopback(self.platform_bind_address)
+        return self.platform_auth == "on"
 
     @property
     def cluster_node_addresses(self) -> tuple[str, ...]:
@@ -340,6 +363,17 @@ class Config:
 
 def _addresses(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a bind address only accepts local connections; a host name other than localhost is not
+    resolved here and counts as reachable from elsewhere (the safe side for PLATFORM_AUTH=auto)."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_env_file(path: Path) -> dict[str, str]:

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from launcher.native import NativePlatform
 from p424.config import Config
+from p424.kafka import auth as kafka_auth
 from p424.storage.reader import TelemetryStore
 
 T = TypeVar("T")
@@ -60,7 +61,11 @@ class Stack:
     # ---------- Kafka ----------
     def consumer(self, **kw: Any) -> KafkaConsumer:
         return KafkaConsumer(
-            bootstrap_servers=self.cfg.kafka_bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000, **kw
+            bootstrap_servers=self.cfg.kafka_bootstrap,
+            enable_auto_commit=False,
+            consumer_timeout_ms=2000,
+            **kafka_auth.kafka_python(self.cfg),
+            **kw,
         )
 
     def end_offsets(self, topic: str) -> dict[TopicPartition, int]:

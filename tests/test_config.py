@@ -24,6 +24,8 @@ def test_every_setting_in_the_env_file_is_known_and_every_known_setting_is_docum
         "GRAFANA_ADMIN_PASSWORD",
         "GRAFANA_TOKEN",
         "POSTGRES_PASSWORD",
+        "KAFKA_SASL_PASSWORD",
+        "CASSANDRA_PASSWORD",
     }
     assert set(KNOWN_KEYS) - set(in_file) == secrets, "document every non-secret setting in toolchain-config.env"
 
@@ -89,9 +91,11 @@ def test_env_file_syntax(tmp_path: Path) -> None:
 
 
 def test_secrets_never_appear_in_repr_or_public_dict() -> None:
-    cfg = Config(minio_root_password="hunter2", grafana_token="tok-123")
-    assert "hunter2" not in repr(cfg) and "tok-123" not in repr(cfg)
-    assert cfg.public_dict()["MINIO_ROOT_PASSWORD"] == "***"
+    cfg = Config(minio_root_password="hunter2", grafana_token="tok-123", kafka_sasl_password="scram-pw",
+                 cassandra_password="cql-pw")
+    assert not [v for v in ("hunter2", "tok-123", "scram-pw", "cql-pw") if v in repr(cfg)]
+    for key in ("MINIO_ROOT_PASSWORD", "KAFKA_SASL_PASSWORD", "CASSANDRA_PASSWORD"):
+        assert cfg.public_dict()[key] == "***"
 
 
 def test_service_hosts_default_to_the_bind_address_and_can_be_overridden() -> None:

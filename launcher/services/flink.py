@@ -50,6 +50,7 @@ JAVA_OPTS = " ".join(
 
 class Flink(NativeService):
     name = "flink"
+    component = "flink"
 
     @property
     def venv(self) -> Path:
@@ -169,6 +170,8 @@ heartbeat:
             "FLINK_CONF_DIR": str(self.conf_dir),
             "FLINK_LOG_DIR": str(log_dir),
             "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin:/usr/local/bin",
+            # The job's client (which resolves its settings) and its Python workers log in as the job.
+            **self.identity_env(),
         }
 
     def taskmanager_names(self) -> list[str]:

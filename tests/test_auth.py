@@ -1,0 +1,181 @@
+"""Authentication settings without servers: who logs in as whom, what each service is configured with.
+
+The servers' side (a broker refusing a client, a role refused a DROP, ...) is tests/test_auth_platform.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from launcher.credentials import GENERATED, ensure_credentials
+from launcher.native import NativePlatform
+from p424.config import Config, parse_env_file
+from p424.kafka import auth as kafka_auth
+from p424.kafka.access import bindings, operation, platform_bindings
+from p424.security import identities as ids
+from p424.security.kafka import Acl, acls, kafka_principals
+from p424.security.roles import ROLES
+
+
+def platform(tmp_path: Path, auth: str = "on") -> NativePlatform:
+    return NativePlatform({"PLATFORM_STATE_DIR": str(tmp_path), "PLATFORM_AUTH": auth})
+
+
+def properties(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize(
+    ("mode", "address", "enabled"),
+    [
+        ("auto", "127.0.0.1", False),
+        ("auto", "127.0.0.6", False),
+        ("auto", "localhost", False),
+        ("auto", "::1", False),
+        ("auto", "10.1.2.3", True),
+        ("auto", "0.0.0.0", True),
+        ("auto", "pitwall.local", True),  # not resolved: counts as reachable
+        ("on", "127.0.0.1", True),
+        ("off", "10.1.2.3", False),
+    ],
+)
+def test_auth_is_on_whenever_the_platform_binds_beyond_loopback(mode: str, address: str, enabled: bool) -> None:
+    assert Config(platform_auth=mode, platform_bind_address=address).auth_enabled is enabled
+
+
+def test_a_bad_auth_mode_is_named() -> None:
+    with pytest.raises(ValueError, match="PLATFORM_AUTH must be one of auto, on, off, got 'yes'"):
+        Config(platform_auth="yes")
+
+
+def test_every_principal_role_and_mlflow_user_has_a_generated_password_and_an_identity() -> None:
+    cfg = Config()
+    keys = ids.credential_keys(cfg)
+    assert len(keys) == len(set(keys))
+    assert {ids.kafka_password_key(p.user) for p in kafka_principals(cfg)} < set(keys)
+    assert ids.kafka_password_key(ids.KAFKA_BROKER_USER) in keys
+    assert {ids.cassandra_password_key(r.name) for r in ROLES} < set(keys)
+    # Every Kafka principal and Cassandra role is somebody's login (none is defined and left unused).
+    assert {i.kafka_user for i in ids.IDENTITIES if i.kafka_user} == {p.user for p in kafka_principals(cfg)}
+    assert {i.cassandra_role for i in ids.IDENTITIES if i.cassandra_role} == {r.name for r in ROLES}
+    assert {i.mlflow_user for i in ids.IDENTITIES if i.mlflow_user} == set(ids.MLFLOW_USERS)
+    with pytest.raises(KeyError, match="no identity for component 'nobody'"):
+        ids.identity("nobody")
+
+
+def test_native_up_generates_component_passwords_privately_and_compose_keeps_its_set(tmp_path: Path) -> None:
+    p = platform(tmp_path)
+    values = parse_env_file(p.paths.credentials)
+    assert set(values) == {*GENERATED, *ids.credential_keys(p.cfg)} and all(values.values())
+    assert p.paths.credentials.stat().st_mode & 0o077 == 0
+    # Existing passwords are kept; compose mode asks for GENERATED only.
+    assert not ensure_credentials(p.paths.credentials, ids.credential_keys(p.cfg))
+    assert parse_env_file(p.paths.credentials) == values
+    other = tmp_path / "compose" / "credentials.env"
+    ensure_credentials(other)
+    assert set(parse_env_file(other)) == set(GENERATED)
+
+
+def test_each_process_gets_its_own_login_and_no_other(tmp_path: Path) -> None:
+    p = platform(tmp_path)
+    creds = parse_env_file(p.paths.credentials)
+    admin_passwords = {v for k, v in creds.items() if k.endswith(("P424_ADMIN", "_ADMIN"))}
+    # The launcher itself provisions as the admin...
+    assert (p.cfg.kafka_sasl_username, p.cfg.cassandra_username) == (ids.KAFKA_ADMIN_USER, "p424_admin")
+    # ...and every process it starts replaces that login with its own component's (or none).
+    for service, kafka_user, role, mlflow_user in (
+        (p.bridge, "p424-bridge", "", ""),
+        (p.predictor, "p424-predictor", "p424_predictor", ids.MLFLOW_VIEWER),
+        (p.airflow, "", "p424_airflow", ids.MLFLOW_AIRFLOW),
+        (p.grafana_live, "p424-grafana-live", "", ""),
+    ):
+        env = service.settings_env()
+        assert env["KAFKA_SASL_USERNAME"] == kafka_user, service.name
+        assert env["CASSANDRA_USERNAME"] == role, service.name
+        assert env["MLFLOW_TRACKING_USERNAME"] == mlflow_user, service.name
+        assert not admin_passwords & set(env.values()), f"{service.name} gets an admin password"
+        if kafka_user:
+            assert env["KAFKA_SASL_PASSWORD"] == creds[ids.kafka_password_key(kafka_user)]
+    flink = p.flink.env()  # the job's client and its Python workers
+    assert (flink["KAFKA_SASL_USERNAME"], flink["CASSANDRA_USERNAME"]) == ("p424-flink", "p424_flink")
+
+
+def test_with_auth_off_no_process_gets_a_login(tmp_path: Path) -> None:
+    p = platform(tmp_path, "off")
+    assert p.cfg.kafka_sasl_username == "" and kafka_auth.kafka_python(p.cfg) == {}
+    for service in (p.bridge, p.predictor, p.airflow):
+        env = service.settings_env()
+        assert all(env[v] == "" for v in ids.IDENTITY_VARIABLES), service.name
+
+
+def test_kafka_clients_log_in_with_scram_in_each_librarys_terms() -> None:
+    cfg = Config(platform_auth="on", kafka_sasl_username="p424-bridge", kafka_sasl_password="pw-1")
+    assert kafka_auth.kafka_python(cfg) == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "p424-bridge",
+        "sasl_plain_password": "pw-1",
+    }
+    assert kafka_auth.librdkafka(cfg)["sasl.username"] == "p424-bridge"
+    assert kafka_auth.java_client(cfg)["sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="p424-bridge" password="pw-1";'
+    )
+    assert "pw-1" not in repr(kafka_auth.login(cfg))
+    with pytest.raises(ValueError, match="KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD are not set"):
+        kafka_auth.kafka_python(Config(platform_auth="on"))
+    with pytest.raises(ValueError, match="must not contain quotes"):
+        kafka_auth.jaas_config("M", {"password": 'a"b'})
+
+
+def test_the_broker_with_auth_takes_only_sasl_and_denies_what_no_acl_allows(tmp_path: Path) -> None:
+    p = platform(tmp_path)
+    props = properties(p.kafka.server_properties())
+    assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:9092"
+    assert props["listener.security.protocol.map"] == "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    assert props["sasl.enabled.mechanisms"] == props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:p424-broker;User:p424-admin"
+    broker_pw = parse_env_file(p.paths.credentials)[ids.kafka_password_key(ids.KAFKA_BROKER_USER)]
+    assert f'user_p424-broker="{broker_pw}"' in props["listener.name.controller.plain.sasl.jaas.config"]
+    # One --add-scram per user, as StorageTool takes it.
+    args = p.kafka.scram_arguments()
+    assert args[::2] == ["--add-scram"] * len(ids.kafka_users(p.cfg))
+    assert f"SCRAM-SHA-512=[name=p424-broker,password={broker_pw}]" in args
+    # With auth off, the broker is as before: PLAINTEXT and no authorizer.
+    plain = properties(platform(tmp_path / "off", "off").kafka.server_properties())
+    assert plain["listeners"].startswith("PLAINTEXT://") and "authorizer.class.name" not in plain
+    assert platform(tmp_path / "off2", "off").kafka.scram_arguments() == []
+
+
+def test_kafka_storage_formatted_without_users_is_refused_with_auth_on(tmp_path: Path) -> None:
+    from launcher.console import PlatformError
+
+    p = platform(tmp_path)
+    p.kafka.data.mkdir(parents=True)
+    (p.kafka.data / "meta.properties").write_text("formatted\n")
+    with pytest.raises(PlatformError, match="formatted without SCRAM users"):
+        p.kafka.prepare()
+    assert (p.kafka.conf_dir / "server.properties").stat().st_mode & 0o077 == 0
+
+
+def test_every_acl_operation_is_one_kafka_knows_and_principals_get_only_their_topics() -> None:
+    cfg = Config()
+    for principal in kafka_principals(cfg):
+        for rule in acls(principal):
+            for op in rule.operations:
+                operation(op)  # raises on a name confluent-kafka (Kafka's AclOperation) does not know
+    by_user: dict[str, set[tuple[str, str]]] = {}
+    for b in platform_bindings(cfg):
+        by_user.setdefault(b.principal, set()).add((b.name, b.operation.name))
+    predictor = by_user["User:p424-predictor"]
+    assert (cfg.kafka_topic_frames, "WRITE") not in predictor and (cfg.kafka_topic_predictions, "WRITE") in predictor
+    assert (cfg.kafka_topic_frames, "WRITE") in by_user["User:p424-bridge"]
+    assert ("p424-telemetry", "READ") in by_user["User:p424-flink"]  # its consumer group
+    with pytest.raises(ValueError, match="'Fly' is not a Kafka ACL operation"):
+        operation("Fly")
+    with pytest.raises(ValueError, match="unknown ACL resource type"):
+        bindings("u", (Acl(resource_type="schema", name="x", operations=("Read",)),))

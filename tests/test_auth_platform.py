@@ -1,0 +1,149 @@
+"""Authentication and authorisation against real servers, each started by the test with auth on.
+
+Every service is started from the launcher's own service class with PLATFORM_AUTH=on in the tests'
+own state dir and loopback address (tests/auth_services.py), provisioned as `up` provisions it,
+and stopped afterwards; the shared stack is never touched. For each service: a client without
+credentials is refused, and a component's credentials are refused what that component is not
+granted (the grants are p424/security/kafka.py, roles.py and identities.py).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from kafka import KafkaProducer
+from kafka.errors import TopicAuthorizationFailedError
+
+from launcher import provision
+from launcher.native import NativePlatform
+from p424.config import REPO_ROOT, Config
+from p424.kafka import auth as kafka_auth
+from p424.kafka import live
+from p424.security.kafka import PREDICTOR_GROUP
+from tests import auth_services as own
+
+pytestmark = [pytest.mark.platform, pytest.mark.own_services]
+
+PROBE = REPO_ROOT / "tests" / "java" / "KafkaClientProbe.java"
+
+
+# ---------------------------------------------------------------- Kafka
+@pytest.fixture(scope="class")
+def kafka() -> Iterator[NativePlatform]:
+    with own.own_service("kafka") as platform:
+        provision.provision_topics(platform.cfg)
+        provision.provision_kafka_access(platform.cfg, own.credentials(platform))
+        yield platform
+
+
+DENIED = ("TOPIC_AUTHORIZATION_FAILED", "GROUP_AUTHORIZATION_FAILED")
+
+
+def consume_error(cfg: Config, group: str, topic: str) -> str | None:
+    """The error name a librdkafka group consumer (the predictor's client) gets, or None if it may read."""
+    consumer = live.consumer(cfg, group, "test-auth", True)
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            msg = consumer.poll(1)
+            if msg is not None and msg.error() is not None and msg.error().name().endswith("AUTHORIZATION_FAILED"):
+                return str(msg.error().name())
+            if consumer.assignment():  # joined the group and got partitions: allowed
+                return None
+        raise AssertionError(f"{cfg.kafka_sasl_username} neither got {topic} nor was refused in 15 s")
+    finally:
+        consumer.close()
+
+
+def java_client(platform: NativePlatform, component: str, mode: str, topic: str, group: str,
+                tmp: Path, password: str = "") -> str:
+    """Kafka's Java client (the Flink source's) with the properties the job sets, as ``component``."""
+    cfg = own.as_(platform, component)
+    if password:
+        cfg = cfg.replace(kafka_sasl_password=password)
+    props = tmp / f"{component}.properties"
+    props.write_text("".join(f"{k}={v}\n" for k, v in
+                             {"bootstrap.servers": cfg.kafka_bootstrap, **kafka_auth.java_client(cfg)}.items()))
+    result = own.run(["java", "-cp", f"{platform.kafka.libs}/*", str(PROBE), str(props), mode, topic, group])
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.usefixtures("kafka")
+class TestKafka:
+    def test_a_client_without_credentials_or_with_a_wrong_password_is_refused(
+        self, kafka: NativePlatform, tmp_path: Path
+    ) -> None:
+        bootstrap = kafka.cfg.kafka_bootstrap
+        # A PLAINTEXT client cannot even complete the handshake on a SASL listener.
+        with pytest.raises(KafkaException):
+            AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
+        wrong = own.as_(kafka, "bridge").replace(kafka_sasl_password="not-the-password")
+        errors: list[KafkaError] = []
+        client = AdminClient(
+            {"bootstrap.servers": bootstrap, "log_level": 0, "error_cb": errors.append, **kafka_auth.librdkafka(wrong)}
+        )
+        with pytest.raises(KafkaException):
+            client.list_topics(timeout=5)
+        client.poll(1)  # serves the error callback
+        assert KafkaError._AUTHENTICATION in {e.code() for e in errors}, errors
+        refused = java_client(kafka, "bridge", "produce", kafka.cfg.kafka_topic_frames, "", tmp_path,
+                              password="not-the-password")
+        assert refused.startswith("DENIED SaslAuthenticationException"), refused
+
+    def test_the_bridge_writes_frames_and_reads_nothing(self, kafka: NativePlatform) -> None:
+        cfg = own.as_(kafka, "bridge")
+        producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, max_block_ms=10000, acks="all",
+                                 **kafka_auth.kafka_python(cfg))
+        try:
+            assert producer.send(cfg.kafka_topic_frames, b"frame").get(timeout=15).offset >= 0
+            assert producer.send(cfg.kafka_topic_deadletter, b"dead letter").get(timeout=15).offset >= 0
+            with pytest.raises(TopicAuthorizationFailedError):
+                producer.send(cfg.kafka_topic_predictions, b"not mine").get(timeout=15)
+        finally:
+            producer.close(timeout=5)
+        assert consume_error(cfg, "p424-bridge", cfg.kafka_topic_frames) in DENIED
+
+    def test_the_predictor_cannot_write_frames(self, kafka: NativePlatform) -> None:
+        cfg = own.as_(kafka, "predictor")
+        producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, max_block_ms=10000,
+                                 **kafka_auth.kafka_python(cfg))
+        try:
+            with pytest.raises(TopicAuthorizationFailedError):
+                producer.send(cfg.kafka_topic_frames, b"forged frame").get(timeout=15)
+            assert producer.send(cfg.kafka_topic_predictions, b"prediction").get(timeout=15).offset >= 0
+        finally:
+            producer.close(timeout=5)
+
+    def test_the_predictor_consumes_windows_in_its_own_group_only(self, kafka: NativePlatform) -> None:
+        cfg = own.as_(kafka, "predictor")
+        assert consume_error(cfg, PREDICTOR_GROUP, cfg.kafka_topic_windows) is None
+        assert consume_error(cfg, f"someone-else-{uuid.uuid4().hex[:6]}", cfg.kafka_topic_windows) in DENIED
+        assert consume_error(cfg, PREDICTOR_GROUP, cfg.kafka_topic_frames) in DENIED
+
+    def test_the_flink_source_reads_frames_with_its_java_client_and_the_predictor_cannot(
+        self, kafka: NativePlatform, tmp_path: Path
+    ) -> None:
+        frames, group = kafka.cfg.kafka_topic_frames, kafka.cfg.flink_job_name
+        assert java_client(kafka, "flink", "consume", frames, group, tmp_path) == "OK"
+        assert java_client(kafka, "flink", "produce", kafka.cfg.kafka_topic_windows, group, tmp_path) == "OK"
+        denied = java_client(kafka, "predictor", "consume", frames, group, tmp_path)
+        assert denied.startswith("DENIED TopicAuthorizationException"), denied
+        denied = java_client(kafka, "flink", "produce", frames, group, tmp_path)
+        assert denied.startswith("DENIED TopicAuthorizationException"), denied
+
+    def test_the_admin_provisions_and_the_broker_keeps_no_password_in_its_log(self, kafka: NativePlatform) -> None:
+        # Provisioning again changes nothing it need not (users exist; ACLs are idempotent).
+        changes = provision.provision_kafka_access(kafka.cfg, own.credentials(kafka))
+        assert not [c for c in changes if c.startswith("SCRAM user")], changes
+        log = kafka.ctx.supervisor.log_path(kafka.kafka.name).read_text(errors="replace")
+        for key, value in own.credentials(kafka).items():
+            assert value not in log, f"{key} appears in the Kafka log"
+        assert (kafka.kafka.conf_dir / "server.properties").stat().st_mode & 0o077 == 0

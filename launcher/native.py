@@ -204,8 +204,14 @@ class NativePlatform:
         if self.cfg.auth_enabled:
             for change in provision.provision_kafka_access(self.cfg, parse_env_file(self.paths.credentials)):
                 console.info(f"Kafka access: {change}")
+        if self.cfg.auth_enabled:
+            for change in provision.ensure_cassandra_admin(self.cfg):
+                console.info(f"Cassandra access: {change}")
         for change in provision.ensure_schema(self.cfg):
             console.info(f"Cassandra schema: {change}")
+        if self.cfg.auth_enabled:
+            for change in provision.ensure_cassandra_roles(self.cfg, parse_env_file(self.paths.credentials)):
+                console.info(f"Cassandra access: {change}")
 
     def ensure_jobs(self) -> None:
         jobs = self.flink_jobs()

@@ -5,8 +5,11 @@ Every step is idempotent and shared by native mode and compose mode's one-shot i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
+from cassandra import AuthenticationFailed
+from cassandra.cluster import NoHostAvailable, Session
 from minio import Minio
 
 from p424 import derived
@@ -14,9 +17,14 @@ from p424.config import Config
 from p424.kafka.access import ensure_access
 from p424.kafka.admin import ensure_topics
 from p424.security.identities import kafka_password_key, kafka_users
+from p424.security.roles import ROLES, role, role_statements
+from p424.security.secrets import role_password_env
 from p424.storage.cluster import connect
 from p424.storage.migrate import migrate
 from p424.storage.retention import Retention
+
+# The superuser PasswordAuthenticator creates on a node without roles (name and password alike).
+DEFAULT_SUPERUSER = "cassandra"
 
 
 def minio_client(cfg: Config) -> Minio:
@@ -41,6 +49,98 @@ def ensure_schema(cfg: Config) -> list[str]:
         return migrate(session, cfg.cassandra_keyspace, cfg.keyspace_replication, maths=maths, retention=retention)
     finally:
         cluster.shutdown()
+
+
+def ensure_cassandra_admin(cfg: Config, timeout_s: float = 60.0) -> list[str]:
+    """Replace Cassandra's default superuser by the generated admin role (auth on; ``cfg`` is the admin).
+
+    PasswordAuthenticator starts a node without roles with the superuser cassandra/cassandra, a
+    password everyone knows: at the first provisioning it creates the admin role, which then drops it.
+    """
+    changes: list[str] = []
+    try:
+        cluster, _ = connect(cfg, timeout_s=timeout_s)
+        cluster.shutdown()
+    except NoHostAvailable as err:
+        if not _authentication_failed(err):
+            raise
+        changes = _create_admin(cfg, timeout_s)
+    cluster, session = connect(cfg, timeout_s=timeout_s)
+    try:  # also when an earlier provisioning stopped between creating the admin and this
+        if DEFAULT_SUPERUSER in existing_roles(session):
+            session.execute(f"DROP ROLE {DEFAULT_SUPERUSER}")
+            changes.append(f"dropped the default superuser {DEFAULT_SUPERUSER}")
+    finally:
+        cluster.shutdown()
+    return changes
+
+
+def _create_admin(cfg: Config, timeout_s: float) -> list[str]:
+    """Log in as the default superuser and create the admin role."""
+    default = cfg.replace(cassandra_username=DEFAULT_SUPERUSER, cassandra_password=DEFAULT_SUPERUSER)
+    deadline = time.monotonic() + timeout_s
+    while True:  # the node creates its default superuser shortly after it serves CQL
+        try:
+            cluster, session = connect(default, timeout_s=timeout_s)
+            break
+        except NoHostAvailable as err:
+            if not _authentication_failed(err) or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Cassandra accepts neither the admin role {cfg.cassandra_username} (password in credentials.env) "
+                    f"nor its default superuser: the node's roles were made elsewhere. Start from empty Cassandra data "
+                    "(`./launchcommand.sh down --wipe`) or give the admin role's password in credentials.env."
+                ) from err
+            time.sleep(1.0)
+    try:
+        admin = role(cfg.cassandra_username)  # a superuser without grants: CREATE ROLE and its password
+        statements, _ = role_statements(cfg.cassandra_keyspace, {admin.name: cfg.cassandra_password}, (), [admin])
+        for s in statements:
+            session.execute(s.cql, s.params)
+    finally:
+        cluster.shutdown()
+    return [f"created the admin role {cfg.cassandra_username}"]
+
+
+def ensure_cassandra_roles(cfg: Config, credentials: Mapping[str, str]) -> list[str]:
+    """Every component's role with its generated password and its grants (p424/security/roles.py)."""
+    passwords = {r.name: credentials.get(role_password_env(r), "") for r in ROLES}
+    cluster, session = connect(cfg)
+    try:
+        keyspace = cluster.metadata.keyspaces[cfg.cassandra_keyspace]
+        existing = existing_roles(session)
+        # Passwords are set only where they changed (credentials.env edited): Cassandra rate-limits changes.
+        stale = {r for r in existing & set(passwords) if not _logs_in(cfg, r, passwords[r])}
+        statements, skipped = role_statements(cfg.cassandra_keyspace, passwords, keyspace.tables, existing=stale)
+        for s in statements:
+            session.execute(s.cql, s.params)
+    finally:
+        cluster.shutdown()
+    created = sorted(set(passwords) - existing)
+    return [
+        *([f"created roles {', '.join(created)}"] if created else []),
+        *([f"changed the passwords of {', '.join(sorted(stale))}"] if stale else []),
+        f"granted {len(ROLES)} roles their permissions ({len(statements)} statements)",
+        *skipped,
+    ]
+
+
+def _logs_in(cfg: Config, role_name: str, password: str) -> bool:
+    try:
+        cluster, _ = connect(cfg.replace(cassandra_username=role_name, cassandra_password=password), timeout_s=10)
+    except NoHostAvailable as err:
+        if _authentication_failed(err):
+            return False
+        raise
+    cluster.shutdown()
+    return True
+
+
+def existing_roles(session: Session) -> set[str]:
+    return {row[0] for row in session.execute("SELECT role FROM system_auth.roles")}
+
+
+def _authentication_failed(err: NoHostAvailable) -> bool:
+    return any(isinstance(e, AuthenticationFailed) for e in err.errors.values())
 
 
 def provision_topics(cfg: Config) -> list[str]:

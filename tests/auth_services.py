@@ -10,6 +10,7 @@ from the shared state dir (read-only use), so nothing is downloaded again.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,12 +51,21 @@ def _link_installs() -> None:
 
 @contextmanager
 def own_service(name: str) -> Iterator[NativePlatform]:
-    """``name`` (kafka, cassandra, mlflow, ...) running with auth on; stopped afterwards if started here."""
+    """``name`` (kafka, cassandra, mlflow, ...) running with auth on; stopped afterwards if started here.
+
+    A service started here starts from empty data (in the tests' own state dir), so each run goes
+    through the first start with auth on: Kafka formatted with its SCRAM users, Cassandra's default
+    superuser replaced, MLflow's admin created from its ini file.
+    """
     _link_installs()
     platform = NativePlatform(overrides())
     service: NativeService = platform.service(name)
     started = not service.running()
     if started:
+        for d in service.data_dirs():
+            if STATE_DIR.resolve() not in d.resolve().parents:
+                raise AssertionError(f"{d} is outside the tests' own state dir {STATE_DIR}")
+            shutil.rmtree(d, ignore_errors=True)
         service.start()
     try:
         service.wait_healthy()

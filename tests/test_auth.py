@@ -5,9 +5,11 @@ The servers' side (a broker refusing a client, a role refused a DROP, ...) is te
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
+import yaml
 
 from launcher.credentials import GENERATED, ensure_credentials
 from launcher.native import NativePlatform
@@ -16,7 +18,9 @@ from p424.kafka import auth as kafka_auth
 from p424.kafka.access import bindings, operation, platform_bindings
 from p424.security import identities as ids
 from p424.security.kafka import Acl, acls, kafka_principals
-from p424.security.roles import ROLES
+from p424.security.roles import ROLES, granted_tables, role, role_statements
+from p424.storage import writes
+from p424.storage.cluster import auth_provider
 
 
 def platform(tmp_path: Path, auth: str = "on") -> NativePlatform:
@@ -85,7 +89,7 @@ def test_each_process_gets_its_own_login_and_no_other(tmp_path: Path) -> None:
     # The launcher itself provisions as the admin...
     assert (p.cfg.kafka_sasl_username, p.cfg.cassandra_username) == (ids.KAFKA_ADMIN_USER, "p424_admin")
     # ...and every process it starts replaces that login with its own component's (or none).
-    for service, kafka_user, role, mlflow_user in (
+    for service, kafka_user, role_name, mlflow_user in (
         (p.bridge, "p424-bridge", "", ""),
         (p.predictor, "p424-predictor", "p424_predictor", ids.MLFLOW_VIEWER),
         (p.airflow, "", "p424_airflow", ids.MLFLOW_AIRFLOW),
@@ -93,7 +97,7 @@ def test_each_process_gets_its_own_login_and_no_other(tmp_path: Path) -> None:
     ):
         env = service.settings_env()
         assert env["KAFKA_SASL_USERNAME"] == kafka_user, service.name
-        assert env["CASSANDRA_USERNAME"] == role, service.name
+        assert env["CASSANDRA_USERNAME"] == role_name, service.name
         assert env["MLFLOW_TRACKING_USERNAME"] == mlflow_user, service.name
         assert not admin_passwords & set(env.values()), f"{service.name} gets an admin password"
         if kafka_user:
@@ -179,3 +183,56 @@ def test_every_acl_operation_is_one_kafka_knows_and_principals_get_only_their_to
         operation("Fly")
     with pytest.raises(ValueError, match="unknown ACL resource type"):
         bindings("u", (Acl(resource_type="schema", name="x", operations=("Read",)),))
+
+
+# ---------------------------------------------------------------- Cassandra
+def test_cassandra_with_auth_checks_passwords_and_permissions(tmp_path: Path) -> None:
+    on = yaml.safe_load(platform(tmp_path).cassandra.yaml())
+    assert (on["authenticator"], on["authorizer"], on["role_manager"]) == (
+        "PasswordAuthenticator", "CassandraAuthorizer", "CassandraRoleManager")
+    off = yaml.safe_load(platform(tmp_path / "off", "off").cassandra.yaml())
+    assert (off["authenticator"], off["authorizer"]) == ("AllowAllAuthenticator", "AllowAllAuthorizer")
+
+
+def test_cassandra_clients_log_in_as_the_configured_role() -> None:
+    provider = auth_provider(Config(platform_auth="on", cassandra_username="p424_flink", cassandra_password="pw"))
+    assert provider is not None and provider.username == "p424_flink"
+    assert auth_provider(Config(platform_auth="off", cassandra_username="p424_flink")) is None
+    with pytest.raises(ValueError, match="CASSANDRA_USERNAME / CASSANDRA_PASSWORD are not set"):
+        auth_provider(Config(platform_auth="on"))
+
+
+def _prepared_tables(path: Path, holder: str) -> set[str]:
+    """Tables of the ``writes.Statements`` attributes a module prepares (``prep(st.x)`` / ``statements.x``)."""
+    tree = ast.parse(path.read_text())
+    names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+             and n.value.id == holder and hasattr(writes.TABLES, n.attr)}
+    assert names, f"no statements found in {path}"
+    return {getattr(writes.TABLES, n).name for n in names}
+
+
+def test_the_writers_roles_may_modify_every_table_they_write() -> None:
+    from p424.config import REPO_ROOT
+
+    def modifiable(name: str) -> set[str]:
+        return {g.table for g in role(name).grants if "MODIFY" in g.permissions}
+
+    sink = _prepared_tables(REPO_ROOT / "flink_jobs" / "sink.py", "st")
+    assert {"frames", "lap_events", "alerts", "recent_alerts"} <= sink
+    assert sink <= modifiable("p424_flink")
+    assert _prepared_tables(REPO_ROOT / "p424" / "ml" / "live" / "service.py", "statements") <= modifiable(
+        "p424_predictor")
+
+
+def test_role_passwords_are_set_once_at_creation_and_changed_only_for_existing_roles() -> None:
+    passwords = {r.name: f"pw-{r.name}" for r in ROLES}
+    tables = sorted(granted_tables())
+    fresh, _ = role_statements("telemetry", passwords, tables)
+    assert not [s for s in fresh if s.cql.startswith("ALTER")]  # Cassandra 5: one change per 5 s
+    again, _ = role_statements("telemetry", passwords, tables, existing={"p424_flink"})
+    assert [s.cql for s in again if s.cql.startswith(("ALTER", "CREATE"))] == [
+        "ALTER ROLE p424_flink WITH PASSWORD = %s" if r.name == "p424_flink" else
+        f"CREATE ROLE IF NOT EXISTS {r.name} WITH PASSWORD = %s AND LOGIN = true AND SUPERUSER = "
+        f"{'true' if r.superuser else 'false'}"
+        for r in ROLES
+    ]

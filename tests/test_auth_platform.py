@@ -12,9 +12,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cassandra import AuthenticationFailed, Unauthorized
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaProducer
@@ -26,6 +29,8 @@ from p424.config import REPO_ROOT, Config
 from p424.kafka import auth as kafka_auth
 from p424.kafka import live
 from p424.security.kafka import PREDICTOR_GROUP
+from p424.security.roles import KEYSPACE, ROLES
+from p424.storage.cluster import connect
 from tests import auth_services as own
 
 pytestmark = [pytest.mark.platform, pytest.mark.own_services]
@@ -147,3 +152,96 @@ class TestKafka:
         for key, value in own.credentials(kafka).items():
             assert value not in log, f"{key} appears in the Kafka log"
         assert (kafka.kafka.conf_dir / "server.properties").stat().st_mode & 0o077 == 0
+
+
+# ---------------------------------------------------------------- Cassandra
+@pytest.fixture(scope="class")
+def cassandra() -> Iterator[NativePlatform]:
+    with own.own_service("cassandra") as platform:
+        first = provision.ensure_cassandra_admin(platform.cfg)
+        assert first == ["created the admin role p424_admin", "dropped the default superuser cassandra"], first
+        provision.ensure_schema(platform.cfg)
+        provision.ensure_cassandra_roles(platform.cfg, own.credentials(platform))
+        yield platform
+
+
+@contextmanager
+def cql(platform: NativePlatform, component: str) -> Iterator[Session]:
+    """A session logged in as ``component``'s role (p424.storage.cluster.connect, as every client)."""
+    cluster, session = connect(own.as_(platform, component), timeout_s=30)
+    try:
+        yield session
+    finally:
+        cluster.shutdown()
+
+
+def refused_login(cfg: Config) -> AuthenticationFailed:
+    with pytest.raises(NoHostAvailable) as caught:
+        connect(cfg, timeout_s=10)
+    [error] = caught.value.errors.values()
+    assert isinstance(error, AuthenticationFailed), error
+    return error
+
+
+@pytest.mark.usefixtures("cassandra")
+class TestCassandra:
+    def test_a_client_without_credentials_a_wrong_password_or_the_default_superuser_is_refused(
+        self, cassandra: NativePlatform
+    ) -> None:
+        admin = cassandra.cfg
+        # No credentials at all: the driver's own connection, as a client that knows nothing of auth.
+        cluster = Cluster([admin.cassandra_contact], port=admin.cassandra_port, protocol_version=4)
+        try:
+            with pytest.raises(NoHostAvailable, match="requires authentication"):
+                cluster.connect()
+        finally:
+            cluster.shutdown()
+        refused_login(admin.replace(cassandra_password="not-the-password"))
+        refused_login(admin.replace(cassandra_username="cassandra", cassandra_password="cassandra"))
+
+    def test_each_role_has_exactly_its_grants(self, cassandra: NativePlatform) -> None:
+        ks = cassandra.cfg.cassandra_keyspace
+        with cql(cassandra, "admin") as session:
+            for r in ROLES:
+                if r.superuser:  # may do anything (and holds what it created, as its creator)
+                    continue
+                rows = session.execute(f"LIST ALL PERMISSIONS OF {r.name} NORECURSIVE")
+                got = {(row.resource, row.permission) for row in rows}
+                want = {(f"<keyspace {ks}>" if g.table == KEYSPACE else f"<table {ks}.{g.table}>", p)
+                        for g in r.grants for p in g.permissions}
+                assert got == want, r.name
+
+    def test_the_predictor_cannot_drop_tables_or_write_frames(self, cassandra: NativePlatform) -> None:
+        ks = cassandra.cfg.cassandra_keyspace
+        with cql(cassandra, "predictor") as session:
+            with pytest.raises(Unauthorized, match="DROP"):
+                session.execute(f"DROP TABLE {ks}.frames")
+            with pytest.raises(Unauthorized, match="MODIFY"):
+                session.execute(f"DELETE FROM {ks}.frames WHERE session_id = 1 AND bucket = 0")
+            session.execute(f"SELECT * FROM {ks}.channel_windows LIMIT 1")
+            session.execute(f"DELETE FROM {ks}.predictions WHERE session_id = 1 AND lap = 1")  # MODIFY on its own table
+
+    def test_the_reader_only_reads_and_the_flink_job_writes_only_its_tables(self, cassandra: NativePlatform) -> None:
+        ks = cassandra.cfg.cassandra_keyspace
+        with cql(cassandra, "reader") as session:
+            session.execute(f"SELECT * FROM {ks}.laps LIMIT 1")
+            with pytest.raises(Unauthorized, match="MODIFY"):
+                session.execute(f"TRUNCATE {ks}.sessions")
+            with pytest.raises(Unauthorized):
+                session.execute("CREATE ROLE intruder WITH PASSWORD = 'x' AND LOGIN = true")
+        with cql(cassandra, "flink") as session:
+            session.execute(f"DELETE FROM {ks}.lap_events WHERE session_id = 1")
+            with pytest.raises(Unauthorized, match="MODIFY"):
+                session.execute(f"DELETE FROM {ks}.predictions WHERE session_id = 1 AND lap = 1")
+            with pytest.raises(Unauthorized, match="ALTER"):
+                session.execute(f"ALTER TABLE {ks}.frames WITH comment = 'mine'")
+
+    def test_provisioning_again_changes_no_password_and_keeps_no_default_superuser(
+        self, cassandra: NativePlatform
+    ) -> None:
+        assert provision.ensure_cassandra_admin(cassandra.cfg) == []
+        changes = provision.ensure_cassandra_roles(cassandra.cfg, own.credentials(cassandra))
+        assert [c for c in changes if not c.startswith("granted")] == [], changes
+        log = cassandra.ctx.supervisor.log_path(cassandra.cassandra.name).read_text(errors="replace")
+        for key, value in own.credentials(cassandra).items():
+            assert value not in log, f"{key} appears in the Cassandra log"

@@ -186,9 +186,7 @@ cdc_raw_directory: {d / "cdc_raw"}
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 commitlog_segment_size: 32MiB
-authenticator: AllowAllAuthenticator
-authorizer: AllowAllAuthorizer
-disk_failure_policy: stop
+{self.access()}disk_failure_policy: stop
 commit_failure_policy: stop
 # Two cores: modest concurrency, no compaction throttling surprises.
 concurrent_reads: 16
@@ -201,6 +199,18 @@ batch_size_fail_threshold: 1024KiB
 unlogged_batch_across_partitions_warn_threshold: 100
 dynamic_snitch: false
 """
+
+    def access(self) -> str:
+        """Who may connect and what they may do: roles with passwords and their grants when auth is on."""
+        if not self.cfg.auth_enabled:
+            return "authenticator: AllowAllAuthenticator\nauthorizer: AllowAllAuthorizer\n"
+        # The default superuser (cassandra/cassandra) that PasswordAuthenticator starts with is
+        # replaced by the generated admin role at provisioning (launcher.provision.ensure_cassandra_roles).
+        return (
+            "authenticator: PasswordAuthenticator\n"
+            "authorizer: CassandraAuthorizer\n"
+            "role_manager: CassandraRoleManager\n"
+        )
 
     def prepare(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
@@ -228,6 +238,9 @@ dynamic_snitch: false
                     f"-Dlogback.configurationFile={self.conf_dir / 'logback.xml'}",
                     "-Dcassandra-foreground=yes",
                     "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+                    # With auth on: create the default superuser at once, not after 10 s, so that
+                    # provisioning can replace it as soon as CQL is served.
+                    "-Dcassandra.superuser_setup_delay_ms=0",
                     f"-Dcassandra.jmx.local.port={self.jmx_port}",
                     "-Dcassandra.logdir=" + str(self.paths.logs),
                     "-cp",

@@ -45,9 +45,10 @@ ROLES: tuple[Role, ...] = (
         name="p424_flink",
         grants=tuple(
             Grant(permissions=(MODIFY, SELECT), table=t)
-            for t in ("sessions", "frames", "channel_windows", "laps", "lap_distance_profile", "session_quality")
+            for t in ("sessions", "frames", "channel_windows", "laps", "lap_distance_profile", "session_quality",
+                      "lap_events", "alerts", "recent_alerts")
         ),
-        purpose="the telemetry job's sink",
+        purpose="the telemetry job's sink: every table it writes",
     ),
     Role(
         name="p424_predictor",
@@ -96,13 +97,15 @@ class Statement:
 
 
 def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterable[str],
-                    roles: Iterable[Role] = ROLES) -> tuple[list[Statement], list[str]]:
-    """CQL creating (or updating) each role with its password, then its grants.
+                    roles: Iterable[Role] = ROLES, existing: Iterable[str] = ()) -> tuple[list[Statement], list[str]]:
+    """CQL creating each role with its password (or setting the password of one in ``existing``), then
+    its grants.
 
     ``tables`` are those the schema has; a grant on a table it lacks is skipped and named in the
-    second list (only tables in NOT_YET_IN_SCHEMA may be missing). Idempotent: run on every deploy.
+    second list (only tables in NOT_YET_IN_SCHEMA may be missing). ``existing``: the roles the cluster
+    has (system_auth.roles). Idempotent: run on every deploy.
     """
-    present = set(tables)
+    present, known = set(tables), set(existing)
     ks = _checked(keyspace)
     statements: list[Statement] = []
     skipped: list[str] = []
@@ -111,10 +114,13 @@ def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterabl
         if not passwords.get(r.name):
             raise ValueError(f"no password for Cassandra role {r.name}")
         superuser = "true" if r.superuser else "false"
-        statements.append(Statement(cql=f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = %s AND LOGIN = true "
-                                        f"AND SUPERUSER = {superuser}", params=(passwords[r.name],)))
-        # A changed Secret takes effect on the next run.
-        statements.append(Statement(cql=f"ALTER ROLE {name} WITH PASSWORD = %s", params=(passwords[r.name],)))
+        if r.name in known:
+            # A changed Secret takes effect on the next run. Only for a role that existed before: Cassandra
+            # 5 refuses a second password change within 5 s (role_password_update_min_interval_in_ms).
+            statements.append(Statement(cql=f"ALTER ROLE {name} WITH PASSWORD = %s", params=(passwords[r.name],)))
+        else:
+            statements.append(Statement(cql=f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = %s AND LOGIN = true "
+                                            f"AND SUPERUSER = {superuser}", params=(passwords[r.name],)))
         for grant in r.grants:
             if grant.table == KEYSPACE:
                 resource = f"KEYSPACE {ks}"

@@ -210,8 +210,11 @@ class NativePlatform:
         for change in provision.ensure_schema(self.cfg):
             console.info(f"Cassandra schema: {change}")
         if self.cfg.auth_enabled:
-            for change in provision.ensure_cassandra_roles(self.cfg, parse_env_file(self.paths.credentials)):
+            credentials = parse_env_file(self.paths.credentials)
+            for change in provision.ensure_cassandra_roles(self.cfg, credentials):
                 console.info(f"Cassandra access: {change}")
+            for change in provision.ensure_mlflow_users(self.cfg, credentials):
+                console.info(f"MLflow access: {change}")
 
     def ensure_jobs(self) -> None:
         jobs = self.flink_jobs()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+import requests
 from cassandra import AuthenticationFailed
 from cassandra.cluster import NoHostAvailable, Session
 from minio import Minio
@@ -16,7 +17,7 @@ from p424 import derived
 from p424.config import Config
 from p424.kafka.access import ensure_access
 from p424.kafka.admin import ensure_topics
-from p424.security.identities import kafka_password_key, kafka_users
+from p424.security.identities import MLFLOW_ADMIN, MLFLOW_USERS, kafka_password_key, kafka_users, mlflow_password_key
 from p424.security.roles import ROLES, role, role_statements
 from p424.security.secrets import role_password_env
 from p424.storage.cluster import connect
@@ -141,6 +142,51 @@ def existing_roles(session: Session) -> set[str]:
 
 def _authentication_failed(err: NoHostAvailable) -> bool:
     return any(isinstance(e, AuthenticationFailed) for e in err.errors.values())
+
+
+# MLflow's auth REST API (mlflow/server/auth/routes.py): a user's own details, and the admin's user calls.
+MLFLOW_CURRENT_USER = "/api/2.0/mlflow/users/current"
+MLFLOW_CREATE_USER = "/api/2.0/mlflow/users/create"
+MLFLOW_UPDATE_PASSWORD = "/api/2.0/mlflow/users/update-password"
+
+
+def ensure_mlflow_users(cfg: Config, credentials: Mapping[str, str], timeout_s: float = 30.0) -> list[str]:
+    """The platform's MLflow users with their generated passwords (auth on), made by the admin."""
+    passwords = {u: credentials.get(mlflow_password_key(u), "") for u in MLFLOW_USERS}
+    if not all(passwords.values()):
+        raise ValueError("MLflow passwords are missing from credentials.env; `./launchcommand.sh up` generates them")
+    admin = (MLFLOW_ADMIN, passwords[MLFLOW_ADMIN])
+    if not _mlflow_logs_in(cfg, admin, timeout_s):
+        raise RuntimeError(
+            f"MLflow refuses its admin {MLFLOW_ADMIN} with the password in credentials.env: the auth app created "
+            "the admin with another password (it reads its ini file only while it has no users). Restore that "
+            "password in credentials.env, or start from empty MLflow data (`./launchcommand.sh down --wipe`)."
+        )
+    changes: list[str] = []
+    for user, password in passwords.items():
+        if user == MLFLOW_ADMIN or _mlflow_logs_in(cfg, (user, password), timeout_s):
+            continue
+        r = requests.post(f"{cfg.mlflow_url}{MLFLOW_CREATE_USER}", json={"username": user, "password": password},
+                          auth=admin, timeout=timeout_s)
+        if r.ok:
+            changes.append(f"created user {user}")
+            continue
+        if "RESOURCE_ALREADY_EXISTS" not in r.text:
+            raise RuntimeError(f"creating MLflow user {user} failed: HTTP {r.status_code} {r.text[:300]}")
+        r = requests.patch(f"{cfg.mlflow_url}{MLFLOW_UPDATE_PASSWORD}", json={"username": user, "password": password},
+                           auth=admin, timeout=timeout_s)
+        if not r.ok:
+            raise RuntimeError(f"setting MLflow user {user}'s password failed: HTTP {r.status_code} {r.text[:300]}")
+        changes.append(f"changed the password of user {user}")
+    return changes
+
+
+def _mlflow_logs_in(cfg: Config, login: tuple[str, str], timeout_s: float) -> bool:
+    r = requests.get(f"{cfg.mlflow_url}{MLFLOW_CURRENT_USER}", auth=login, timeout=timeout_s)
+    if r.status_code in (401, 403):
+        return False
+    r.raise_for_status()
+    return True
 
 
 def provision_topics(cfg: Config) -> list[str]:

@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 
 from launcher.native import NativePlatform
-from p424.config import Config
+from p424.config import Config, parse_env_file
 from p424.kafka import auth as kafka_auth
+from p424.security.identities import identity_env
 from p424.storage.reader import TelemetryStore
 
 T = TypeVar("T")
@@ -53,6 +54,11 @@ class Stack:
                 # A test run that shares a stack another checkout manages must never redeploy it.
                 raise AssertionError(f"the stack under {platform.paths.root} is not healthy (and {NEVER_UP} is set)")
             platform.up()
+        if platform.cfg.auth_enabled:
+            # The tests log in as the admin: Kafka and Cassandra through platform.cfg, MLflow's client from
+            # its environment variables.
+            login = identity_env("admin", parse_env_file(platform.paths.credentials))
+            os.environ.update({k: v for k, v in login.items() if k.startswith("MLFLOW_")})
         return cls(platform, TelemetryStore(platform.cfg))
 
     def close(self) -> None:

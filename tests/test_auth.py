@@ -236,3 +236,34 @@ def test_role_passwords_are_set_once_at_creation_and_changed_only_for_existing_r
         f"{'true' if r.superuser else 'false'}"
         for r in ROLES
     ]
+
+
+# ---------------------------------------------------------------- MLflow
+# Importing mlflow.server loads its FastAPI app, which uses a Starlette module Starlette now deprecates.
+@pytest.mark.filterwarnings("ignore:starlette.middleware.wsgi is deprecated")
+def test_mlflow_with_auth_runs_the_basic_auth_app_configured_as_mlflow_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.server.auth.config import read_auth_config
+
+    p = platform(tmp_path)
+    p.mlflow.prepare()
+    spec = p.mlflow.processes()[0]
+    assert spec.argv[-2:] == ["--app-name", "basic-auth"]
+    assert spec.env["MLFLOW_AUTH_CONFIG_PATH"] == str(p.mlflow.auth_config)
+    assert p.mlflow.auth_config.stat().st_mode & 0o077 == 0
+    creds = parse_env_file(p.paths.credentials)
+    assert spec.env["MLFLOW_FLASK_SERVER_SECRET_KEY"] == creds[ids.MLFLOW_FLASK_SECRET]
+    # MLflow's own reader (mlflow/server/auth/config.py) sees the admin and READ for everyone else.
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(p.mlflow.auth_config))
+    monkeypatch.delenv("MLFLOW_AUTH_ADMIN_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_AUTH_ADMIN_PASSWORD", raising=False)
+    config = read_auth_config()
+    assert (config.admin_username, config.admin_password) == (ids.MLFLOW_ADMIN, creds["MLFLOW_PASSWORD_ADMIN"])
+    assert config.default_permission == "READ"
+    assert config.database_uri == f"sqlite:///{p.mlflow.data / 'basic_auth.db'}"
+    # A server on any address answers its own Host header (MLflow's default is loopback and private nets).
+    hosts = spec.argv[spec.argv.index("--allowed-hosts") + 1].split(",")
+    assert {"127.0.0.1:5000", p.cfg.platform_bind_address} <= set(hosts)
+    off = platform(tmp_path / "off", "off").mlflow.processes()[0]
+    assert "--app-name" not in off.argv and "MLFLOW_AUTH_CONFIG_PATH" not in off.env

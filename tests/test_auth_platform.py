@@ -16,12 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 from cassandra import AuthenticationFailed, Unauthorized
 from cassandra.cluster import Cluster, NoHostAvailable, Session
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaProducer
 from kafka.errors import TopicAuthorizationFailedError
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from launcher import provision
 from launcher.native import NativePlatform
@@ -245,3 +248,66 @@ class TestCassandra:
         log = cassandra.ctx.supervisor.log_path(cassandra.cassandra.name).read_text(errors="replace")
         for key, value in own.credentials(cassandra).items():
             assert value not in log, f"{key} appears in the Cassandra log"
+
+
+# ---------------------------------------------------------------- MLflow
+@pytest.fixture(scope="class")
+def mlflow_server() -> Iterator[NativePlatform]:
+    with own.own_service("mlflow") as platform:
+        assert provision.ensure_mlflow_users(platform.cfg, own.credentials(platform)) == [
+            "created user airflow", "created user viewer"]
+        yield platform
+
+
+def mlflow_as(monkeypatch: pytest.MonkeyPatch, platform: NativePlatform, component: str) -> MlflowClient:
+    """MLflow's own client, logged in the way a platform process is: MLFLOW_TRACKING_* in its environment."""
+    for key, value in own.component_env(platform, component).items():
+        if key.startswith("MLFLOW_"):
+            monkeypatch.setenv(key, value)
+    return MlflowClient(platform.cfg.mlflow_url)
+
+
+@pytest.mark.usefixtures("mlflow_server")
+class TestMLflow:
+    def test_a_client_without_credentials_or_with_a_wrong_password_is_refused(
+        self, mlflow_server: NativePlatform
+    ) -> None:
+        url = f"{mlflow_server.cfg.mlflow_url}/api/2.0/mlflow/experiments/search"
+        assert requests.get(url, params={"max_results": 1}, timeout=10).status_code == 401
+        assert requests.get(url, params={"max_results": 1}, auth=("viewer", "not-the-password"),
+                            timeout=10).status_code == 401
+        assert requests.get(f"{mlflow_server.cfg.mlflow_url}/health", timeout=10).status_code == 200  # probes
+
+    def test_training_registers_a_version_and_the_viewer_can_read_but_not_add_one(
+        self, mlflow_server: NativePlatform, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        name = f"p424_auth_test_{uuid.uuid4().hex[:8]}"
+        trainer = mlflow_as(monkeypatch, mlflow_server, "airflow")
+        experiment = trainer.create_experiment(name)
+        run = trainer.create_run(experiment)
+        trainer.create_registered_model(name)
+        source = f"{run.info.artifact_uri}/model"
+        assert trainer.create_model_version(name, source, run_id=run.info.run_id).version == "1"
+
+        viewer = mlflow_as(monkeypatch, mlflow_server, "predictor")  # the predictor logs in as the viewer
+        assert viewer.get_registered_model(name).name == name
+        assert viewer.get_run(run.info.run_id).info.experiment_id == experiment
+        with pytest.raises(MlflowException, match="Permission denied"):
+            viewer.create_model_version(name, source, run_id=run.info.run_id)
+        with pytest.raises(MlflowException, match="Permission denied"):
+            viewer.set_registered_model_alias(name, "champion", "1")
+        with pytest.raises(MlflowException, match="Permission denied"):
+            viewer.log_metric(run.info.run_id, "lap_time_s", 1.0)
+        with pytest.raises(MlflowException, match="Permission denied"):
+            viewer.delete_registered_model(name)
+        trainer = mlflow_as(monkeypatch, mlflow_server, "airflow")
+        trainer.set_registered_model_alias(name, "champion", "1")  # what promotion does
+
+    def test_provisioning_again_changes_nothing_and_no_password_reaches_the_log(
+        self, mlflow_server: NativePlatform
+    ) -> None:
+        assert provision.ensure_mlflow_users(mlflow_server.cfg, own.credentials(mlflow_server)) == []
+        log = mlflow_server.ctx.supervisor.log_path("mlflow").read_text(errors="replace")
+        for key, value in own.credentials(mlflow_server).items():
+            assert value not in log, f"{key} appears in the MLflow log"
+        assert mlflow_server.mlflow.auth_config.stat().st_mode & 0o077 == 0

@@ -33,6 +33,8 @@ KAFKA_ADMIN_USER = "p424-admin"
 # a read-only viewer (the default permission is READ), which the live predictor also uses.
 MLFLOW_ADMIN, MLFLOW_AIRFLOW, MLFLOW_VIEWER = "admin", "airflow", "viewer"
 MLFLOW_USERS = (MLFLOW_ADMIN, MLFLOW_AIRFLOW, MLFLOW_VIEWER)
+# The key signing the MLflow auth app's sessions (not a login; generated with the passwords).
+MLFLOW_FLASK_SECRET = "MLFLOW_FLASK_SERVER_SECRET_KEY"
 # The variables an identity is handed in; every process gets all of them (empty where it has none).
 IDENTITY_VARIABLES = (
     KAFKA_SASL_USERNAME,
@@ -98,6 +100,7 @@ def credential_keys(cfg: Config) -> tuple[str, ...]:
         *(kafka_password_key(u) for u in kafka_users(cfg)),
         *(role_password_env(r) for r in ROLES),
         *(mlflow_password_key(u) for u in MLFLOW_USERS),
+        MLFLOW_FLASK_SECRET,
     )
 
 

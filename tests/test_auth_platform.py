@@ -9,6 +9,7 @@ granted (the grants are p424/security/kafka.py, roles.py and identities.py).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -155,6 +156,13 @@ class TestKafka:
         for key, value in own.credentials(kafka).items():
             assert value not in log, f"{key} appears in the Kafka log"
         assert (kafka.kafka.conf_dir / "server.properties").stat().st_mode & 0o077 == 0
+
+    def test_status_shows_no_credential(self, kafka: NativePlatform, capsys: pytest.CaptureFixture[str]) -> None:
+        rows = kafka.status()
+        assert next(r for r in rows if r.name == kafka.kafka.name).healthy  # its probe logs in as the admin
+        shown = json.dumps([r.as_json() for r in rows]) + repr(kafka.cfg) + capsys.readouterr().out
+        for key, value in own.credentials(kafka).items():
+            assert value not in shown, f"status shows {key}"
 
 
 # ---------------------------------------------------------------- Cassandra

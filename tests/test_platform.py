@@ -19,7 +19,10 @@ from launcher.provision import minio_client
 from launcher.services.airflow import api_token
 from p424.config import REPO_ROOT
 from p424.kafka import auth as kafka_auth
+from p424.kafka.access import grant
 from p424.kafka.admin import admin_client
+from p424.security.identities import identity
+from p424.security.kafka import KafkaPrincipal
 from p424.storage.cluster import connect
 from tests.helpers import Stack, wait_for
 
@@ -90,6 +93,8 @@ def test_a_pyflink_job_reads_a_kafka_topic(stack: Stack) -> None:
     admin.create_topics([NewTopic(src, 1, 1), NewTopic(dst, 1, 1)])
     jobs = stack.platform.flink_jobs()
     name = f"p424-smoke-{suffix}"
+    if stack.cfg.auth_enabled:  # the job runs as the Flink job's Kafka user: allow it these topics too
+        grant(stack.cfg, [KafkaPrincipal(user=identity("flink").kafka_user, reads=(src,), writes=(dst,), group=name)])
     try:
         producer = KafkaProducer(bootstrap_servers=stack.cfg.kafka_bootstrap, **kafka_auth.kafka_python(stack.cfg))
         producer.send(src, b"perrinn 424")

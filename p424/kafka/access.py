@@ -7,7 +7,7 @@ formatted without (a principal added later), and creates every principal's ACLs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka.admin import AdminClient
 
@@ -23,7 +23,7 @@ from confluent_kafka.admin._scram import (
 
 from p424.config import Config
 from p424.kafka import auth
-from p424.security.kafka import Acl, acls, kafka_principals
+from p424.security.kafka import Acl, KafkaPrincipal, acls, kafka_principals
 
 # Kafka's cluster resource has this one name (confluent-kafka calls the resource type BROKER).
 CLUSTER_RESOURCE = "kafka-cluster"
@@ -63,7 +63,19 @@ def bindings(user: str, rules: tuple[Acl, ...]) -> list[AclBinding]:
 
 
 def platform_bindings(cfg: Config) -> list[AclBinding]:
-    return [b for p in kafka_principals(cfg) for b in bindings(p.user, acls(p))]
+    return principal_bindings(kafka_principals(cfg))
+
+
+def principal_bindings(principals: Iterable[KafkaPrincipal]) -> list[AclBinding]:
+    return [b for p in principals for b in bindings(p.user, acls(p))]
+
+
+def grant(cfg: Config, principals: Iterable[KafkaPrincipal], timeout_s: float = 30.0) -> int:
+    """Create the ACLs of ``principals`` (as ``cfg``'s user, an admin); returns how many bindings."""
+    wanted = principal_bindings(principals)
+    for future in _admin(cfg).create_acls(wanted, request_timeout=timeout_s).values():
+        future.result(timeout_s)  # creating an ACL that exists is a no-op
+    return len(wanted)
 
 
 def _admin(cfg: Config) -> AdminClient:
@@ -88,8 +100,6 @@ def ensure_access(cfg: Config, passwords: Mapping[str, str], timeout_s: float = 
         for user, future in client.alter_user_scram_credentials(upserts, request_timeout=timeout_s).items():
             future.result(timeout_s)
             changes.append(f"SCRAM user {user}")
-    wanted = platform_bindings(cfg)
-    for future in client.create_acls(wanted, request_timeout=timeout_s).values():
-        future.result(timeout_s)  # creating an ACL that exists is a no-op
-    changes.append(f"{len(wanted)} ACLs for {len(kafka_principals(cfg))} principals")
+    count = grant(cfg, kafka_principals(cfg), timeout_s)
+    changes.append(f"{count} ACLs for {len(kafka_principals(cfg))} principals")
     return changes

@@ -37,7 +37,8 @@ def main() -> None:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.add_jars(*a.pipeline_jars.split(";"))
     env.set_parallelism(1)
-    login = kafka_auth.java_client(load_config())  # SASL/SCRAM as the Flink job's user when auth is on
+    # SASL/SCRAM as the Flink job's user when auth is on, with the connector jar's relocated client.
+    login = kafka_auth.java_client(load_config(), kafka_auth.FLINK_CONNECTOR_SHADING)
     source_builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(a.bootstrap)

@@ -50,7 +50,8 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
         .set_property("commit.offsets.on.checkpoint", "true")
         .set_property("partition.discovery.interval.ms", "60000")
     )
-    for key, value in kafka_auth.java_client(cfg).items():  # SASL/SCRAM as the job's user when auth is on
+    # SASL/SCRAM as the job's user when auth is on, with the connector jar's relocated Kafka client.
+    for key, value in kafka_auth.java_client(cfg, kafka_auth.FLINK_CONNECTOR_SHADING).items():
         builder = builder.set_property(key, value)
     source = builder.build()
     # Event time is each session's own clock, handled per session inside SessionFunction (Kafka

@@ -126,6 +126,9 @@ def test_kafka_clients_log_in_with_scram_in_each_librarys_terms() -> None:
     assert kafka_auth.java_client(cfg)["sasl.jaas.config"] == (
         'org.apache.kafka.common.security.scram.ScramLoginModule required username="p424-bridge" password="pw-1";'
     )
+    # The Flink connector jar relocates the Kafka client, and JAAS loads the login module by class name.
+    assert kafka_auth.java_client(cfg, kafka_auth.FLINK_CONNECTOR_SHADING)["sasl.jaas.config"].startswith(
+        "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule required ")
     assert "pw-1" not in repr(kafka_auth.login(cfg))
     with pytest.raises(ValueError, match="KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD are not set"):
         kafka_auth.kafka_python(Config(platform_auth="on"))

@@ -9,6 +9,7 @@ granted (the grants are p424/security/kafka.py, roles.py and identities.py).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -22,17 +23,21 @@ from cassandra import AuthenticationFailed, Unauthorized
 from cassandra.cluster import Cluster, NoHostAvailable, Session
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
 from kafka.errors import TopicAuthorizationFailedError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from launcher import provision
+from launcher.flink_submit import JobSpec
 from launcher.native import NativePlatform
 from p424.config import REPO_ROOT, Config
 from p424.kafka import auth as kafka_auth
 from p424.kafka import live
-from p424.security.kafka import PREDICTOR_GROUP
+from p424.kafka.access import grant
+from p424.kafka.admin import admin_client
+from p424.security.kafka import PREDICTOR_GROUP, KafkaPrincipal
 from p424.security.roles import KEYSPACE, ROLES
 from p424.storage.cluster import connect
 from tests import auth_services as own
@@ -319,3 +324,48 @@ class TestMLflow:
         for key, value in own.credentials(mlflow_server).items():
             assert value not in log, f"{key} appears in the MLflow log"
         assert mlflow_server.mlflow.auth_config.stat().st_mode & 0o077 == 0
+
+
+# ---------------------------------------------------------------- Flink's Kafka connector
+@pytest.fixture(scope="class")
+def flink_and_kafka() -> Iterator[NativePlatform]:
+    with own.own_service("kafka") as platform:
+        provision.provision_topics(platform.cfg)
+        provision.provision_kafka_access(platform.cfg, own.credentials(platform))
+        with own.own_service("flink") as both:
+            yield both
+
+
+@pytest.mark.usefixtures("flink_and_kafka")
+class TestFlinkKafka:
+    def test_a_pyflink_job_reads_and_writes_kafka_as_the_flink_user(self, flink_and_kafka: NativePlatform) -> None:
+        """The real KafkaSource and KafkaSink of the connector jar (its Kafka client is relocated, login
+        module included), submitted as the launcher submits jobs, logged in as p424-flink."""
+        cfg = flink_and_kafka.cfg
+        suffix = uuid.uuid4().hex[:8]
+        src, dst, name = f"smoke.in.{suffix}", f"smoke.out.{suffix}", f"p424-smoke-{suffix}"
+        admin = admin_client(cfg)
+        try:
+            admin.create_topics([NewTopic(src, 1, 1), NewTopic(dst, 1, 1)])
+        finally:
+            admin.close()
+        flink_user = own.as_(flink_and_kafka, "flink").kafka_sasl_username
+        grant(cfg, [KafkaPrincipal(user=flink_user, reads=(src,), writes=(dst,), group=name)])
+        producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, **kafka_auth.kafka_python(cfg))
+        producer.send(src, b"perrinn 424").get(timeout=15)
+        producer.close(timeout=5)
+        jobs = flink_and_kafka.flink_jobs()
+        try:
+            job = jobs.submit(JobSpec(name, REPO_ROOT / "flink_jobs" / "smoke_job.py",
+                                      ("--bootstrap", cfg.kafka_bootstrap, "--source-topic", src, "--sink-topic", dst)))
+            assert job.state == "RUNNING"
+            consumer = KafkaConsumer(dst, bootstrap_servers=cfg.kafka_bootstrap, auto_offset_reset="earliest",
+                                     consumer_timeout_ms=90_000, **kafka_auth.kafka_python(cfg))
+            try:
+                assert [m.value for m in itertools.islice(consumer, 1)] == [b"PERRINN 424"]
+            finally:
+                consumer.close()
+        finally:
+            running = jobs.active(name)
+            if running is not None:
+                requests.patch(f"{cfg.flink_url}/jobs/{running.job_id}?mode=cancel", timeout=10)

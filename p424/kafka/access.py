@@ -73,7 +73,8 @@ def principal_bindings(principals: Iterable[KafkaPrincipal]) -> list[AclBinding]
 def grant(cfg: Config, principals: Iterable[KafkaPrincipal], timeout_s: float = 30.0) -> int:
     """Create the ACLs of ``principals`` (as ``cfg``'s user, an admin); returns how many bindings."""
     wanted = principal_bindings(principals)
-    for future in _admin(cfg).create_acls(wanted, request_timeout=timeout_s).values():
+    client = _admin(cfg)  # held until every future is done: a collected client cancels them
+    for future in client.create_acls(wanted, request_timeout=timeout_s).values():
         future.result(timeout_s)  # creating an ACL that exists is a no-op
     return len(wanted)
 

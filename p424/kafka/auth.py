@@ -18,6 +18,9 @@ from p424.security.kafka import SCRAM_MECHANISM
 SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 # Kafka's Java login module for SCRAM (org.apache.kafka.common.security.scram).
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+# Flink's Kafka connector jar (flink-sql-connector-kafka) carries the Kafka client relocated under this
+# package, login modules included, and JAAS loads the module by its class name.
+FLINK_CONNECTOR_SHADING = "org.apache.flink.kafka.shaded."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,13 +79,15 @@ def jaas_config(module: str, options: Mapping[str, str]) -> str:
     return f"{module} required {quoted};"
 
 
-def java_client(cfg: Config) -> dict[str, str]:
-    """Properties for Kafka's Java client (the Flink job's KafkaSource and KafkaSink)."""
+def java_client(cfg: Config, shading: str = "") -> dict[str, str]:
+    """Properties for Kafka's Java client; ``shading``: the package prefix of a relocated client
+    (FLINK_CONNECTOR_SHADING for the Flink job's KafkaSource and KafkaSink)."""
     who = login(cfg)
     if who is None:
         return {}
+    module = shading + SCRAM_LOGIN_MODULE
     return {
         "security.protocol": SECURITY_PROTOCOL,
         "sasl.mechanism": SCRAM_MECHANISM,
-        "sasl.jaas.config": jaas_config(SCRAM_LOGIN_MODULE, {"username": who.username, "password": who.password}),
+        "sasl.jaas.config": jaas_config(module, {"username": who.username, "password": who.password}),
     }

@@ -140,7 +140,7 @@ class NativePlatform:
         return FlinkJobs(
             self.cfg,
             self.paths,
-            self.flink.env(),
+            self.flink.submit_env(),
             self.flink.home,
             self.flink.venv / "bin" / "python",
             self.flink.connector_jars,

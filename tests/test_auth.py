@@ -102,8 +102,11 @@ def test_each_process_gets_its_own_login_and_no_other(tmp_path: Path) -> None:
         assert not admin_passwords & set(env.values()), f"{service.name} gets an admin password"
         if kafka_user:
             assert env["KAFKA_SASL_PASSWORD"] == creds[ids.kafka_password_key(kafka_user)]
-    flink = p.flink.env()  # the job's client and its Python workers
+    flink = p.flink.submit_env()  # the job's client, whose settings travel inside the job
     assert (flink["KAFKA_SASL_USERNAME"], flink["CASSANDRA_USERNAME"]) == ("p424-flink", "p424_flink")
+    # The Flink processes themselves hold no login (Beam logs a Python worker's environment).
+    for spec in p.flink.processes():
+        assert not set(creds.values()) & set(spec.env.values()), spec.name
 
 
 def test_with_auth_off_no_process_gets_a_login(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -40,7 +41,9 @@ from p424.kafka.admin import admin_client
 from p424.security.kafka import PREDICTOR_GROUP, KafkaPrincipal
 from p424.security.roles import KEYSPACE, ROLES
 from p424.storage.cluster import connect
+from p424.storage.reader import TelemetryStore
 from tests import auth_services as own
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.platform, pytest.mark.own_services]
 
@@ -369,3 +372,47 @@ class TestFlinkKafka:
             running = jobs.active(name)
             if running is not None:
                 requests.patch(f"{cfg.flink_url}/jobs/{running.job_id}?mode=cancel", timeout=10)
+
+
+# ---------------------------------------------------------------- the pipeline, every hop authenticated
+@pytest.mark.slow
+def test_a_replayed_stint_reaches_cassandra_with_every_component_logged_in_as_itself() -> None:
+    """Bridge (Kafka user p424-bridge) -> Kafka -> the telemetry job (p424-flink: SCRAM source, librdkafka
+    producer, Cassandra role p424_flink) -> laps read back as the admin; and no log holds a credential."""
+    from tests.conftest import LOCAL_FIXTURE
+    from unity_bridge.streams import replay_lap_file
+
+    logs = own.STATE_DIR / "logs"
+    before = {p: p.stat().st_size for p in logs.rglob("*") if p.is_file()}  # earlier runs' lines are not ours
+    with ExitStack() as services:
+        platform = services.enter_context(own.own_service("kafka"))
+        services.enter_context(own.own_service("cassandra"))
+        services.enter_context(own.own_service("flink"))
+        cfg, credentials = platform.cfg, own.credentials(platform)
+        provision.provision_topics(cfg)
+        provision.provision_kafka_access(cfg, credentials)
+        provision.ensure_cassandra_admin(cfg)
+        provision.ensure_schema(cfg)
+        provision.ensure_cassandra_roles(cfg, credentials)
+        platform.ensure_jobs()
+        services.enter_context(own.own_service("bridge"))
+        replayed = replay_lap_file(LOCAL_FIXTURE, cfg.host_of("bridge"), cfg.bridge_udp_port, None, 2, 1, None, 2000)
+        [session] = replayed.sessions
+        store = TelemetryStore(cfg)
+
+        def two_laps() -> list[dict[str, Any]] | None:
+            rows = store.laps(session)
+            return rows if len(rows) >= 2 else None
+
+        try:
+            laps = wait_for(two_laps, 240, "two laps of the replayed stint in Cassandra", interval=2)
+        finally:
+            store.close()
+        assert [lap["lap"] for lap in laps][:2] == [1, 2]
+        assert platform.paths.logs == logs
+        for path in [p for p in logs.rglob("*") if p.is_file()]:
+            with path.open("rb") as f:
+                f.seek(before.get(path, 0))
+                text = f.read().decode(errors="replace")
+            for key, value in credentials.items():
+                assert value not in text, f"{key} appears in {path}"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from p424.config import parse_env_file
+from p424.config import Config, load_config, parse_env_file
+from p424.security.identities import as_component
 
 GENERATED = (
     "MINIO_ROOT_PASSWORD",
@@ -50,3 +51,10 @@ def set_credential(path: Path, key: str, value: str) -> None:
     values = parse_env_file(path)
     values[key] = value
     write_credentials(path, values)
+
+
+def config_as(component: str, overrides: Mapping[str, str] | None = None) -> Config:
+    """The settings, logging in as ``component`` with the state dir's generated credentials when auth is
+    on: a command that only reads stored data uses the read-only ``reader``, provisioning the ``admin``."""
+    cfg = load_config(overrides=overrides)
+    return as_component(cfg, component, parse_env_file(cfg.state_dir / "credentials.env"))

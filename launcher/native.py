@@ -194,27 +194,9 @@ class NativePlatform:
             )
 
     def provision(self) -> None:
-        created = provision.ensure_buckets(self.cfg)
-        if created:
-            console.info(f"created buckets: {', '.join(created)}")
-        created = provision.provision_topics(self.cfg)
-        if created:
-            rf = self.cfg.replication_factor
-            console.info(f"created Kafka topics (replication factor {rf}): {', '.join(created)}")
-        if self.cfg.auth_enabled:
-            for change in provision.provision_kafka_access(self.cfg, parse_env_file(self.paths.credentials)):
-                console.info(f"Kafka access: {change}")
-        if self.cfg.auth_enabled:
-            for change in provision.ensure_cassandra_admin(self.cfg):
-                console.info(f"Cassandra access: {change}")
-        for change in provision.ensure_schema(self.cfg):
-            console.info(f"Cassandra schema: {change}")
-        if self.cfg.auth_enabled:
-            credentials = parse_env_file(self.paths.credentials)
-            for change in provision.ensure_cassandra_roles(self.cfg, credentials):
-                console.info(f"Cassandra access: {change}")
-            for change in provision.ensure_mlflow_users(self.cfg, credentials):
-                console.info(f"MLflow access: {change}")
+        for what, step in provision.steps(self.cfg, parse_env_file(self.paths.credentials)):
+            for change in step():
+                console.info(f"{what}: {change}")
 
     def ensure_jobs(self) -> None:
         jobs = self.flink_jobs()

@@ -6,7 +6,7 @@ Every step is idempotent and shared by native mode and compose mode's one-shot i
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import requests
 from cassandra import AuthenticationFailed
@@ -200,3 +200,18 @@ def provision_kafka_access(cfg: Config, credentials: Mapping[str, str]) -> list[
     if absent:
         raise ValueError(f"{', '.join(absent)} missing from credentials.env; `./launchcommand.sh up` generates them")
     return ensure_access(cfg, passwords)
+
+
+def steps(cfg: Config, credentials: Mapping[str, str]) -> list[tuple[str, Callable[[], list[str]]]]:
+    """Everything provisioning does, in order (``cfg`` logs in as the admin when auth is on): what each
+    step is, and the step, which returns what it changed."""
+    auth = cfg.auth_enabled
+    return [
+        ("buckets", lambda: ensure_buckets(cfg)),
+        (f"Kafka topics (replication factor {cfg.replication_factor})", lambda: provision_topics(cfg)),
+        *([("Kafka access", lambda: provision_kafka_access(cfg, credentials)),
+           ("Cassandra access", lambda: ensure_cassandra_admin(cfg))] if auth else []),
+        ("Cassandra schema", lambda: ensure_schema(cfg)),
+        *([("Cassandra roles", lambda: ensure_cassandra_roles(cfg, credentials)),
+           ("MLflow users", lambda: ensure_mlflow_users(cfg, credentials))] if auth else []),
+    ]

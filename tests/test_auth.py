@@ -273,3 +273,23 @@ def test_mlflow_with_auth_runs_the_basic_auth_app_configured_as_mlflow_reads_it(
     assert {"127.0.0.1:5000", p.cfg.platform_bind_address} <= set(hosts)
     off = platform(tmp_path / "off", "off").mlflow.processes()[0]
     assert "--app-name" not in off.argv and "MLFLOW_AUTH_CONFIG_PATH" not in off.env
+
+
+def test_provisioning_sets_up_access_only_with_auth_on_admin_first_and_roles_after_the_schema() -> None:
+    from launcher.provision import steps
+
+    assert [what for what, _ in steps(Config(platform_auth="off"), {})] == [
+        "buckets", "Kafka topics (replication factor 1)", "Cassandra schema"]
+    assert [what for what, _ in steps(Config(platform_auth="on"), {})] == [
+        "buckets", "Kafka topics (replication factor 1)", "Kafka access", "Cassandra access", "Cassandra schema",
+        "Cassandra roles", "MLflow users"]
+
+
+def test_commands_that_read_stored_data_log_in_as_the_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from launcher.credentials import config_as
+
+    p = platform(tmp_path)  # generates the credentials
+    monkeypatch.setenv("PLATFORM_STATE_DIR", str(tmp_path))
+    cfg = config_as("reader", {"PLATFORM_AUTH": "on"})
+    assert (cfg.cassandra_username, cfg.kafka_sasl_username) == ("p424_reader", "")
+    assert cfg.cassandra_password == parse_env_file(p.paths.credentials)[ids.cassandra_password_key("p424_reader")]

@@ -103,6 +103,7 @@ def bench_bridge(
         "KAFKA_TOPIC_FRAMES": BENCH_TOPIC,
         "BRIDGE_UDP_PORT": str(udp),
         "BRIDGE_HTTP_PORT": str(http),
+        "BRIDGE_DMG1_PORT": "0",  # the platform's bridge holds the DMG1 port
         "PLATFORM_STATE_DIR": str(cfg.state_dir),
         "BRIDGE_SPOOL_DIR": str(spool),
     }

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from p424.config import Config
 
+# RFC 1918 private networks and loopback: where a team's simulators (and the cluster's nodes) send from.
+CLUSTER_SENDERS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Operators:
@@ -106,5 +109,12 @@ class Target:
             predictor_host="p424-predictor",
             cassandra_replication=(
                 f"{{'class': 'NetworkTopologyStrategy', '{n.cassandra_dc}': {self.sizes.cassandra_rf}}}"
+            ),
+            # Simulators send through the UDP Service from outside the cluster (and arrive from a node
+            # address when the Service's traffic policy is Cluster): private networks, unless set.
+            bridge_allowed_senders=(
+                CLUSTER_SENDERS
+                if cfg.bridge_allowed_senders == Config().bridge_allowed_senders
+                else cfg.bridge_allowed_senders
             ),
         )

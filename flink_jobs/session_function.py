@@ -12,12 +12,11 @@ from pyflink.datastream.state import ValueStateDescriptor
 from p424 import derived
 from p424.codec.frame import frame_car_id, frame_session_id
 from p424.processing.emit import EmitPolicy
-from p424.processing.idle import next_idle_check
+from p424.processing.idle import Horizons, Step, next_idle_check, on_timer
 from p424.processing.outputs import Outputs
+from p424.processing.resume import Compacted, compact, resume
 from p424.processing.session import ProcessingSettings, SessionProcessor
 from p424.processing.state import SessionState  # also the class older checkpoints pickled here
-
-FORGET_AFTER_MS = 3600_000  # state of a session idle this long is dropped
 
 
 class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
@@ -27,12 +26,14 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
     operator has seen frames received ``idle_ms`` later than the session's last one. While the job
     catches up on a backlog, sessions waiting behind other partitions are therefore not cut short.
     When the whole stream goes quiet, processing time takes over so the last laps still close.
+    A session silent for the compaction horizon is kept compacted, so frames that resume it later
+    continue its figures; it is dropped after the resume horizon (``p424.processing.idle``).
     """
 
     def __init__(
         self,
         settings: ProcessingSettings,
-        idle_timeout_ms: int,
+        horizons: Horizons,
         emit_interval_ms: int,
         definitions: derived.Definitions | None = None,
     ) -> None:
@@ -40,7 +41,8 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         # Maths channels, events and alarms, loaded and checked where the job is submitted (so a
         # wrong file fails the submission, named) and shipped with the function.
         self.definitions = definitions or derived.default()
-        self.idle_ms = idle_timeout_ms
+        self.horizons = horizons
+        self.idle_ms = horizons.idle_ms
         self.emit = EmitPolicy(emit_interval_ms, min(settings.window_sizes_ms))
         # Operator-wide clocks (not checkpointed: after a restore they are rebuilt from the data).
         self.max_received_ms = 0
@@ -52,8 +54,9 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.last_element_ms = int(time.time() * 1000)
 
     def process_element(self, raw: bytes, ctx: KeyedProcessFunction.Context) -> Iterator[Outputs]:
-        st: SessionState | None = self.state.value()
+        kept: SessionState | Compacted | None = self.state.value()
         now = ctx.timer_service().current_processing_time()
+        st = SessionState(resume(kept)) if isinstance(kept, Compacted) else kept
         if st is None:
             session, car = frame_session_id(raw), frame_car_id(raw)
             st = SessionState(SessionProcessor(session, car, self.settings, definitions=self.definitions))
@@ -77,22 +80,35 @@ class SessionFunction(KeyedProcessFunction):  # type: ignore[misc]
         self.state.update(st)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Outputs]:
-        st: SessionState | None = self.state.value()
-        if st is None:
+        kept: SessionState | Compacted | None = self.state.value()
+        if kept is None:
             return
-        idle = timestamp - st.last_seen_ms
-        if idle >= FORGET_AFTER_MS and st.flushed:
+        st = kept if isinstance(kept, SessionState) else None  # None: held compacted
+        quiet = st is not None and (
+            self.max_received_ms - st.last_received_ms >= self.idle_ms  # behind the data
+            or timestamp - self.last_element_ms >= self.idle_ms  # the whole stream is quiet
+        )
+        decision = on_timer(
+            now_ms=timestamp,
+            last_seen_ms=kept.last_seen_ms,
+            flushed=st is not None and st.flushed,
+            compacted=st is None,
+            quiet=quiet,
+            horizons=self.horizons,
+        )
+        if decision.step is Step.DROP:
             self.state.clear()
             return
-        behind_the_data = self.max_received_ms - st.last_received_ms >= self.idle_ms
-        stream_quiet = timestamp - self.last_element_ms >= self.idle_ms
-        if (behind_the_data or stream_quiet) and not st.flushed:
-            st.processor.bind(self.definitions)
-            st.pending.extend(st.processor.flush())
-            st.flushed = True
-        if len(st.pending):
-            yield st.pending
-            st.pending = Outputs()
-        st.timer_ms = (st.last_seen_ms + FORGET_AFTER_MS) if st.flushed else (timestamp + self.idle_ms)
-        ctx.timer_service().register_processing_time_timer(st.timer_ms)
-        self.state.update(st)
+        if st is not None:
+            if decision.step is Step.FLUSH:
+                st.processor.bind(self.definitions)
+                st.pending.extend(st.processor.flush())
+                st.flushed = True
+            if len(st.pending):
+                yield st.pending
+                st.pending = Outputs()
+        if decision.next_timer_ms is not None:
+            ctx.timer_service().register_processing_time_timer(decision.next_timer_ms)
+        if st is not None:
+            st.timer_ms = decision.next_timer_ms or 0
+            self.state.update(compact(st.processor, st.last_seen_ms) if decision.step is Step.COMPACT else st)

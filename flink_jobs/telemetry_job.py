@@ -35,6 +35,7 @@ from p424 import derived
 from p424.codec.frame import frame_session_id
 from p424.config import Config, load_config
 from p424.kafka import auth as kafka_auth
+from p424.processing.idle import horizons_of
 from p424.processing.session import ProcessingSettings
 
 
@@ -67,7 +68,7 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
     outputs = (
         frames.key_by(frame_session_id, key_type=Types.LONG())
         .process(
-            SessionFunction(settings, cfg.session_idle_timeout_s * 1000, cfg.flink_emit_interval_ms, definitions),
+            SessionFunction(settings, horizons_of(cfg), cfg.flink_emit_interval_ms, definitions),
             output_type=Types.PICKLED_BYTE_ARRAY(),
         )
         .name("sessions: dedup, re-order, windows, laps, quality, maths, events, alarms")

@@ -33,6 +33,7 @@ PROMETHEUS_FILE = ROOT / "prometheus" / "prometheus.yml"
 # Where compose mounts grafana/dashboards inside the Grafana container.
 CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards"
 COMPOSE_PROMETHEUS_URL = "http://prometheus:9090"
+PROMETHEUS_TOKEN_FILE = "/etc/prometheus/metrics-token"
 
 
 @dataclass(frozen=True)
@@ -163,12 +164,16 @@ def provisioning_files() -> dict[str, str]:
             }
         ],
     }
+    # The platform's own endpoints want the scraper's bearer token (compose mounts it at this path).
+    def ours() -> dict[str, Any]:
+        return {"authorization": {"type": "Bearer", "credentials_file": PROMETHEUS_TOKEN_FILE}}
+
     scrape = {
         "global": {"scrape_interval": "5s", "evaluation_interval": "15s"},
         "scrape_configs": [
-            {"job_name": "bridge", "static_configs": [{"targets": ["bridge:9424"]}]},
-            {"job_name": "grafana-live", "static_configs": [{"targets": ["grafana-live:9426"]}]},
-            {"job_name": "predictor", "static_configs": [{"targets": ["predictor:9425"]}]},
+            {"job_name": "bridge", "static_configs": [{"targets": ["bridge:9424"]}], **ours()},
+            {"job_name": "grafana-live", "static_configs": [{"targets": ["grafana-live:9426"]}], **ours()},
+            {"job_name": "predictor", "static_configs": [{"targets": ["predictor:9425"]}], **ours()},
             {"job_name": "flink", "static_configs": [{"targets": ["flink-jobmanager:9249", "flink-taskmanager:9249"]}]},
             {"job_name": "kafka-exporter", "static_configs": [{"targets": ["kafka-exporter:9308"]}]},
         ],

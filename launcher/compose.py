@@ -22,7 +22,7 @@ from typing import Any
 
 from launcher import console
 from launcher.console import PlatformError
-from launcher.credentials import ensure_credentials
+from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
 from launcher.paths import StatePaths
 from launcher.services.base import ServiceStatus
 from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, config_file, load_config
@@ -220,6 +220,7 @@ class ComposePlatform:
             self._must("build images", "build")
 
     def up(self) -> float:
+        require_auth_beyond_loopback(self.cfg, services_authenticated=False)
         start = time.monotonic()
         timeout = 3 * self.cfg.service_start_timeout  # a chain: Cassandra, provisioning, then the Flink job
         with console.step("docker compose up (build from this checkout, start, wait until healthy)"):

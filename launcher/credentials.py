@@ -10,8 +10,11 @@ import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from p424.config import Config, load_config, parse_env_file
+from launcher import console
+from launcher.console import PlatformError
+from p424.config import Config, is_loopback, load_config, parse_env_file
 from p424.security.identities import as_component
+from p424.security.secrets import HTTP_TOKEN, METRICS_TOKEN
 
 GENERATED = (
     "MINIO_ROOT_PASSWORD",
@@ -19,7 +22,27 @@ GENERATED = (
     "AIRFLOW_JWT_SECRET",
     "GRAFANA_ADMIN_PASSWORD",
     "POSTGRES_PASSWORD",
+    HTTP_TOKEN,  # the bridge's, predictor's and Live pusher's endpoints beyond /health
+    METRICS_TOKEN,  # /metrics, for a Prometheus scraper
 )
+
+
+def require_auth_beyond_loopback(cfg: Config, *, services_authenticated: bool) -> None:
+    """`up` refuses to expose the platform beyond this machine without authentication. A deployment whose
+    Kafka, Cassandra and MLflow do not log clients in yet (``services_authenticated`` false) says so."""
+    if cfg.platform_auth == "off" and not is_loopback(cfg.platform_bind_address):
+        raise PlatformError(
+            f"refusing to start: PLATFORM_BIND_ADDRESS={cfg.platform_bind_address} is reachable from other "
+            "machines, and PLATFORM_AUTH=off would leave Kafka, Cassandra, MLflow and the bridge's, predictor's "
+            "and Live pusher's endpoints open to them. Set PLATFORM_AUTH=auto (or on), or bind to a loopback "
+            "address such as 127.0.0.1."
+        )
+    if not services_authenticated and not is_loopback(cfg.platform_bind_address):
+        console.warn(
+            f"PLATFORM_BIND_ADDRESS={cfg.platform_bind_address}: the bridge's, predictor's and Live pusher's "
+            "endpoints need a bearer token, but Kafka (PLAINTEXT), Cassandra (AllowAllAuthenticator) and MLflow "
+            "accept any client yet; keep this machine on a trusted network"
+        )
 
 
 def ensure_credentials(path: Path, extra: Iterable[str] = ()) -> bool:

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from launcher import console, provision, topology
 from launcher.console import PlatformError
-from launcher.credentials import ensure_credentials
+from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
 from launcher.flink_submit import FlinkJobs, platform_jobs
 from launcher.installers import Installer, run_parallel
 from launcher.paths import StatePaths
@@ -133,8 +133,11 @@ class NativePlatform:
 
     # ---------- install ----------
     def install(self) -> None:
+        # The nodes of a cluster share their component's install: install it once, not once per node
+        # (parallel installers into one directory race each other).
+        once = {type(s).install: s.install for s in reversed(self.services)}
         with console.step("check installs (first run downloads and builds everything; later runs reuse it)"):
-            run_parallel([s.install for s in self.services], workers=3)
+            run_parallel(list(reversed(once.values())), workers=3)
 
     def flink_jobs(self) -> FlinkJobs:
         return FlinkJobs(
@@ -153,6 +156,7 @@ class NativePlatform:
         return [s for s in self.services if s in (self.bridge, self.predictor, self.grafana_live)]
 
     def up(self) -> float:
+        require_auth_beyond_loopback(self.cfg, services_authenticated=True)
         start = time.monotonic()
         if self.refused:
             raise PlatformError(self.refused)

@@ -34,6 +34,8 @@ SECRET_KEYS = frozenset(
         "postgres_password",
         "kafka_sasl_password",
         "cassandra_password",
+        "p424_http_token",
+        "p424_metrics_token",
     }
 )
 AUTH_MODES = ("auto", "on", "off")
@@ -47,8 +49,8 @@ class Config:
     platform_mode: str = "auto"  # auto | native | compose
     platform_topology: str = "single"  # single | cluster (cluster: native mode only)
     # Authentication on every service (Kafka SASL/SCRAM, Cassandra roles, MLflow basic auth, bearer
-    # tokens on HTTP endpoints): auto | on | off; auto is on whenever platform_bind_address is not a
-    # loopback address.
+    # tokens on the bridge, predictor and Live pusher endpoints but /health): auto | on | off; auto is on
+    # whenever platform_bind_address is not a loopback address.
     platform_auth: str = "auto"
     # Where clients reach each service; empty means platform_bind_address (compose sets service names).
     kafka_host: str = ""
@@ -128,6 +130,8 @@ class Config:
     cassandra_windows_ttl_days: int = 30
     # --- bridge ---
     bridge_car_id_dmg1: int = 1
+    # Networks (CIDRs, comma-separated) the bridge takes datagrams from; others are counted and dropped.
+    bridge_allowed_senders: str = "127.0.0.0/8,::1/128"
     bridge_spool_dir: str = ""  # empty: <state>/data/bridge/spool
     bridge_spool_max_bytes: int = 4 * 2**30  # unacknowledged bytes the spool holds before refusing frames; 0: no bound
     bridge_socket_buffer_bytes: int = 32 * 1024 * 1024
@@ -141,6 +145,8 @@ class Config:
     window_columns_ms: str = "1000"
     out_of_orderness_ms: int = 200
     session_idle_timeout_s: int = 2
+    flink_compact_after_ms: int = 3_600_000  # a session silent this long is held compacted, still resumable
+    flink_resume_horizon_days: int = 30  # ... and dropped after this long: later frames start it afresh
     flink_parallelism: int = 2
     flink_checkpoint_interval_ms: int = 5000
     flink_job_name: str = "p424-telemetry"
@@ -163,7 +169,7 @@ class Config:
     mini_sector_length_m: int = 0  # when above 0: mini-sectors of this length instead of a count
     # --- session archive (the telemetry bucket: bronze/, silver/, gold/) ---
     archive_schedule: str = "*/15 * * * *"
-    archive_closed_after_s: int = 3600  # a session silent this long is closed (the stream's forget horizon)
+    archive_closed_after_s: int = 3600  # a session silent this long is closed (the stream's compaction horizon)
     archive_prefix: str = ""  # keys start here inside the bucket (tests and benches use their own)
     default_track: str = "Nordschleife"  # the track of sessions whose sender names none (p424/ml/tracks.py)
     # --- Grafana (native mode provisions an existing Grafana when this is set) ---
@@ -179,6 +185,9 @@ class Config:
     grafana_admin_password: str = ""
     grafana_token: str = ""
     postgres_password: str = ""
+    # Named as the variables the k8s chart hands over (p424.security.secrets.HTTP_TOKEN, METRICS_TOKEN).
+    p424_http_token: str = ""  # every endpoint beyond /health
+    p424_metrics_token: str = ""  # /metrics only (the Prometheus scraper)
     # --- the identity this process logs in with when auth is on (set per process by the launcher from
     # the component credentials in credentials.env; p424.security.identities) ---
     kafka_sasl_username: str = ""
@@ -189,6 +198,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.platform_auth not in AUTH_MODES:
             raise ValueError(f"PLATFORM_AUTH must be one of {', '.join(AUTH_MODES)}, got {self.platform_auth!r}")
+        if not self.allowed_senders:  # parsed here too, so a bad CIDR fails when the settings are loaded
+            raise ValueError("BRIDGE_ALLOWED_SENDERS is empty; to take datagrams from anywhere say 0.0.0.0/0,::/0")
         if self.platform_topology not in TOPOLOGIES:
             raise ValueError(
                 f"PLATFORM_TOPOLOGY must be one of {', '.join(TOPOLOGIES)}, got {self.platform_topology!r}"
@@ -213,7 +224,7 @@ class Config:
 
     @property
     def auth_enabled(self) -> bool:
-        """Whether services demand credentials (PLATFORM_AUTH)."""
+        """Whether services demand credentials and the HTTP endpoints a bearer token (PLATFORM_AUTH)."""
         if self.platform_auth == "auto":
             return not is_loopback(self.platform_bind_address)
         return self.platform_auth == "on"
@@ -252,6 +263,10 @@ class Config:
     @property
     def host(self) -> str:
         return self.platform_bind_address
+
+    @property
+    def allowed_senders(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.bridge_allowed_senders, "BRIDGE_ALLOWED_SENDERS")
 
     def host_of(self, service: str) -> str:
         return str(getattr(self, f"{service}_host")) or self.host
@@ -374,6 +389,19 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+def parse_networks(text: str, setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDRs (a bare address is a single-host network)."""
+    out = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(ipaddress.ip_network(part.strip()))
+        except ValueError as err:
+            raise ValueError(f"{setting}: {part.strip()!r} is not a network in CIDR notation ({err})") from err
+    return tuple(out)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:

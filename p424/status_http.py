@@ -1,5 +1,6 @@
 """The small HTTP endpoint every long-running service serves: Prometheus ``/metrics`` plus JSON
-documents such as ``/health``, on a daemon thread so it never blocks the service's own work."""
+documents such as ``/health``, on a daemon thread so it never blocks the service's own work.
+With authentication on, everything but ``/health`` needs a bearer token (p424.security.http)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,30 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from p424.security.http import HttpAuth, refusal
+
 # path -> () -> (HTTP status, JSON-able document)
 Documents = Mapping[str, Callable[[], tuple[int, Any]]]
 
 
-def serve_status(bind: str, port: int, registry: CollectorRegistry, documents: Documents) -> ThreadingHTTPServer:
-    """Start serving ``/metrics`` from ``registry`` and each of ``documents``; return the server."""
+def serve_status(
+    bind: str, port: int, registry: CollectorRegistry, documents: Documents, *, auth: HttpAuth | None
+) -> ThreadingHTTPServer:
+    """Start serving ``/metrics`` from ``registry`` and each of ``documents``; return the server.
+    ``auth``: the tokens (``HttpAuth.of(cfg)``), None for open endpoints."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            why = refusal(auth, self.path, self.headers.get("Authorization"))
+            if why is not None:
+                body = json.dumps({"error": "unauthorized", "detail": why}).encode()
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer realm="p424"')
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if self.path == "/metrics":
                 status, body, ctype = 200, generate_latest(registry), "text/plain; version=0.0.4"
             elif self.path in documents:

@@ -6,6 +6,8 @@ single one (the topology is the configured one, or the one the state dir's data 
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cluster" in item.keywords:
             item.add_marker(skip)
+
+
+# kafka-python leaves the socket of each failed connection attempt (a broker stopped by an outage test,
+# a node not up yet) to the garbage collector: never connected, bound to the wildcard by connect().
+# Only those are forgiven; any other unclosed socket still fails the run.
+_FAILED_CONNECT_SOCKET = r"unclosed <socket\.socket fd=\d+, family=\d+, type=\d+, proto=\d+, laddr=\('0\.0\.0\.0', \d+\)>$"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_failed_connection_sockets() -> Iterator[None]:
+    yield
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_FAILED_CONNECT_SOCKET, category=ResourceWarning)
+        gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from p424.catalog import CATALOG
 from p424.codec.dmg1 import DMG1_CHANNELS, encode_dmg1
 from p424.codec.frame import OFFSET, FrameEncoder, FrameHeader, decode_header, session_key
 from p424.config import Config
+from p424.security.http import bearer_headers
 from tests.helpers import Stack, unique_session_id, wait_for
 from unity_bridge.forwarder import DELIVERY_TIMEOUT_MS
 from unity_bridge.lapfile import lap_frames, read_lap_file
@@ -63,7 +64,7 @@ def test_replaying_the_fixture_puts_one_record_per_frame_in_order(stack: Stack, 
     assert len({r.partition for r in records}) == 1  # keyed by car and session: one partition, so ordered
     assert [decode_header(r.value).sequence for r in records] == list(range(result.frames_sent))
     assert all(session_key(r.value) == r.key for r in records)
-    sessions = {s["session_id"]: s for s in requests.get(f"{stack.cfg.bridge_http_url}/sessions", timeout=5).json()}
+    sessions = {s["session_id"]: s for s in requests.get(f"{stack.cfg.bridge_http_url}/sessions", headers=bearer_headers(stack.cfg), timeout=5).json()}
     assert sessions[sid]["received"] == result.frames_sent and sessions[sid]["lost"] == 0
 
 
@@ -78,14 +79,14 @@ def test_loss_duplicates_and_out_of_order_are_counted(stack: Stack) -> None:
             tx.send(enc.encode(FrameHeader(3, sid, seq, seq * 0.02), values))
 
     def stats() -> dict[str, int] | None:
-        rows = requests.get(f"{stack.cfg.bridge_http_url}/sessions", timeout=5).json()
+        rows = requests.get(f"{stack.cfg.bridge_http_url}/sessions", headers=bearer_headers(stack.cfg), timeout=5).json()
         # Every datagram accounted for, the three trailing duplicates included.
         return next((r for r in rows if r["session_id"] == sid and r["received"] + r["duplicated"] == len(order)), None)
 
     s = wait_for(stats, 20, "the bridge to account for every datagram of the session")
     assert s["received"] == 196
     assert (s["lost"], s["duplicated"], s["out_of_order"]) == (4, 3, 1)
-    metrics = requests.get(f"{stack.cfg.bridge_http_url}/metrics", timeout=5).text
+    metrics = requests.get(f"{stack.cfg.bridge_http_url}/metrics", headers=bearer_headers(stack.cfg), timeout=5).text
     assert f'p424_bridge_session_frames_lost_total{{car="3",session="{sid}"}} 4.0' in metrics
 
 
@@ -134,7 +135,7 @@ def test_an_unmodified_simulators_dmg1_output_becomes_a_stored_session(stack: St
             time.sleep(1 / rate)
 
     def ours() -> dict[str, Any] | None:
-        rows = requests.get(f"{stack.cfg.bridge_http_url}/sessions", timeout=5).json()
+        rows = requests.get(f"{stack.cfg.bridge_http_url}/sessions", headers=bearer_headers(stack.cfg), timeout=5).json()
         return next((r for r in rows if r["source"] == source and r["received"] == n), None)
 
     session = wait_for(ours, 20, "the bridge to take every DMG1 datagram as one session")

@@ -24,6 +24,7 @@ import pytest
 import requests
 from cassandra.query import UNSET_VALUE
 
+from p424 import derived
 from p424.analysis import get_session
 from p424.catalog import CATALOG, Catalog
 from p424.codec.frame import FrameEncoder, FrameHeader
@@ -33,6 +34,7 @@ from p424.ml.quality import collect
 from p424.ml.source import CassandraSource
 from p424.processing.outputs import Outputs
 from p424.processing.session import SessionProcessor
+from p424.security.http import bearer_headers
 from p424.sim import CarSimulator
 from p424.storage import writes
 from p424.storage.reader import LapKey
@@ -83,7 +85,7 @@ def _send(stack: Stack, frames: list[bytes], rate: float = 4000.0) -> None:
 def _write_as_catalog_n_did(stack: Stack, frames: list[bytes], sid: int, car: int) -> None:
     """Session A: processed and stored exactly as the platform on catalog N processed and stored it."""
     assert V1 is not None
-    proc = SessionProcessor(sid, car, catalog=V1)
+    proc = SessionProcessor(sid, car, catalog=V1, definitions=derived.none(V1))  # catalog N had no maths channels
     out = Outputs()
     t0 = int(time.time() * 1000) - 3_600_000
     for i, raw in enumerate(frames):
@@ -112,7 +114,7 @@ def _write_as_catalog_n_did(stack: Stack, frames: list[bytes], sid: int, car: in
 
 
 def _bridge_counts(stack: Stack) -> dict[str, float]:
-    text = requests.get(f"{stack.cfg.bridge_http_url}/metrics", timeout=5).text
+    text = requests.get(f"{stack.cfg.bridge_http_url}/metrics", headers=bearer_headers(stack.cfg), timeout=5).text
     found = re.findall(r'p424_bridge_frames_by_catalog_total\{catalog="([0-9a-f]{8})"[^}]*\} ([0-9.e+]+)', text)
     return {chash: float(n) for chash, n in found}
 

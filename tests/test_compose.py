@@ -231,14 +231,23 @@ def test_no_secret_value_is_in_the_committed_compose_files(services: dict[str, d
         "GRAFANA_ADMIN_PASSWORD": [("grafana", "GF_SECURITY_ADMIN_PASSWORD"), ("grafana-init", "GRAFANA_ADMIN_PASSWORD")],
         "AIRFLOW_ADMIN_PASSWORD": [("airflow-api-server", "AIRFLOW_ADMIN_PASSWORD")],
         "AIRFLOW_JWT_SECRET": [("airflow-scheduler", "AIRFLOW__API_AUTH__JWT_SECRET")],
+        # the endpoints of our own services (p424.security.http); Prometheus gets the scraper's as a file
+        "P424_HTTP_TOKEN": [(s, "P424_HTTP_TOKEN") for s in ("bridge", "predictor", "grafana-live")],
+        "P424_METRICS_TOKEN": [(s, "P424_METRICS_TOKEN") for s in ("bridge", "predictor", "grafana-live")],
     }
     assert set(expected) == set(GENERATED)
     for secret, destinations in expected.items():
         for service, variable in destinations:
             assert env_of(services, service)[variable] == FAKE_SECRETS[secret], (service, variable)
-    # Services that need no secret get none (the Live pusher gets a token from grafana-init instead).
-    for service in ("kafka", "cassandra", "bridge", "grafana-live", "predictor", "prometheus", "kafka-exporter"):
+    # Services that need no secret get none (the Live pusher gets its Grafana token from grafana-init).
+    for service in ("kafka", "cassandra", "prometheus", "kafka-exporter"):
         assert not [v for v in FAKE_SECRETS.values() if v in json.dumps(services[service])], service
+    for service in ("bridge", "grafana-live", "predictor"):
+        others = {k: v for k, v in FAKE_SECRETS.items() if k not in ("P424_HTTP_TOKEN", "P424_METRICS_TOKEN")}
+        assert not [v for v in others.values() if v in json.dumps(services[service])], service
+        # They bind 0.0.0.0 in their containers, so authentication is on there, with the generated token.
+        cfg = container_cfg(services, service)
+        assert cfg.auth_enabled and cfg.p424_http_token == FAKE_SECRETS["P424_HTTP_TOKEN"], service
 
 
 def test_image_build_contexts_leave_out_state_and_git(services: dict[str, dict[str, Any]]) -> None:
@@ -640,7 +649,9 @@ def metrics_ports(services: dict[str, dict[str, Any]]) -> dict[str, int]:
     return listens
 
 
-def test_prometheus_scrapes_every_metrics_endpoint_by_service_name(services: dict[str, dict[str, Any]]) -> None:
+def test_prometheus_scrapes_every_metrics_endpoint_by_service_name(
+    project: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
     prom = services["prometheus"]
     config_file = flag(prom["command"], "--config.file")
     binds = {v["target"]: v for v in prom["volumes"] if v["type"] == "bind"}
@@ -664,6 +675,17 @@ def test_prometheus_scrapes_every_metrics_endpoint_by_service_name(services: dic
         scraped.add(host)
     # ...and every service that serves metrics is scraped.
     assert scraped == set(listens) - {"prometheus"}
+    # Our own services want the scraper's bearer token: Prometheus reads it from the file compose
+    # mounts from the generated credentials (the value itself is in no committed file).
+    ours = {"bridge", "grafana-live", "predictor"}
+    [mounted] = prom["configs"]
+    token = project["configs"][mounted["source"]]
+    assert token["content"] == FAKE_SECRETS["P424_METRICS_TOKEN"]
+    for job, target in targets:
+        if target.rpartition(":")[0] in ours:
+            assert job["authorization"] == {"type": "Bearer", "credentials_file": mounted["target"]}, job["job_name"]
+        else:
+            assert "authorization" not in job, job["job_name"]
 
 
 def test_grafana_reads_the_compose_prometheus(services: dict[str, dict[str, Any]]) -> None:

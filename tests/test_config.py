@@ -26,6 +26,8 @@ def test_every_setting_in_the_env_file_is_known_and_every_known_setting_is_docum
         "POSTGRES_PASSWORD",
         "KAFKA_SASL_PASSWORD",
         "CASSANDRA_PASSWORD",
+        "P424_HTTP_TOKEN",
+        "P424_METRICS_TOKEN",
     }
     assert set(KNOWN_KEYS) - set(in_file) == secrets, "document every non-secret setting in toolchain-config.env"
 
@@ -92,9 +94,11 @@ def test_env_file_syntax(tmp_path: Path) -> None:
 
 def test_secrets_never_appear_in_repr_or_public_dict() -> None:
     cfg = Config(minio_root_password="hunter2", grafana_token="tok-123", kafka_sasl_password="scram-pw",
-                 cassandra_password="cql-pw")
-    assert not [v for v in ("hunter2", "tok-123", "scram-pw", "cql-pw") if v in repr(cfg)]
-    for key in ("MINIO_ROOT_PASSWORD", "KAFKA_SASL_PASSWORD", "CASSANDRA_PASSWORD"):
+                 cassandra_password="cql-pw", p424_http_token="bearer-9", p424_metrics_token="scrape-7")
+    secrets = {"hunter2", "tok-123", "scram-pw", "cql-pw", "bearer-9", "scrape-7"}
+    assert not secrets & set(str(v) for v in cfg.public_dict().values())
+    assert not [v for v in secrets if v in repr(cfg)]
+    for key in ("MINIO_ROOT_PASSWORD", "KAFKA_SASL_PASSWORD", "CASSANDRA_PASSWORD", "P424_HTTP_TOKEN"):
         assert cfg.public_dict()[key] == "***"
 
 
@@ -103,3 +107,43 @@ def test_service_hosts_default_to_the_bind_address_and_can_be_overridden() -> No
     assert cfg.kafka_bootstrap == "kafka:9092"
     assert cfg.mlflow_url == "http://127.0.0.2:5000"
     assert cfg.window_sizes == (100, 1000)
+
+
+@pytest.mark.parametrize(
+    ("bind", "auth", "enabled"),
+    [
+        ("127.0.0.1", "auto", False),
+        ("127.0.0.2", "auto", False),
+        ("::1", "auto", False),
+        ("localhost", "auto", False),
+        ("0.0.0.0", "auto", True),
+        ("::", "auto", True),
+        ("192.168.1.20", "auto", True),
+        ("pitwall.local", "auto", True),  # a name is not resolved: counted as reachable from elsewhere
+        ("127.0.0.1", "on", True),
+        ("192.168.1.20", "off", False),
+    ],
+)
+def test_platform_auth_auto_is_on_whenever_the_bind_address_is_not_loopback(bind: str, auth: str, enabled: bool) -> None:
+    assert Config(platform_bind_address=bind, platform_auth=auth).auth_enabled is enabled
+
+
+def test_platform_auth_layers_like_every_setting_and_rejects_other_values(tmp_path: Path) -> None:
+    env_file = write(tmp_path / "c.env", "PLATFORM_AUTH=off\n")
+    assert load_config(env_file, environ={}).platform_auth == "off"
+    assert load_config(env_file, environ={"PLATFORM_AUTH": "on"}).auth_enabled
+    assert load_config(env_file, environ={"PLATFORM_AUTH": "on"}, overrides={"PLATFORM_AUTH": "auto"}).platform_auth == "auto"
+    with pytest.raises(ValueError, match="PLATFORM_AUTH must be one of auto, on, off, got 'yes'"):
+        load_config(env_file, environ={}, overrides={"PLATFORM_AUTH": "yes"})
+
+
+def test_allowed_senders_are_parsed_networks_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    assert [str(n) for n in Config().allowed_senders] == ["127.0.0.0/8", "::1/128"]
+    assert [str(n) for n in Config(bridge_allowed_senders=" 10.0.0.0/24, 127.0.0.1").allowed_senders] == [
+        "10.0.0.0/24",
+        "127.0.0.1/32",
+    ]
+    with pytest.raises(ValueError, match=r"BRIDGE_ALLOWED_SENDERS: '10\.0\.0\.1/24' is not a network"):
+        load_config(write(tmp_path / "c.env", "BRIDGE_ALLOWED_SENDERS=127.0.0.1/32,10.0.0.1/24\n"), environ={})
+    with pytest.raises(ValueError, match="BRIDGE_ALLOWED_SENDERS is empty"):
+        Config(bridge_allowed_senders=" ")

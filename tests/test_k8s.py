@@ -47,7 +47,7 @@ import pytest
 import yaml
 
 from deploy import generate as gen
-from deploy.target import Operators, Target
+from deploy.target import CLUSTER_SENDERS, Operators, Target
 from launcher import toolchain
 from launcher.installers import Installer
 from launcher.k8s_jobs import role_passwords, schema_tables
@@ -55,7 +55,7 @@ from launcher.paths import StatePaths
 from launcher.procs import Supervisor
 from launcher.services.base import Context
 from launcher.services.flink import Flink
-from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, load_config
+from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, Config, load_config
 from p424.kafka.topics import platform_topics
 from p424.security import secrets
 from p424.security.kafka import acls, kafka_principals
@@ -567,3 +567,12 @@ def test_java_21_or_newer_is_found_by_its_release_file(tmp_path: Path, monkeypat
     assert (toolchain.java_major(old), toolchain.java_major(new)) == (17, 25)
     monkeypatch.setattr(toolchain, "java_candidates", lambda: [old, new])
     assert toolchain.java_runtime(installer) == new
+
+
+def test_in_the_cluster_auth_is_on_and_the_bridge_takes_private_networks_unless_set() -> None:
+    inside = Target().settings(Config())
+    assert inside.auth_enabled  # binds 0.0.0.0: the chart hands over P424_HTTP_TOKEN / P424_METRICS_TOKEN
+    assert inside.bridge_allowed_senders == CLUSTER_SENDERS
+    assert [str(n) for n in inside.allowed_senders][:3] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    chosen = Target().settings(Config(bridge_allowed_senders="10.4.0.0/16"))
+    assert chosen.bridge_allowed_senders == "10.4.0.0/16"

@@ -45,6 +45,7 @@ from p424.ml import pipeline, tracking, tracks
 from p424.ml.card import JSON_ARTIFACT, MARKDOWN_ARTIFACT
 from p424.ml.promotion import CHALLENGER, CHAMPION
 from p424.ml.settings import TrainingSettings
+from p424.security.http import bearer_headers
 from p424.sim import CarSimulator
 from tests.helpers import Stack, wait_for
 from tests.ml_fleet import HELD_OUT_CARS, RATE_HZ, TRACK_CARS, car_simulator, session_ids_holding_out
@@ -431,7 +432,7 @@ def test_live_predictions_for_a_streaming_session(
     health = requests.get(f"{predictor}/health", timeout=5).json()
     assert health["laps_scored"] >= 1 and health["write_errors"] == 0
     assert health["models"][track] == {"model": registered, "alias": CHAMPION, "version": "1", "note": ""}
-    metrics = requests.get(f"{predictor}/metrics", timeout=5).text
+    metrics = requests.get(f"{predictor}/metrics", headers=bearer_headers(cfg), timeout=5).text
     assert "p424_predictor_predictions" in metrics
     assert f'p424_predictor_model_version{{model="{registered}",track="{track}"}} 1.0' in metrics
 

@@ -8,6 +8,7 @@ state machine for DMG1 sessions; no sockets, no Kafka.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,39 @@ from p424.codec.frame import (
 )
 
 Address = tuple[str, int]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+SENDER_NOT_ALLOWED = "sender_not_allowed"  # the reason datagrams from outside BRIDGE_ALLOWED_SENDERS are dropped
+
+
+def sender_allowed(host: str, networks: Sequence[Network]) -> bool:
+    """Whether a datagram from ``host`` (as ``recvfrom`` names it) comes from an allowed network.
+    An IPv4-mapped IPv6 sender (``::ffff:a.b.c.d``) is judged by its IPv4 address."""
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])  # an IPv6 zone index names no network
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in n for n in networks)
+
+
+class SenderFilter:
+    """``sender_allowed`` remembered per sender host: a session sends from one address at up to
+    thousands of datagrams a second, so each host is parsed once."""
+
+    MAX_REMEMBERED = 4096  # forgets everything beyond this (a scan from many addresses cannot grow it)
+
+    def __init__(self, networks: Sequence[Network]) -> None:
+        self.networks = tuple(networks)
+        self._seen: dict[str, bool] = {}
+
+    def allows(self, host: str) -> bool:
+        verdict = self._seen.get(host)
+        if verdict is None:
+            if len(self._seen) >= self.MAX_REMEMBERED:
+                self._seen.clear()
+            verdict = self._seen[host] = sender_allowed(host, self.networks)
+        return verdict
 
 
 def address_text(address: Address) -> str:

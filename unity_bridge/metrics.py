@@ -47,6 +47,7 @@ class BridgeMetrics:
         self.accepted_dmg1 = 0
         self.accepted_by_catalog: Counter[int] = Counter()  # catalog hash -> frames accepted
         self.refused_spool_full = 0  # datagrams refused because the spool reached BRIDGE_SPOOL_MAX_BYTES
+        self.dropped: Counter[tuple[str, str]] = Counter()  # (input, reason) -> datagrams dropped unread
         self.rejected: Counter[str] = Counter()
         self.forwarded = 0
         self.kafka_errors = 0
@@ -182,6 +183,14 @@ class PrometheusView(Collector):
             "p424_bridge_frames_refused", "Datagrams refused before the spool (they are lost)", labels=["reason"]
         )
         c.add_metric(["spool_full"], m.refused_spool_full)
+        yield c
+        c = CounterMetricFamily(
+            "p424_bridge_datagrams_dropped",
+            "Datagrams dropped unread, neither spooled nor dead-lettered (sender outside BRIDGE_ALLOWED_SENDERS)",
+            labels=["input", "reason"],
+        )
+        for (kind, reason), n in sorted(m.dropped.items()):
+            c.add_metric([kind, reason], n)
         yield c
         c = CounterMetricFamily("p424_bridge_records_forwarded", "Spool records handed to the Kafka producer")
         c.add_metric([], m.forwarded)

@@ -28,14 +28,17 @@ from prometheus_client import CollectorRegistry
 from p424.catalog import CATALOG
 from p424.codec.frame import frame_size
 from p424.config import Config
+from p424.security.http import HttpAuth
 from p424.sequence import SequenceTracker
 from p424.status_http import serve_status
 from unity_bridge.forwarder import Forwarder
 from unity_bridge.intake import (
+    SENDER_NOT_ALLOWED,
     Accepted,
     Address,
     Dmg1Adapter,
     Rejected,
+    SenderFilter,
     address_text,
     classify_batch,
     classify_dmg1,
@@ -51,6 +54,8 @@ from unity_bridge.spool import (
 )
 
 log = logging.getLogger("unity_bridge")
+INPUT_FRAMES, INPUT_DMG1 = "protocol_v1", "dmg1"  # the inputs, as metrics label them
+LOGGED_SENDERS = 256  # dropped senders named in the log (once each), so a scan cannot flood it
 SO_RCVBUFFORCE = 33  # Linux: like SO_RCVBUF but may exceed net.core.rmem_max (needs CAP_NET_ADMIN)
 DRAIN_BATCH = 256  # datagrams handled before the spool is flushed to the forwarder
 FULL_FRAME_RECORD = RECORD_HEAD.size + frame_size(len(CATALOG.payload_channels))
@@ -87,6 +92,8 @@ class Bridge:
         self.spool = Spool(spool_dir or default_spool, max_bytes=cfg.bridge_spool_max_bytes)
         self.forwarder = Forwarder(cfg, self.spool, self.metrics)
         self.dmg1 = Dmg1Adapter(car_id=cfg.bridge_car_id_dmg1)
+        self.senders = SenderFilter(cfg.allowed_senders)
+        self._logged_senders: set[str] = set()
         self.stopping = threading.Event()
         self.sock = self._open_socket(cfg.bridge_udp_port)
         self.port = self.sock.getsockname()[1]
@@ -191,11 +198,25 @@ class Bridge:
                 },
             )
 
+    def drop_sender(self, kind: str, source: Address) -> None:
+        """Count (and name once in the log) a datagram from outside BRIDGE_ALLOWED_SENDERS."""
+        self.metrics.dropped[kind, SENDER_NOT_ALLOWED] += 1
+        host = source[0]
+        if host not in self._logged_senders and len(self._logged_senders) < LOGGED_SENDERS:
+            self._logged_senders.add(host)
+            log.warning(
+                "datagram dropped: sender outside BRIDGE_ALLOWED_SENDERS",
+                extra={"input": kind, "source": address_text(source), "allowed": self.cfg.bridge_allowed_senders},
+            )
+
     def serve_socket(self) -> None:
         spool = self.spool
         handlers = {self.sock: self.handle_batch}
+        kinds = {self.sock: INPUT_FRAMES}
         if self.dmg1_sock is not None:
             handlers[self.dmg1_sock] = self.handle_dmg1_batch
+            kinds[self.dmg1_sock] = INPUT_DMG1
+        allows = self.senders.allows
         sockets = list(handlers)
         last_sync = last_sweep = time.monotonic()
         while not self.stopping.is_set():
@@ -209,6 +230,9 @@ class Bridge:
                         data, addr = sock.recvfrom(2048)
                     except BlockingIOError:
                         break
+                    if not allows(addr[0]):
+                        self.drop_sender(kinds[sock], addr)
+                        continue
                     received.append(time.time_ns())
                     datagrams.append(data)
                     sources.append(addr)
@@ -238,6 +262,7 @@ class Bridge:
             "spool_max_bytes": self.spool.max_bytes,
             "spool_full": full,
             "refused_spool_full": m.refused_spool_full,
+            "dropped": {f"{kind}/{reason}": n for (kind, reason), n in sorted(m.dropped.items())},
             "datagrams": m.datagrams,
             "accepted": m.accepted,
             "rejected": dict(m.rejected),
@@ -274,6 +299,7 @@ class Bridge:
                 "/health": self.health_response,
                 "/sessions": lambda: (200, [asdict(s) for s in self.metrics.session_stats()]),
             },
+            auth=HttpAuth.of(self.cfg),
         )
 
     # ---------- lifecycle ----------

@@ -26,6 +26,7 @@ from grafana.live.pusher import Pusher, PushSettings, push_url
 from p424.config import Config
 from p424.kafka import auth as kafka_auth
 from p424.kafka.messages import PredictionMessage, WindowMessage
+from p424.security.http import HttpAuth
 from p424.status_http import serve_status
 
 log = logging.getLogger("p424.grafana.live")
@@ -141,6 +142,7 @@ class LiveService:
             http_port(self.cfg) if port is None else port,
             self.registry,
             {"/health": lambda: (200 if self.pusher.alive else 503, self.health())},
+            auth=HttpAuth.of(self.cfg),
         )
         addr = self.http.server_address
         return str(addr[0]), int(addr[1])

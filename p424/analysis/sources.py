@@ -95,6 +95,9 @@ class ArchiveData:
         bad = [s for s in stats if s not in WINDOW_STATS]
         if bad or not stats:
             raise ValueError(f"stats are some of {', '.join(WINDOW_STATS)}, not {', '.join(bad) or 'none'}")
+        other = [c for c in channels if c not in CATALOG.payload_index]
+        if other:  # silver holds the catalog's channels; maths channels live in the hot store's windows
+            raise ValueError(f"not channels of the archive (catalog {CATALOG.version}): {', '.join(other)}")
         idx = np.array([CATALOG.payload_index[c] for c in channels], dtype=np.intp)
         out: dict[LapId, WindowBlock] = {}
         for sid, lap in dict.fromkeys(laps):

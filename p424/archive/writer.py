@@ -8,8 +8,8 @@ in Cassandra (``sessions.archived_at``, ``archive_version``). Writing a session 
 leaves the same objects, and a failure half-way is repaired by the next attempt.
 
 A session is *closed* once it has been silent for ``ARCHIVE_CLOSED_AFTER_S`` (by default the
-stream job's forget horizon: after it the job holds no state of the session, so its stored rows
-are final). ``sessions_to_archive`` lists the closed sessions that are not archived, were
+stream job's compaction horizon: its stored rows are as they stand, and change only if the
+session resumes). ``sessions_to_archive`` lists the closed sessions that are not archived, were
 archived in an older format, or changed after they were archived.
 """
 

@@ -179,6 +179,11 @@ class SessionProcessor:
             self.lap.maxs = target.from_key(self.lap.maxs, source)
         self.layout_hash = target.hash
 
+    @property
+    def held_frames(self) -> int:
+        """Frames waiting for the watermark (none once flushed)."""
+        return len(self._heap)
+
     # ------------------------------------------------------------------ input
     def on_frame(self, raw: bytes, received_ms: int) -> Outputs:
         out = Outputs()

@@ -276,15 +276,16 @@ class TelemetryStore:
     ) -> dict[LapId, WindowBlock]:
         """Windows of many laps (any sessions) as arrays, their partitions read concurrently and their
         stats blobs unpacked in one pass per lap and stat (``window_stats.stat_matrix``); ``channels``
-        are payload channels of the current catalog, ``stats`` some of ``WINDOW_STATS``."""
-        unknown = [c for c in channels if c not in CATALOG.payload_index]
-        if unknown:
-            raise ValueError(f"not payload channels of catalog {CATALOG.version}: {', '.join(unknown)}")
+        are payload channels of the current catalog or maths channels the windows hold (their blob),
+        ``stats`` some of ``WINDOW_STATS``. A channel that is neither is a ValueError naming it."""
         bad = [s for s in stats if s not in WINDOW_STATS]
         if bad or not stats:
             raise ValueError(f"stats are some of {', '.join(WINDOW_STATS)}, not {', '.join(bad) or 'none'}")
+        maths = [c for c in channels if c not in CATALOG.payload_index]
+        existing = self._columns("channel_windows") if maths else None
+        header = [*WINDOW_HEADER, maths_stats.BLOB_COLUMN] if maths else list(WINDOW_HEADER)
         ps = self._prepared(
-            f"SELECT {', '.join(WINDOW_HEADER)} FROM {self.ks}.channel_windows "
+            f"SELECT {', '.join(header)} FROM {self.ks}.channel_windows "
             "WHERE session_id = ? AND window_ms = ? AND lap = ? AND part = ?"
         )
         keys = list(dict.fromkeys(laps))
@@ -302,6 +303,9 @@ class TelemetryStore:
                 if len(chunk) >= WINDOWS_PER_PART:  # a very long lap continues in the next part
                     nxt.append((sid, lap, part + 1))
             pending = nxt
+        if maths:
+            every = [r for found in rows.values() for r in found]
+            check_known([f"{c}_{s}" for c in maths for s in stats], every, existing)
         return {key: self._block(key, window_ms, stats, channels, found) for key, found in rows.items()}
 
     def _block(
@@ -310,14 +314,23 @@ class TelemetryStore:
         rows = sorted(rows, key=lambda r: r["ts"])
         blob = window_stats.BLOB_COLUMN
         packed = [i for i, r in enumerate(rows) if r[blob]]
-        idx = [CATALOG.payload_index[c] for c in channels]
+        in_catalog = [j for j, c in enumerate(channels) if c in CATALOG.payload_index]
+        idx = [CATALOG.payload_index[channels[j]] for j in in_catalog]
         values = {s: np.full((len(rows), len(channels)), np.nan) for s in stats}
         for stat in stats:
             if packed:
-                values[stat][packed] = window_stats.stat_matrix([rows[i][blob] for i in packed], stat)[:, idx]
-        if len(packed) < len(rows):
+                matrix = window_stats.stat_matrix([rows[i][blob] for i in packed], stat)[:, idx]
+                values[stat][np.ix_(packed, in_catalog)] = matrix
+        for j, name in enumerate(channels):
+            if name not in CATALOG.payload_index:  # a maths channel: from each row's maths blob
+                for stat in stats:
+                    col = f"{name}_{stat}"
+                    got = [maths_stats.row_values(r, [col])[col] for r in rows]
+                    values[stat][:, j] = [np.nan if v is None else v for v in got]
+        if len(packed) < len(rows) and in_catalog:
             # Rows written before the blob existed hold per-channel columns only (partition parts 0, 1, ...).
-            cols = [f"{c}_{s}" for s in stats for c in channels]
+            named = [channels[j] for j in in_catalog]
+            cols = [f"{c}_{s}" for s in stats for c in named]
             old = {
                 r["ts"]: r
                 for part in range(len(rows) // WINDOWS_PER_PART + 1)
@@ -331,8 +344,8 @@ class TelemetryStore:
                 if not r[blob]:
                     found = old.get(r["ts"], {})
                     for stat in stats:
-                        got = [found.get(f"{c}_{stat}") for c in channels]
-                        values[stat][i] = [np.nan if v is None else float(v) for v in got]
+                        got = [found.get(f"{c}_{stat}") for c in named]
+                        values[stat][i, in_catalog] = [np.nan if v is None else float(v) for v in got]
         return WindowBlock(
             ts_ms=np.array([(r["ts"] - EPOCH) // MILLISECOND for r in rows], dtype=np.int64),
             window_start=np.array([r["window_start"] for r in rows], dtype=np.float64),

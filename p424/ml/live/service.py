@@ -52,6 +52,7 @@ from p424.ml.live.records import LapError, PredictionRow
 from p424.ml.live.state import LiveState, WindowContext
 from p424.ml.model import THREADS
 from p424.records import fields_from
+from p424.security.http import HttpAuth
 from p424.status_http import serve_status
 from p424.storage import writes
 from p424.storage.batches import unlogged_batches
@@ -206,7 +207,11 @@ class Predictor:
         registry = CollectorRegistry()
         registry.register(PrometheusView(self))
         self.http = serve_status(
-            self.cfg.platform_bind_address, port, registry, {"/health": lambda: (200, self.health())}
+            self.cfg.platform_bind_address,
+            port,
+            registry,
+            {"/health": lambda: (200, self.health())},
+            auth=HttpAuth.of(self.cfg),
         )
 
     # ------------------------------------------------------------------ processing

@@ -18,7 +18,15 @@ from p424.config import Config
 from p424.kafka.access import ensure_access
 from p424.kafka.admin import ensure_topics
 from p424.security.identities import MLFLOW_ADMIN, MLFLOW_USERS, kafka_password_key, kafka_users, mlflow_password_key
-from p424.security.roles import ROLES, role, role_statements
+from p424.security.roles import (
+    AUTH_KEYSPACE,
+    ROLES,
+    Statement,
+    auth_replication,
+    role,
+    role_statements,
+    same_replication,
+)
 from p424.security.secrets import role_password_env
 from p424.storage.cluster import connect
 from p424.storage.migrate import migrate
@@ -68,6 +76,7 @@ def ensure_cassandra_admin(cfg: Config, timeout_s: float = 60.0) -> list[str]:
         changes = _create_admin(cfg, timeout_s)
     cluster, session = connect(cfg, timeout_s=timeout_s)
     try:  # also when an earlier provisioning stopped between creating the admin and this
+        changes.extend(ensure_auth_replication(session, cfg.keyspace_replication))
         if DEFAULT_SUPERUSER in existing_roles(session):
             session.execute(f"DROP ROLE {DEFAULT_SUPERUSER}")
             changes.append(f"dropped the default superuser {DEFAULT_SUPERUSER}")
@@ -93,13 +102,34 @@ def _create_admin(cfg: Config, timeout_s: float) -> list[str]:
                 ) from err
             time.sleep(1.0)
     try:
-        admin = role(cfg.cassandra_username)  # a superuser without grants: CREATE ROLE and its password
-        statements, _ = role_statements(cfg.cassandra_keyspace, {admin.name: cfg.cassandra_password}, (), [admin])
-        for s in statements:
-            session.execute(s.cql, s.params)
+        for s in first_role_statements(cfg):
+            session.execute(s.cql, s.params, timeout=60)
     finally:
         cluster.shutdown()
-    return [f"created the admin role {cfg.cassandra_username}"]
+    return [f"replicated {AUTH_KEYSPACE} as {cfg.keyspace_replication}",
+            f"created the admin role {cfg.cassandra_username}"]
+
+
+def first_role_statements(cfg: Config) -> list[Statement]:
+    """What the default superuser runs on a node without roles: system_auth replicated like the data
+    keyspace before the first role is written (so every role has all its copies from the start), then
+    the admin role (a superuser without grants: CREATE ROLE and its password)."""
+    admin = role(cfg.cassandra_username)
+    statements, _ = role_statements(cfg.cassandra_keyspace, {admin.name: cfg.cassandra_password}, (), [admin])
+    return [auth_replication(cfg.keyspace_replication), *statements]
+
+
+def ensure_auth_replication(session: Session, replication: str) -> list[str]:
+    """system_auth replicated as ``replication`` on a node that already has roles (an older deployment,
+    or CASSANDRA_REPLICATION changed): the existing roles reach their new replicas only by a repair."""
+    row = session.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = %s",
+                          (AUTH_KEYSPACE,)).one()
+    if row is not None and same_replication(row[0], replication):
+        return []
+    statement = auth_replication(replication)
+    session.execute(statement.cql, timeout=60)
+    return [f"replicated {AUTH_KEYSPACE} as {replication}; run `nodetool repair {AUTH_KEYSPACE}` on every node "
+            "so the roles made before reach their new replicas"]
 
 
 def ensure_cassandra_roles(cfg: Config, credentials: Mapping[str, str]) -> list[str]:

@@ -18,7 +18,7 @@ from p424.kafka import auth as kafka_auth
 from p424.kafka.access import bindings, operation, platform_bindings
 from p424.security import identities as ids
 from p424.security.kafka import Acl, acls, kafka_principals
-from p424.security.roles import ROLES, granted_tables, role, role_statements
+from p424.security.roles import ROLES, granted_tables, role, role_statements, same_replication
 from p424.storage import writes
 from p424.storage.cluster import auth_provider
 
@@ -293,3 +293,41 @@ def test_commands_that_read_stored_data_log_in_as_the_reader(tmp_path: Path, mon
     cfg = config_as("reader", {"PLATFORM_AUTH": "on"})
     assert (cfg.cassandra_username, cfg.kafka_sasl_username) == ("p424_reader", "")
     assert cfg.cassandra_password == parse_env_file(p.paths.credentials)[ids.cassandra_password_key("p424_reader")]
+
+
+@pytest.mark.parametrize(
+    ("topology", "copies"),
+    [({"platform_topology": "single"}, "'replication_factor': 1"),
+     ({"platform_topology": "cluster", "cluster_nodes": "127.0.0.2,127.0.0.3,127.0.0.4"}, "'dc1': 3")],
+)
+def test_system_auth_is_replicated_like_the_data_keyspace_before_the_first_role(
+    topology: dict[str, str], copies: str
+) -> None:
+    from launcher.provision import first_role_statements
+    from p424.storage.migrate import migrations
+
+    cfg = Config(platform_auth="on", cassandra_username="p424_admin", cassandra_password="pw").replace(**topology)
+    first, *rest = first_role_statements(cfg)
+    assert first.cql == f"ALTER KEYSPACE system_auth WITH replication = {cfg.keyspace_replication}"
+    assert copies in first.cql
+    # the data keyspace is created from the same setting (p424/storage/cql/0001_core_tables.cql)
+    [create] = [s for s in migrations()[0].statements("telemetry", cfg.keyspace_replication) if "KEYSPACE" in s]
+    assert create.removeprefix("CREATE KEYSPACE IF NOT EXISTS telemetry WITH replication = ") == \
+        first.cql.removeprefix("ALTER KEYSPACE system_auth WITH replication = ")
+    # only then the admin role, the first role the platform writes
+    assert rest[0].cql.startswith("CREATE ROLE IF NOT EXISTS p424_admin ") and rest[0].params == ("pw",)
+
+
+def test_system_auth_replication_is_compared_as_system_schema_holds_it() -> None:
+    # system_schema.keyspaces.replication: the strategy's full class name and the factors as text
+    held = {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", "dc1": "3"}
+    cluster = Config(platform_topology="cluster", cluster_nodes="127.0.0.2,127.0.0.3,127.0.0.4")
+    assert same_replication(held, cluster.keyspace_replication)
+    assert not same_replication(held, Config().keyspace_replication)
+    assert same_replication({"class": "org.apache.cassandra.locator.SimpleStrategy", "replication_factor": "1"},
+                            Config().keyspace_replication)
+    assert not same_replication(held, "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}")
+    with pytest.raises(ValueError, match="is not a CQL map"):
+        same_replication(held, "NetworkTopologyStrategy dc1=3")
+    with pytest.raises(ValueError, match="names no 'class'"):
+        same_replication(held, "{'dc1': 3}")

@@ -178,7 +178,8 @@ class TestKafka:
 def cassandra() -> Iterator[NativePlatform]:
     with own.own_service("cassandra") as platform:
         first = provision.ensure_cassandra_admin(platform.cfg)
-        assert first == ["created the admin role p424_admin", "dropped the default superuser cassandra"], first
+        assert first == [f"replicated system_auth as {platform.cfg.keyspace_replication}",
+                         "created the admin role p424_admin", "dropped the default superuser cassandra"], first
         provision.ensure_schema(platform.cfg)
         provision.ensure_cassandra_roles(platform.cfg, own.credentials(platform))
         yield platform
@@ -254,6 +255,23 @@ class TestCassandra:
                 session.execute(f"DELETE FROM {ks}.predictions WHERE session_id = 1 AND lap = 1")
             with pytest.raises(Unauthorized, match="ALTER"):
                 session.execute(f"ALTER TABLE {ks}.frames WITH comment = 'mine'")
+
+    def test_system_auth_is_replicated_like_the_data_keyspace(self, cassandra: NativePlatform) -> None:
+        cfg = cassandra.cfg
+        with cql(cassandra, "admin") as session:
+            def replication(keyspace: str) -> dict[str, str]:
+                row = session.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = %s",
+                                      (keyspace,)).one()
+                return dict(row.replication)
+
+            assert replication("system_auth") == replication(cfg.cassandra_keyspace)
+            # a node whose logins have fewer copies (a deployment older than this) gets them on the next run
+            session.execute("ALTER KEYSPACE system_auth WITH replication = "
+                            "{'class': 'NetworkTopologyStrategy', 'datacenter1': 1}")
+            assert provision.ensure_cassandra_admin(cfg) == [
+                f"replicated system_auth as {cfg.keyspace_replication}; run `nodetool repair system_auth` on every "
+                "node so the roles made before reach their new replicas"]
+            assert replication("system_auth") == replication(cfg.cassandra_keyspace)
 
     def test_provisioning_again_changes_no_password_and_keeps_no_default_superuser(
         self, cassandra: NativePlatform

@@ -7,10 +7,13 @@ is rendered from them (``role_statements``), so every deployment creates the sam
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+# Cassandra's own keyspace of roles, passwords and permissions.
+AUTH_KEYSPACE = "system_auth"
 # Cassandra's permission names (CQL GRANT); MODIFY covers INSERT, UPDATE, DELETE and TRUNCATE.
 SELECT, MODIFY = "SELECT", "MODIFY"
 KEYSPACE = "*"  # a grant on the whole keyspace rather than one table
@@ -133,3 +136,28 @@ def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterabl
                 raise ValueError(f"role {r.name} is granted on {ks}.{grant.table}, which the schema does not have")
             statements.extend(Statement(cql=f"GRANT {p} ON {resource} TO {name}") for p in grant.permissions)
     return statements, skipped
+
+
+def auth_replication(replication: str) -> Statement:
+    """system_auth replicated like the data keyspace (``replication``: Config.keyspace_replication).
+
+    Cassandra keeps it at one copy unless told otherwise: in a cluster, losing the node holding a
+    role would lose that login even though the data keyspace (three copies) survives.
+    """
+    return Statement(cql=f"ALTER KEYSPACE {AUTH_KEYSPACE} WITH replication = {replication}")
+
+
+def same_replication(current: Mapping[str, str], replication: str) -> bool:
+    """Whether a keyspace's replication as system_schema.keyspaces holds it (the strategy's full
+    class name, factors as text) is the map ``replication`` (CQL map text, short class name)."""
+    try:
+        wanted = ast.literal_eval(replication)
+    except (ValueError, SyntaxError) as err:
+        raise ValueError(f"replication {replication!r} is not a CQL map such as {{'class': ...}}") from err
+    if not isinstance(wanted, dict) or "class" not in wanted:
+        raise ValueError(f"replication {replication!r} names no 'class'")
+
+    def normal(m: Mapping[str, object]) -> dict[str, str]:
+        return {k: str(v).rsplit(".", 1)[-1] if k == "class" else str(v) for k, v in m.items()}
+
+    return normal(current) == normal(wanted)

@@ -7,9 +7,9 @@ import os
 import subprocess
 
 from launcher import console
-from launcher.credentials import config_as
+from launcher.credentials import config_as, credentials_of
 from launcher.platforms import open_platform, print_status
-from p424.config import REPO_ROOT, parse_env_file
+from p424.config import REPO_ROOT
 
 
 def cmd_up(args: argparse.Namespace, overrides: dict[str, str]) -> int:
@@ -58,7 +58,7 @@ def cmd_provision(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from launcher import provision
 
     cfg = config_as("admin", overrides)
-    for what, step in provision.steps(cfg, parse_env_file(cfg.state_dir / "credentials.env")):
+    for what, step in provision.steps(cfg, credentials_of(cfg)):
         with console.step(f"provision {what}"):
             for change in step():
                 console.info(f"  {change}")

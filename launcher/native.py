@@ -156,7 +156,7 @@ class NativePlatform:
         return [s for s in self.services if s in (self.bridge, self.predictor, self.grafana_live)]
 
     def up(self) -> float:
-        require_auth_beyond_loopback(self.cfg, services_authenticated=True)
+        require_auth_beyond_loopback(self.cfg)
         start = time.monotonic()
         if self.refused:
             raise PlatformError(self.refused)

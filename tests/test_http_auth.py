@@ -122,11 +122,8 @@ def test_up_refuses_a_non_loopback_bind_with_auth_off_and_says_why(tmp_path: Pat
     with pytest.raises(PlatformError, match=r"PLATFORM_BIND_ADDRESS=192\.168\.1\.20 is reachable from other machines"):
         NativePlatform(exposed).up()  # refused before anything is installed or started
     assert not (tmp_path / "run" / "launcher.lock").exists()
-    for authenticated in (True, False):
-        require_auth_beyond_loopback(Config(platform_bind_address="127.0.0.1", platform_auth="off"),
-                                     services_authenticated=authenticated)
-        require_auth_beyond_loopback(Config(platform_bind_address="0.0.0.0", platform_auth="auto"),
-                                     services_authenticated=authenticated)
+    require_auth_beyond_loopback(Config(platform_bind_address="127.0.0.1", platform_auth="off"))
+    require_auth_beyond_loopback(Config(platform_bind_address="0.0.0.0", platform_auth="auto"))
 
 
 def test_first_up_generates_both_tokens_privately(tmp_path: Path) -> None:
@@ -141,13 +138,8 @@ def test_first_up_generates_both_tokens_privately(tmp_path: Path) -> None:
     assert not ensure_credentials(path)  # kept on later runs
 
 
-def test_up_beyond_loopback_says_what_the_tokens_do_not_cover(capsys: pytest.CaptureFixture[str]) -> None:
-    require_auth_beyond_loopback(Config(platform_bind_address="192.168.1.20"), services_authenticated=False)
-    warned = capsys.readouterr().err
-    assert "warning: PLATFORM_BIND_ADDRESS=192.168.1.20" in warned
-    assert "Kafka (PLAINTEXT), Cassandra (AllowAllAuthenticator) and MLflow accept any client" in warned
-    require_auth_beyond_loopback(Config(), services_authenticated=False)
-    assert capsys.readouterr().err == ""
-    # where Kafka, Cassandra and MLflow log their clients in too, there is nothing left to warn about
-    require_auth_beyond_loopback(Config(platform_bind_address="192.168.1.20"), services_authenticated=True)
+def test_up_beyond_loopback_with_auth_has_nothing_left_to_warn_about(capsys: pytest.CaptureFixture[str]) -> None:
+    # Kafka, Cassandra and MLflow log their clients in too now (issue 16), in both modes.
+    require_auth_beyond_loopback(Config(platform_bind_address="192.168.1.20"))
+    require_auth_beyond_loopback(Config())
     assert capsys.readouterr().err == ""

@@ -102,6 +102,18 @@ def initial_token(index: int, count: int) -> int:
     return MURMUR3_MIN + (index - 1) * 2**64 // count
 
 
+def access_settings(auth: bool) -> dict[str, str]:
+    """cassandra.yaml's access settings (compose mode sets the same through system properties).
+
+    The default superuser (cassandra/cassandra) that PasswordAuthenticator starts with is replaced
+    by the generated admin role at provisioning (launcher.provision.ensure_cassandra_admin).
+    """
+    if not auth:
+        return {"authenticator": "AllowAllAuthenticator", "authorizer": "AllowAllAuthorizer"}
+    return {"authenticator": "PasswordAuthenticator", "authorizer": "CassandraAuthorizer",
+            "role_manager": "CassandraRoleManager"}
+
+
 class Cassandra(NativeService):
     def __init__(self, ctx: Context, node: Node | None = None) -> None:
         super().__init__(ctx)
@@ -202,15 +214,7 @@ dynamic_snitch: false
 
     def access(self) -> str:
         """Who may connect and what they may do: roles with passwords and their grants when auth is on."""
-        if not self.cfg.auth_enabled:
-            return "authenticator: AllowAllAuthenticator\nauthorizer: AllowAllAuthorizer\n"
-        # The default superuser (cassandra/cassandra) that PasswordAuthenticator starts with is
-        # replaced by the generated admin role at provisioning (launcher.provision.ensure_cassandra_roles).
-        return (
-            "authenticator: PasswordAuthenticator\n"
-            "authorizer: CassandraAuthorizer\n"
-            "role_manager: CassandraRoleManager\n"
-        )
+        return "".join(f"{k}: {v}\n" for k, v in access_settings(self.cfg.auth_enabled).items())
 
     def prepare(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)

@@ -133,36 +133,18 @@ class Kafka(NativeService):
         ]
 
     def secured_listeners(self) -> list[str]:
-        """SASL on both listeners, and every request authorised by ACLs.
-
-        Clients and brokers use SCRAM-SHA-512 (credentials in the cluster metadata, created at format
-        time and by provisioning). The controller listener cannot use SCRAM (a controller must
-        authenticate before it can read that metadata: KIP-900), so it takes PLAIN with the broker's
-        own user, defined in this file.
-        """
+        """SASL on both listeners, and every request authorised by ACLs (``sasl_settings``)."""
         c, host = self.cfg, self.node.address
-        password = self.broker_password()
-        scram = jaas_config(SCRAM_LOGIN_MODULE, {"username": KAFKA_BROKER_USER, "password": password})
-        plain = jaas_config(
-            PLAIN_LOGIN_MODULE,
-            {"username": KAFKA_BROKER_USER, "password": password, f"user_{KAFKA_BROKER_USER}": password},
-        )
-        super_users = ";".join(f"User:{u}" for u in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER))
+        scram, plain = broker_logins(self.broker_password())
         return [
             f"listeners={SECURITY_PROTOCOL}://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
             f"advertised.listeners={SECURITY_PROTOCOL}://{self.bootstrap}",
             "controller.listener.names=CONTROLLER",
             f"inter.broker.listener.name={SECURITY_PROTOCOL}",
             f"listener.security.protocol.map={SECURITY_PROTOCOL}:{SECURITY_PROTOCOL},CONTROLLER:{SECURITY_PROTOCOL}",
-            f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
-            f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
             f"listener.name.{SECURITY_PROTOCOL.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={scram}",
-            "sasl.mechanism.controller.protocol=PLAIN",
-            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
             f"listener.name.controller.plain.sasl.jaas.config={plain}",
-            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            "allow.everyone.if.no.acl.found=false",
-            f"super.users={super_users}",
+            *(f"{k}={v}" for k, v in sasl_settings().items()),
         ]
 
     def credentials(self) -> dict[str, str]:
@@ -224,10 +206,7 @@ class Kafka(NativeService):
         """StorageTool's --add-scram for every user (KIP-900): the broker's own and each principal's."""
         if not self.cfg.auth_enabled:
             return []
-        out: list[str] = []
-        for user, password in scram_passwords(self.cfg, self.credentials()).items():
-            out += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
-        return out
+        return scram_arguments(scram_passwords(self.cfg, self.credentials()))
 
     def data_dirs(self) -> list[Path]:
         return [self.data]
@@ -267,6 +246,44 @@ class Kafka(NativeService):
 
         # In a cluster: this node is registered and unfenced (so topics can get all their replicas).
         return broker_ready(self.cfg, self.bootstrap, self.node.index if self.node.clustered else None)
+
+
+def sasl_settings() -> dict[str, str]:
+    """The broker's SASL and ACL settings besides its listeners and logins (compose mode sets the same).
+
+    Clients and brokers use SCRAM-SHA-512 (credentials in the cluster metadata, created at format
+    time and by provisioning). The controller listener cannot use SCRAM (a controller must
+    authenticate before it can read that metadata: KIP-900), so it takes PLAIN with the broker's
+    own user, defined in its login (``broker_logins``).
+    """
+    return {
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": ";".join(f"User:{u}" for u in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER)),
+    }
+
+
+def broker_logins(password: str) -> tuple[str, str]:
+    """The broker's JAAS logins: SCRAM on the client listeners, PLAIN (defining its one user) on the
+    controller listener."""
+    scram = jaas_config(SCRAM_LOGIN_MODULE, {"username": KAFKA_BROKER_USER, "password": password})
+    plain = jaas_config(
+        PLAIN_LOGIN_MODULE,
+        {"username": KAFKA_BROKER_USER, "password": password, f"user_{KAFKA_BROKER_USER}": password},
+    )
+    return scram, plain
+
+
+def scram_arguments(passwords: dict[str, str]) -> list[str]:
+    """StorageTool's --add-scram arguments for these users (KIP-900)."""
+    out: list[str] = []
+    for user, password in passwords.items():
+        out += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
+    return out
 
 
 def kraft_cluster_id(data: Path) -> str:

@@ -21,6 +21,20 @@ from p424.security.identities import MLFLOW_ADMIN, MLFLOW_FLASK_SECRET, mlflow_p
 DEFAULT_PERMISSION = "READ"
 
 
+def basic_auth_ini(admin_password: str, database: Path | str) -> str:
+    """MLflow's auth configuration (the keys of mlflow/server/auth/basic_auth.ini); compose mode's too."""
+    return (
+        "[mlflow]\n"
+        f"default_permission = {DEFAULT_PERMISSION}\n"
+        f"database_uri = sqlite:///{database}\n"
+        f"admin_username = {MLFLOW_ADMIN}\n"
+        # Read only while the user store is empty (the admin's first start); a changed password is set
+        # through the API by provisioning (launcher.provision.ensure_mlflow_users).
+        f"admin_password = {admin_password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+
+
 class MLflow(NativeService):
     name = "mlflow"
 
@@ -52,17 +66,7 @@ class MLflow(NativeService):
         }
 
     def basic_auth_ini(self, admin_password: str) -> str:
-        """MLflow's auth configuration (the keys of mlflow/server/auth/basic_auth.ini)."""
-        return (
-            "[mlflow]\n"
-            f"default_permission = {DEFAULT_PERMISSION}\n"
-            f"database_uri = sqlite:///{self.data / 'basic_auth.db'}\n"
-            f"admin_username = {MLFLOW_ADMIN}\n"
-            # Read only while the user store is empty (the admin's first start); a changed password is set
-            # through the API by provisioning (launcher.provision.ensure_mlflow_users).
-            f"admin_password = {admin_password}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        )
+        return basic_auth_ini(admin_password, self.data / "basic_auth.db")
 
     def prepare(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)

@@ -69,17 +69,14 @@ def test_every_principal_role_and_mlflow_user_has_a_generated_password_and_an_id
         ids.identity("nobody")
 
 
-def test_native_up_generates_component_passwords_privately_and_compose_keeps_its_set(tmp_path: Path) -> None:
+def test_native_up_generates_component_passwords_privately_and_keeps_them(tmp_path: Path) -> None:
     p = platform(tmp_path)
     values = parse_env_file(p.paths.credentials)
     assert set(values) == {*GENERATED, *ids.credential_keys(p.cfg)} and all(values.values())
     assert p.paths.credentials.stat().st_mode & 0o077 == 0
-    # Existing passwords are kept; compose mode asks for GENERATED only.
+    # Existing passwords are kept (compose mode asks for the same set: launcher.compose).
     assert not ensure_credentials(p.paths.credentials, ids.credential_keys(p.cfg))
     assert parse_env_file(p.paths.credentials) == values
-    other = tmp_path / "compose" / "credentials.env"
-    ensure_credentials(other)
-    assert set(parse_env_file(other)) == set(GENERATED)
 
 
 def test_each_process_gets_its_own_login_and_no_other(tmp_path: Path) -> None:

@@ -337,6 +337,25 @@ class TestMLflow:
         trainer = mlflow_as(monkeypatch, mlflow_server, "airflow")
         trainer.set_registered_model_alias(name, "champion", "1")  # what promotion does
 
+    def test_a_model_nobody_registered_has_no_champion_for_the_viewer_or_the_dags(
+        self, mlflow_server: NativePlatform, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The basic-auth app answers 403, not 404, for a model that does not exist; the training DAG's
+        first run on a track and the predictor on a track without a model must read that as no champion."""
+        from p424.ml.tracking import registered_model_exists, version_by_alias
+
+        name = f"p424-nobody-{uuid.uuid4().hex[:8]}"
+        for component in ("predictor", "airflow"):
+            client = mlflow_as(monkeypatch, mlflow_server, component)
+            with pytest.raises(MlflowException, match="403"):
+                client.get_model_version_by_alias(name, "champion")
+            assert version_by_alias(client, name, "champion") is None
+            assert not registered_model_exists(client, name)
+        airflow = mlflow_as(monkeypatch, mlflow_server, "airflow")
+        airflow.create_registered_model(name)
+        viewer = mlflow_as(monkeypatch, mlflow_server, "predictor")
+        assert registered_model_exists(viewer, name) and version_by_alias(viewer, name, "champion") is None
+
     def test_provisioning_again_changes_nothing_and_no_password_reaches_the_log(
         self, mlflow_server: NativePlatform
     ) -> None:

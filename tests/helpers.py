@@ -55,10 +55,10 @@ class Stack:
                 raise AssertionError(f"the stack under {platform.paths.root} is not healthy (and {NEVER_UP} is set)")
             platform.up()
         if platform.cfg.auth_enabled:
-            # The tests log in as the admin: Kafka and Cassandra through platform.cfg, MLflow's client from
-            # its environment variables.
-            login = identity_env("admin", parse_env_file(platform.paths.credentials))
-            os.environ.update({k: v for k, v in login.items() if k.startswith("MLFLOW_")})
+            # The tests log in as the admin: through platform.cfg, and, for what they run in-process from the
+            # settings (training from the Cassandra source, MLflow's client), through the variables a script
+            # of one's own sets (KAFKA_SASL_*, CASSANDRA_*, MLFLOW_TRACKING_*).
+            os.environ.update(identity_env("admin", parse_env_file(platform.paths.credentials)))
         return cls(platform, TelemetryStore(platform.cfg))
 
     def close(self) -> None:

@@ -1201,5 +1201,5 @@ def test_the_auth_env_files_stay_out_of_git() -> None:
 def test_an_auth_value_compose_would_alter_is_refused_by_name() -> None:
     assert compose_auth.render({"A": 'x="y"'}).splitlines()[1] == 'A=x="y"'  # quotes inside are literal
     for bad in ("pa$$word", "a #b", '"quoted"', "two\nlines"):
-        with pytest.raises(ValueError, match="^B: a value with"):
+        with pytest.raises(ValueError, match=r"^B: a value with"):
             compose_auth.render({"B": bad})

@@ -92,7 +92,7 @@ def bench_bridge(
     rates: list[int], seconds: float, frames: list[bytes], bridge_cpu: int, sender_cpu: int
 ) -> list[dict[str, float]]:
     cfg = load_config()
-    admin = admin_client(cfg.kafka_bootstrap)
+    admin = admin_client(cfg)
     with contextlib.suppress(TopicAlreadyExistsError):
         admin.create_topics([NewTopic(BENCH_TOPIC, cfg.kafka_partitions, 1)])
     admin.close()

@@ -31,6 +31,7 @@ from kafka.partitioner.default import murmur2
 
 from p424.codec.frame import FrameEncoder, FrameHeader, session_key
 from p424.config import load_config
+from p424.kafka import auth as kafka_auth
 from p424.sim import CarSimulator, driver_pace
 from p424.storage.reader import TelemetryStore
 from unity_bridge.intake import new_session_id
@@ -116,6 +117,7 @@ def throughput(n_cars: int, seconds: float) -> dict[str, Any]:
         batch_size=512 * 1024,
         compression_type="lz4",
         metrics_enabled=False,
+        **kafka_auth.kafka_python(cfg),
     )
     parts = len(producer.partitions_for(cfg.kafka_topic_frames))
     total = 0

@@ -33,6 +33,7 @@ from kafka import KafkaConsumer, TopicPartition
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder
 from p424.config import Config, load_config
+from p424.kafka import auth as kafka_auth
 from p424.kafka.messages import PredictionMessage, WindowMessage
 from p424.ml import tracking
 from p424.ml.promotion import CHAMPION
@@ -91,7 +92,9 @@ def collect(
     cfg: Config, start: dict[str, dict[TopicPartition, int]], sessions: set[int], idle_s: float, stop: threading.Event
 ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], tuple[int, float]]]:
     """Kafka timestamps of our windows and predictions, keyed by (session, window ts)."""
-    consumer = KafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=cfg.kafka_bootstrap, enable_auto_commit=False, **kafka_auth.kafka_python(cfg)
+    )
     parts = [tp for offsets in start.values() for tp in offsets]
     consumer.assign(parts)
     for offsets in start.values():
@@ -120,7 +123,7 @@ def collect(
 
 
 def end_offsets(cfg: Config, topic: str) -> dict[TopicPartition, int]:
-    c = KafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap)
+    c = KafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap, **kafka_auth.kafka_python(cfg))
     try:
         parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or []]
         return dict(c.end_offsets(parts))

@@ -25,6 +25,7 @@ from p424.catalog import CATALOG
 from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, load_config
 from p424.kafka.topics import platform_topics
 from p424.security import secrets
+from p424.security.identities import IDENTITY_VARIABLES
 from p424.security.kafka import SCRAM_MECHANISM, acls, kafka_principals
 from p424.security.roles import ROLES, role
 
@@ -69,9 +70,10 @@ def meta(name: str, target: Target, **extra: Any) -> Doc:
 
 
 def settings_env(cfg: Config) -> dict[str, str]:
-    """Every public setting (secrets, and the settings a cluster reads from Secrets, come from Secrets)."""
+    """Every public setting (secrets, and the settings a cluster reads from Secrets, come from Secrets;
+    each workload's login is its own env, never a shared setting)."""
     return {k: str(v) for k, v in cfg.public_dict().items()
-            if k.lower() not in SECRET_KEYS and k not in secrets.FROM_SECRETS}
+            if k.lower() not in SECRET_KEYS and k not in secrets.FROM_SECRETS and k not in IDENTITY_VARIABLES}
 
 
 # ---------------------------------------------------------------- Kafka (Strimzi)

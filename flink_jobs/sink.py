@@ -83,7 +83,7 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         # librdkafka: batching, compression and network I/O off the GIL this bundle thread holds.
         # Idempotent, so retries keep each session's windows in order for live consumers.
         self.producer = kafka_live.producer(
-            cfg.kafka_bootstrap,
+            cfg,
             "p424-flink-sink",
             enable_idempotence=True,
             delivery_timeout_ms=120_000,

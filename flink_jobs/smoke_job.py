@@ -5,6 +5,8 @@ Used by the platform smoke test; not part of the running platform."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.common.serialization import SimpleStringSchema
@@ -16,6 +18,12 @@ from pyflink.datastream.connectors.kafka import (
     KafkaSink,
     KafkaSource,
 )
+
+# The job runs from the repository (flink run --python); make the shared package importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from p424.config import load_config
+from p424.kafka import auth as kafka_auth
 
 
 def main() -> None:
@@ -29,16 +37,17 @@ def main() -> None:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.add_jars(*a.pipeline_jars.split(";"))
     env.set_parallelism(1)
-    source = (
+    # SASL/SCRAM as the Flink job's user when auth is on, with the connector jar's relocated client.
+    login = kafka_auth.java_client(load_config(), kafka_auth.FLINK_CONNECTOR_SHADING)
+    source_builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(a.bootstrap)
         .set_topics(a.source_topic)
         .set_group_id(a.job_name)
         .set_starting_offsets(KafkaOffsetsInitializer.earliest())
         .set_value_only_deserializer(SimpleStringSchema())
-        .build()
     )
-    sink = (
+    sink_builder = (
         KafkaSink.builder()
         .set_bootstrap_servers(a.bootstrap)
         .set_record_serializer(
@@ -48,8 +57,11 @@ def main() -> None:
             .build()
         )
         .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-        .build()
     )
+    for key, value in login.items():
+        source_builder = source_builder.set_property(key, value)
+        sink_builder = sink_builder.set_property(key, value)
+    source, sink = source_builder.build(), sink_builder.build()
     (
         env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka")
         .map(lambda s: s.upper(), output_type=Types.STRING())

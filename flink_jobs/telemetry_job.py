@@ -34,12 +34,13 @@ from flink_jobs.sink import TelemetrySink
 from p424 import derived
 from p424.codec.frame import frame_session_id
 from p424.config import Config, load_config
+from p424.kafka import auth as kafka_auth
 from p424.processing.idle import horizons_of
 from p424.processing.session import ProcessingSettings
 
 
 def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
-    source = (
+    builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(cfg.kafka_bootstrap)
         .set_topics(cfg.kafka_topic_frames)
@@ -49,8 +50,11 @@ def build(env: StreamExecutionEnvironment, cfg: Config) -> None:
         .set_value_only_deserializer(ByteArraySchema())
         .set_property("commit.offsets.on.checkpoint", "true")
         .set_property("partition.discovery.interval.ms", "60000")
-        .build()
     )
+    # SASL/SCRAM as the job's user when auth is on, with the connector jar's relocated Kafka client.
+    for key, value in kafka_auth.java_client(cfg, kafka_auth.FLINK_CONNECTOR_SHADING).items():
+        builder = builder.set_property(key, value)
+    source = builder.build()
     # Event time is each session's own clock, handled per session inside SessionFunction (Kafka
     # partitions multiplex sessions with unrelated clocks), so no Flink watermarks are generated.
     frames = env.from_source(source, WatermarkStrategy.no_watermarks(), f"kafka: {cfg.kafka_topic_frames}").uid(

@@ -41,6 +41,7 @@ class SyncSettings:
     window_columns_ms: tuple[int, ...] = (1000,)
     live_window_ms: int = 100
     existing_token: str = ""  # GRAFANA_TOKEN, kept while it still works
+    cassandra_login: tuple[str, str] | None = None  # the reader role's, when auth is on
 
 
 @dataclass
@@ -74,11 +75,14 @@ def sync_folder(api: Any, result: SyncResult) -> None:
 
 
 def _differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return any(current.get(k) != v for k, v in wanted.items() if k != "editable")
+    # Grafana never returns secureJsonData (only which keys are set, secureJsonFields).
+    if "secureJsonData" in wanted and set(current.get("secureJsonFields") or {}) != set(wanted["secureJsonData"]):
+        return True
+    return any(current.get(k) != v for k, v in wanted.items() if k not in ("editable", "secureJsonData"))
 
 
 def sync_datasources(api: Any, s: SyncSettings, result: SyncResult) -> None:
-    for ds in datasources(s.cassandra_url, s.keyspace, s.prometheus_url):
+    for ds in datasources(s.cassandra_url, s.keyspace, s.prometheus_url, s.cassandra_login):
         if not ds["url"]:
             result.changes.append(f"skipped datasource {ds['name']!r} (no URL configured)")
             continue

@@ -12,16 +12,16 @@ from typing import Any
 
 from launcher import console
 from launcher.console import PlatformError
-from p424.config import load_config
+from launcher.credentials import config_as
 from unity_bridge import cli as bridge_cli
 
 
 def cmd_replay(args: argparse.Namespace, overrides: dict[str, str]) -> int:
-    return bridge_cli.run_replay(args, load_config(overrides=overrides))
+    return bridge_cli.run_replay(args, config_as("reader", overrides))
 
 
 def cmd_simulate(args: argparse.Namespace, overrides: dict[str, str]) -> int:
-    return bridge_cli.run_simulate(args, load_config(overrides=overrides))
+    return bridge_cli.run_simulate(args, config_as("reader", overrides))
 
 
 def _sessions_args(p: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def _sessions_args(p: argparse.ArgumentParser) -> None:
 def cmd_sessions(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.storage.reader import TelemetryStore
 
-    with TelemetryStore(load_config(overrides=overrides)) as store:
+    with TelemetryStore(config_as("reader", overrides)) as store:
         rows = sorted(store.sessions(), key=lambda r: r.get("started_at") or datetime.min, reverse=True)
         quality = {q["session_id"]: q for q in store.all_quality()}
     if args.json:
@@ -94,7 +94,7 @@ def cmd_laps(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from p424.analysis.minisectors import MiniSectorSettings, status_counts, theoretical_best
     from p424.storage.reader import TelemetryStore
 
-    cfg = load_config(overrides=overrides)
+    cfg = config_as("reader", overrides)
     settings = MiniSectorSettings.from_config(cfg)
     with TelemetryStore(cfg) as store:
         sid = args.session
@@ -231,7 +231,7 @@ def cmd_compare(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     except ValueError as err:
         raise PlatformError(str(err)) from None
     channels = list(CATALOG.payload_names) if args.channels == ["all"] else args.channels
-    cfg = load_config(overrides=overrides)
+    cfg = config_as("reader", overrides)
     with TelemetryStore(cfg) as store:
         sessions: dict[int, Any] = {}
 
@@ -306,7 +306,7 @@ def cmd_export(args: argparse.Namespace, overrides: dict[str, str]) -> int:
         )
     except ValueError as err:
         raise PlatformError(str(err)) from None
-    with TelemetryStore(load_config(overrides=overrides)) as store:
+    with TelemetryStore(config_as("reader", overrides)) as store:
         try:
             session = get_session(args.session, store)
             written = export_session(session, request, progress=console.info)
@@ -378,7 +378,7 @@ def cmd_demo(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     platform = open_platform(args.mode, overrides)
     platform.up()
     print_status(platform)
-    cfg = load_config(overrides=overrides)
+    cfg = config_as("reader", overrides)
     host, port, cap = cfg.host_of("bridge"), cfg.bridge_udp_port, float(cfg.sender_max_rate) or None
     lap_file = REPO_ROOT / "tests" / "data" / "perrinn424_lap_start_mgu_50hz.csv"
     console.info(f"replaying the first 22 s of a real Nordschleife lap ({lap_file.name}) as a {args.laps}-lap stint")

@@ -7,7 +7,7 @@ import argparse
 
 from launcher import console
 from launcher.console import PlatformError
-from launcher.credentials import set_credential
+from launcher.credentials import config_as, set_credential
 from launcher.paths import StatePaths
 from p424.config import load_config
 
@@ -29,6 +29,8 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
     from grafana.sync import SyncSettings, sync
 
     cfg = load_config(overrides=overrides)
+    if cfg.auth_enabled and not cfg.cassandra_username:  # compose hands grafana-init the reader's login
+        cfg = config_as("reader", overrides)
     if not cfg.grafana_url:
         raise PlatformError("GRAFANA_URL is not set: point it at a Grafana (--set GRAFANA_URL=http://host:3000)")
     if not cfg.grafana_admin_password:
@@ -42,6 +44,7 @@ def cmd_grafana_sync(args: argparse.Namespace, overrides: dict[str, str]) -> int
         window_columns_ms=tuple(sorted(cfg.window_column_sizes, reverse=True)),
         live_window_ms=cfg.live_window_ms,
         existing_token=cfg.grafana_token,
+        cassandra_login=(cfg.cassandra_username, cfg.cassandra_password) if cfg.auth_enabled else None,
     )
     with console.step(f"sync Grafana at {cfg.grafana_url}"):
         result = sync(cfg.grafana_url, (cfg.grafana_admin_user, cfg.grafana_admin_password), settings)

@@ -7,8 +7,9 @@ import os
 import subprocess
 
 from launcher import console
+from launcher.credentials import config_as, credentials_of
 from launcher.platforms import open_platform, print_status
-from p424.config import REPO_ROOT, load_config
+from p424.config import REPO_ROOT
 
 
 def cmd_up(args: argparse.Namespace, overrides: dict[str, str]) -> int:
@@ -56,14 +57,10 @@ def cmd_logs(args: argparse.Namespace, overrides: dict[str, str]) -> int:
 def cmd_provision(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     from launcher import provision
 
-    cfg = load_config(overrides=overrides)
-    for what, fn in (
-        ("buckets", provision.ensure_buckets),
-        ("topics", provision.provision_topics),
-        ("schema", provision.ensure_schema),
-    ):
+    cfg = config_as("admin", overrides)
+    for what, step in provision.steps(cfg, credentials_of(cfg)):
         with console.step(f"provision {what}"):
-            for change in fn(cfg):
+            for change in step():
                 console.info(f"  {change}")
     return 0
 

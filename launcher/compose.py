@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from launcher import console
+from launcher import compose_auth, console
 from launcher.console import PlatformError
 from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
 from launcher.paths import StatePaths
 from launcher.services.base import ServiceStatus
-from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, config_file, load_config
+from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, config_file, load_config, parse_env_file
+from p424.security.identities import credential_keys
 
 COMPOSE_FILE = Path("compose") / "docker-compose.yml"
 OVERRIDES_FILE = "compose-overrides.env"
@@ -169,9 +170,12 @@ class ComposePlatform:
         self.config_file = config_file()
         self.paths = StatePaths.of(load_config(overrides=self.overrides))
         self.paths.ensure()
-        if ensure_credentials(self.paths.credentials):
+        keys = credential_keys(load_config(overrides=self.overrides))
+        if ensure_credentials(self.paths.credentials, keys):
             console.info(f"generated credentials in {self.paths.credentials} (mode 0600)")
         self.cfg = load_config(overrides=self.overrides)
+        # Each container's logins and the servers' auth settings (compose_auth), for its env_file.
+        compose_auth.write_env_files(self.paths.root, self.cfg, parse_env_file(self.paths.credentials))
         if self.cfg.clustered:
             raise PlatformError(
                 "PLATFORM_TOPOLOGY=cluster runs natively only (--mode native): compose/docker-compose.yml runs one "

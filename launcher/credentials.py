@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from launcher import console
 from launcher.console import PlatformError
-from p424.config import Config, is_loopback, parse_env_file
+from p424.config import Config, is_loopback, load_config, parse_env_file
+from p424.security.identities import as_component, credential_keys
 from p424.security.secrets import HTTP_TOKEN, METRICS_TOKEN
 
 GENERATED = (
@@ -26,26 +27,21 @@ GENERATED = (
 
 
 def require_auth_beyond_loopback(cfg: Config) -> None:
-    """`up` refuses to expose the platform's endpoints beyond this machine without authentication."""
+    """`up` refuses to expose the platform beyond this machine without authentication."""
     if cfg.platform_auth == "off" and not is_loopback(cfg.platform_bind_address):
         raise PlatformError(
             f"refusing to start: PLATFORM_BIND_ADDRESS={cfg.platform_bind_address} is reachable from other "
-            "machines, and PLATFORM_AUTH=off would leave the bridge's, predictor's and Live pusher's endpoints open "
-            "to them. Set PLATFORM_AUTH=auto (or on), or bind to a loopback address such as 127.0.0.1."
-        )
-    if not is_loopback(cfg.platform_bind_address):
-        # Until they get their own authentication (issue 16), say plainly what the tokens do not cover.
-        console.warn(
-            f"PLATFORM_BIND_ADDRESS={cfg.platform_bind_address}: the bridge's, predictor's and Live pusher's "
-            "endpoints need a bearer token, but Kafka (PLAINTEXT), Cassandra (AllowAllAuthenticator) and MLflow "
-            "accept any client yet; keep this machine on a trusted network"
+            "machines, and PLATFORM_AUTH=off would leave Kafka, Cassandra, MLflow and the bridge's, predictor's "
+            "and Live pusher's endpoints open to them. Set PLATFORM_AUTH=auto (or on), or bind to a loopback "
+            "address such as 127.0.0.1."
         )
 
 
-def ensure_credentials(path: Path) -> bool:
-    """Create missing secrets (keeping existing ones). Returns True when the file changed."""
+def ensure_credentials(path: Path, extra: Iterable[str] = ()) -> bool:
+    """Create missing secrets (keeping existing ones): GENERATED and ``extra`` (native mode's component
+    passwords, p424.security.identities.credential_keys). Returns True when the file changed."""
     current = parse_env_file(path)
-    missing = [k for k in GENERATED if not current.get(k)]
+    missing = [k for k in (*GENERATED, *extra) if not current.get(k)]
     if not missing:
         return False
     for key in missing:
@@ -70,3 +66,18 @@ def set_credential(path: Path, key: str, value: str) -> None:
     values = parse_env_file(path)
     values[key] = value
     write_credentials(path, values)
+
+
+def credentials_of(cfg: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The generated credentials: the state dir's file, or, in a compose container, which has no such
+    file, the component passwords it was handed as variables (compose-auth/<service>.env)."""
+    environ = os.environ if environ is None else environ
+    handed = {k: environ[k] for k in credential_keys(cfg) if environ.get(k)}
+    return {**handed, **parse_env_file(cfg.state_dir / "credentials.env")}
+
+
+def config_as(component: str, overrides: Mapping[str, str] | None = None) -> Config:
+    """The settings, logging in as ``component`` with the generated credentials when auth is on: a
+    command that only reads stored data uses the read-only ``reader``, provisioning the ``admin``."""
+    cfg = load_config(overrides=overrides)
+    return as_component(cfg, component, credentials_of(cfg))

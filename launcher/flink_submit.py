@@ -44,6 +44,7 @@ JOB_CODE = (
     "p424/catalog",  # the channel list and every registered version (versions/*.json)
     "p424/ml/live/records.py",  # the predictor's rows, whose statements p424/storage/writes.py derives
     "p424/config.py",
+    "p424/security/kafka.py",  # the SASL mechanism its Kafka clients log in with
     "p424/markers.py",
     "p424/records.py",
     "p424/sequence.py",

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from launcher.provision import ensure_buckets
+from launcher.provision import ensure_buckets, existing_roles
 from p424.config import Config, load_config
 from p424.security.roles import ROLES, role_statements
 from p424.security.secrets import CASSANDRA_PASSWORD, CASSANDRA_USERNAME, role_password_env
@@ -67,7 +67,8 @@ def schema(cfg: Config, environ: Mapping[str, str]) -> None:
         for change in migrate(session, cfg.cassandra_keyspace, cfg.keyspace_replication):
             print(f"schema: {change}")
         statements, skipped = role_statements(
-            cfg.cassandra_keyspace, passwords, schema_tables(cfg.cassandra_keyspace, cfg.keyspace_replication))
+            cfg.cassandra_keyspace, passwords, schema_tables(cfg.cassandra_keyspace, cfg.keyspace_replication),
+            existing=existing_roles(session))
         for st in statements:
             session.execute(st.cql, st.params, timeout=60)
         print(f"roles: {', '.join(r.name for r in ROLES)} ({len(statements)} statements)")

@@ -41,6 +41,7 @@ from launcher.services.mlflow import MLflow
 from launcher.services.predictor import Predictor
 from launcher.topology import nodes
 from p424.config import Config, config_file, load_config, parse_env_file
+from p424.security.identities import as_component, credential_keys
 
 NodeService = TypeVar("NodeService", Kafka, Cassandra)
 
@@ -52,10 +53,11 @@ class NativePlatform:
         self.overrides = dict(overrides or {})
         self.paths = StatePaths.of(load_config(overrides=overrides))
         self.paths.ensure()
-        if ensure_credentials(self.paths.credentials):
+        if ensure_credentials(self.paths.credentials, credential_keys(load_config(overrides=overrides))):
             console.info(f"generated credentials in {self.paths.credentials} (mode 0600)")
-        # Load after generating, so the credentials take their place in the precedence order.
-        cfg = load_config(overrides=overrides)
+        # Load after generating, so the credentials take their place in the precedence order; the
+        # launcher itself (provisioning, health probes, commands) logs in as the admin when auth is on.
+        cfg = as_component(load_config(overrides=overrides), "admin", parse_env_file(self.paths.credentials))
         # The services are those of the topology the data belongs to, whatever was asked for: `down`
         # and `status` act on what runs; `up` refuses another topology (self.refused).
         self.recorded_topology = topology.recorded(self.paths)
@@ -141,7 +143,7 @@ class NativePlatform:
         return FlinkJobs(
             self.cfg,
             self.paths,
-            self.flink.env(),
+            self.flink.submit_env(),
             self.flink.home,
             self.flink.venv / "bin" / "python",
             self.flink.connector_jars,
@@ -196,15 +198,9 @@ class NativePlatform:
             )
 
     def provision(self) -> None:
-        created = provision.ensure_buckets(self.cfg)
-        if created:
-            console.info(f"created buckets: {', '.join(created)}")
-        created = provision.provision_topics(self.cfg)
-        if created:
-            rf = self.cfg.replication_factor
-            console.info(f"created Kafka topics (replication factor {rf}): {', '.join(created)}")
-        for change in provision.ensure_schema(self.cfg):
-            console.info(f"Cassandra schema: {change}")
+        for what, step in provision.steps(self.cfg, parse_env_file(self.paths.credentials)):
+            for change in step():
+                console.info(f"{what}: {change}")
 
     def ensure_jobs(self) -> None:
         jobs = self.flink_jobs()

@@ -32,6 +32,8 @@ SECRET_KEYS = frozenset(
         "grafana_admin_password",
         "grafana_token",
         "postgres_password",
+        "kafka_sasl_password",
+        "cassandra_password",
         "p424_http_token",
         "p424_metrics_token",
     }
@@ -46,8 +48,9 @@ class Config:
     platform_bind_address: str = "127.0.0.1"
     platform_mode: str = "auto"  # auto | native | compose
     platform_topology: str = "single"  # single | cluster (cluster: native mode only)
-    # Bearer tokens on the bridge, predictor and Live pusher endpoints (all but /health): auto | on | off;
-    # auto is on whenever platform_bind_address is not a loopback address.
+    # Authentication on every service (Kafka SASL/SCRAM, Cassandra roles, MLflow basic auth, bearer
+    # tokens on the bridge, predictor and Live pusher endpoints but /health): auto | on | off; auto is on
+    # whenever platform_bind_address is not a loopback address.
     platform_auth: str = "auto"
     # Where clients reach each service; empty means platform_bind_address (compose sets service names).
     kafka_host: str = ""
@@ -185,6 +188,12 @@ class Config:
     # Named as the variables the k8s chart hands over (p424.security.secrets.HTTP_TOKEN, METRICS_TOKEN).
     p424_http_token: str = ""  # every endpoint beyond /health
     p424_metrics_token: str = ""  # /metrics only (the Prometheus scraper)
+    # --- the identity this process logs in with when auth is on (set per process by the launcher from
+    # the component credentials in credentials.env; p424.security.identities) ---
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    cassandra_username: str = ""
+    cassandra_password: str = ""
 
     def __post_init__(self) -> None:
         if self.platform_auth not in AUTH_MODES:
@@ -212,6 +221,13 @@ class Config:
     @property
     def clustered(self) -> bool:
         return self.platform_topology == "cluster"
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether services demand credentials and the HTTP endpoints a bearer token (PLATFORM_AUTH)."""
+        if self.platform_auth == "auto":
+            return not is_loopback(self.platform_bind_address)
+        return self.platform_auth == "on"
 
     @property
     def cluster_node_addresses(self) -> tuple[str, ...]:
@@ -247,13 +263,6 @@ class Config:
     @property
     def host(self) -> str:
         return self.platform_bind_address
-
-    @property
-    def auth_enabled(self) -> bool:
-        """Whether the platform's HTTP endpoints demand a bearer token (PLATFORM_AUTH)."""
-        if self.platform_auth == "auto":
-            return not is_loopback(self.platform_bind_address)
-        return self.platform_auth == "on"
 
     @property
     def allowed_senders(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -369,6 +378,8 @@ class Config:
 
 def _addresses(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
 def is_loopback(address: str) -> bool:
     """Whether a bind address only accepts local connections; a host name other than localhost is not
     resolved here and counts as reachable from elsewhere (the safe side for PLATFORM_AUTH=auto)."""

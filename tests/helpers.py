@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 
 from launcher.native import NativePlatform
-from p424.config import Config
+from p424.config import Config, parse_env_file
+from p424.kafka import auth as kafka_auth
+from p424.security.identities import identity_env
 from p424.storage.reader import TelemetryStore
 
 T = TypeVar("T")
@@ -52,6 +54,11 @@ class Stack:
                 # A test run that shares a stack another checkout manages must never redeploy it.
                 raise AssertionError(f"the stack under {platform.paths.root} is not healthy (and {NEVER_UP} is set)")
             platform.up()
+        if platform.cfg.auth_enabled:
+            # The tests log in as the admin: through platform.cfg, and, for what they run in-process from the
+            # settings (training from the Cassandra source, MLflow's client), through the variables a script
+            # of one's own sets (KAFKA_SASL_*, CASSANDRA_*, MLFLOW_TRACKING_*).
+            os.environ.update(identity_env("admin", parse_env_file(platform.paths.credentials)))
         return cls(platform, TelemetryStore(platform.cfg))
 
     def close(self) -> None:
@@ -60,7 +67,11 @@ class Stack:
     # ---------- Kafka ----------
     def consumer(self, **kw: Any) -> KafkaConsumer:
         return KafkaConsumer(
-            bootstrap_servers=self.cfg.kafka_bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000, **kw
+            bootstrap_servers=self.cfg.kafka_bootstrap,
+            enable_auto_commit=False,
+            consumer_timeout_ms=2000,
+            **kafka_auth.kafka_python(self.cfg),
+            **kw,
         )
 
     def end_offsets(self, topic: str) -> dict[TopicPartition, int]:

@@ -160,28 +160,28 @@ def restart(platform: NativePlatform, service: NativeService, process: str | Non
 
 def frames_partition(stack: Stack, raw: bytes) -> int:
     """The partition of telemetry.frames.v1 the bridge sends this session to (Java's default partitioner)."""
-    count = len(cluster_metadata(stack.cfg.kafka_bootstrap).topics[stack.cfg.kafka_topic_frames].partitions)
+    count = len(cluster_metadata(stack.cfg).topics[stack.cfg.kafka_topic_frames].partitions)
     return (murmur2(session_key(raw)) & 0x7FFFFFFF) % count
 
 
 def partitions(stack: Stack) -> list[PartitionMetadata] | None:
     """Every partition of the platform's topics (leader, replicas, in-sync replicas); None if no broker answered."""
     try:
-        md = cluster_metadata(stack.cfg.kafka_bootstrap)
+        md = cluster_metadata(stack.cfg)
     except KafkaException:
         return None
     return [p for t in stack.cfg.topics for p in md.topics[t].partitions.values()]
 
 
 def leader_of(stack: Stack, partition: int) -> int:
-    md = cluster_metadata(stack.cfg.kafka_bootstrap)
+    md = cluster_metadata(stack.cfg)
     return int(md.topics[stack.cfg.kafka_topic_frames].partitions[partition].leader)
 
 
 def brokers_alive(stack: Stack) -> set[int] | None:
     """Registered, unfenced brokers; None if no broker answered."""
     try:
-        return set(cluster_metadata(stack.cfg.kafka_bootstrap).brokers)
+        return set(cluster_metadata(stack.cfg).brokers)
     except KafkaException:
         return None
 

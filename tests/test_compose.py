@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,7 @@ import yaml
 
 from grafana.live.service import http_port as live_http_port
 from launcher import compose as lc
+from launcher import compose_auth
 from launcher.command_table import COMMANDS
 from launcher.commands_grafana import cmd_grafana_sync
 from launcher.console import PlatformError
@@ -46,12 +48,14 @@ from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
 from launcher.services.predictor import Predictor
 from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, Config, load_config, parse_env_file
+from p424.security.identities import IDENTITY_VARIABLES, credential_keys, identity_env
 
 COMPOSE_DIR = REPO_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 PINS = parse_env_file(DEFAULT_ENV_FILE)
-# Distinctive values, so a leak into a committed file or a wrong destination is unmistakable.
-FAKE_SECRETS = {key: f"fake-{key.lower().replace('_', '-')}-7Qz" for key in GENERATED}
+# Distinctive values, so a leak into a committed file or a wrong destination is unmistakable: the
+# generated secrets and every component's password (p424.security.identities.credential_keys).
+FAKE_SECRETS = {key: f"fake-{key.lower().replace('_', '-')}-7Qz" for key in (*GENERATED, *credential_keys(Config()))}
 
 ONE_SHOT = {"platform-init", "airflow-init", "flink-job-submit", "grafana-init"}
 # Images that toolchain-config.env does not pin (no setting): pinned here to an exact release.
@@ -109,7 +113,15 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("state")
     write_env(root / "credentials.env", FAKE_SECRETS)
     write_env(root / lc.OVERRIDES_FILE, {})
+    write_auth_files(root)
     return root
+
+
+def write_auth_files(root: Path, **settings: str) -> None:
+    """The per-service auth env files, written as the launcher writes them (by default PLATFORM_AUTH=auto:
+    on in the containers, which bind 0.0.0.0)."""
+    cfg = load_config(env_file=DEFAULT_ENV_FILE, environ={}, overrides=settings, state_layers=False)
+    compose_auth.write_env_files(root, cfg, FAKE_SECRETS)
 
 
 def run_validator(validator: Path, state: Path, env_files: list[Path], compose_file: Path = COMPOSE_FILE,
@@ -239,12 +251,15 @@ def test_no_secret_value_is_in_the_committed_compose_files(services: dict[str, d
     for secret, destinations in expected.items():
         for service, variable in destinations:
             assert env_of(services, service)[variable] == FAKE_SECRETS[secret], (service, variable)
-    # Services that need no secret get none (the Live pusher gets its Grafana token from grafana-init).
-    for service in ("kafka", "cassandra", "prometheus", "kafka-exporter"):
+    # Services that need no secret get none (the Live pusher gets its Grafana token from grafana-init);
+    # the component passwords go where test_each_container_logs_in_as_its_own_component says.
+    for service in ("cassandra", "prometheus"):
         assert not [v for v in FAKE_SECRETS.values() if v in json.dumps(services[service])], service
     for service in ("bridge", "grafana-live", "predictor"):
-        others = {k: v for k, v in FAKE_SECRETS.items() if k not in ("P424_HTTP_TOKEN", "P424_METRICS_TOKEN")}
-        assert not [v for v in others.values() if v in json.dumps(services[service])], service
+        own = identity_env(compose_auth.LOGINS[service], FAKE_SECRETS).values()
+        others = {k: v for k, v in FAKE_SECRETS.items()
+                  if k not in ("P424_HTTP_TOKEN", "P424_METRICS_TOKEN") and v not in own}
+        assert not [k for k, v in others.items() if v in json.dumps(services[service])], service
         # They bind 0.0.0.0 in their containers, so authentication is on there, with the generated token.
         cfg = container_cfg(services, service)
         assert cfg.auth_enabled and cfg.p424_http_token == FAKE_SECRETS["P424_HTTP_TOKEN"], service
@@ -455,8 +470,10 @@ def test_kafka_listens_for_containers_and_for_host_processes(services: dict[str,
             "share.coordinator.state.topic.min.isr", "group.initial.rebalance.delay.ms", "controller.listener.names",
             "num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir")
     assert {k: compose_props[k] for k in same} == {k: props[k] for k in same}
-    # The image turns every KAFKA_* variable into a broker property and refuses KAFKA_PORT/KAFKA_HOST.
-    assert "env_file" not in services["kafka"] and not {"KAFKA_PORT", "KAFKA_HOST"} & env.keys()
+    # The image turns every KAFKA_* variable into a broker property and refuses KAFKA_PORT/KAFKA_HOST:
+    # the only env file is the broker's auth settings, no platform settings file.
+    assert [Path(f["path"]).name for f in services["kafka"]["env_file"]] == ["kafka.env"]
+    assert not {"KAFKA_PORT", "KAFKA_HOST", *IDENTITY_VARIABLES} & env.keys()
 
 
 def test_containers_reach_services_by_name_through_the_host_settings(services: dict[str, dict[str, Any]]) -> None:
@@ -641,7 +658,7 @@ def metrics_ports(services: dict[str, dict[str, Any]]) -> dict[str, int]:
         "bridge": container_cfg(services, "bridge").bridge_http_port,
         "grafana-live": live_http_port(container_cfg(services, "grafana-live")),
         "predictor": container_cfg(services, "predictor").predictor_http_port,
-        "kafka-exporter": int(flag(services["kafka-exporter"]["command"], "--web.listen-address").rpartition(":")[2]),
+        "kafka-exporter": int(flag(exporter_argv(services), "--web.listen-address").rpartition(":")[2]),
         "prometheus": int(flag(services["prometheus"]["command"], "--web.listen-address").rpartition(":")[2]),
     }
     for name in ("flink-jobmanager", "flink-taskmanager"):
@@ -697,8 +714,18 @@ def test_grafana_reads_the_compose_prometheus(services: dict[str, dict[str, Any]
     assert env_of(services, "grafana-init")["PROMETHEUS_URL"] == container_cfg(services, "grafana-init").prometheus_url == url
 
 
+def exporter_argv(services: dict[str, dict[str, Any]], sasl: str = "") -> list[str]:
+    """The exporter's command line as its shell runs it (``sasl``: the KAFKA_EXPORTER_SASL it expands)."""
+    exporter = services["kafka-exporter"]
+    assert exporter["entrypoint"] == ["/bin/sh", "-c"]
+    [script] = exporter["command"]
+    words = shlex.split(script.replace("$KAFKA_EXPORTER_SASL", sasl))
+    assert words[:2] == ["exec", "/bin/kafka_exporter"]
+    return words[2:]
+
+
 def test_kafka_exporter_reads_the_broker_through_the_container_listener(services: dict[str, dict[str, Any]]) -> None:
-    command = services["kafka-exporter"]["command"]
+    command = exporter_argv(services)
     advertised = dict(item.split("://") for item in env_of(services, "kafka")["KAFKA_ADVERTISED_LISTENERS"].split(","))
     assert flag(command, "--kafka.server") == advertised["DOCKER"] == f"kafka:{PINS['KAFKA_PORT']}"
     # Kafka 4 serves no request version older than Kafka 2.1's (KIP-896): the protocol pin must be newer.
@@ -751,6 +778,7 @@ def test_grafana_live_serves_health_on_the_configured_port(services: dict[str, d
 def test_launcher_overrides_reach_interpolation_and_containers(validator: Path, tmp_path: Path) -> None:
     write_env(tmp_path / "credentials.env", FAKE_SECRETS)
     write_env(tmp_path / lc.OVERRIDES_FILE, {"KAFKA_PARTITIONS": "12", "MODEL_NAME": "p424_override"})
+    write_auth_files(tmp_path)
     result = run_validator(validator, tmp_path, [DEFAULT_ENV_FILE, tmp_path / "credentials.env", tmp_path / lc.OVERRIDES_FILE])
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
@@ -789,8 +817,15 @@ def test_compose_platform_prepares_its_env_files(platform: lc.ComposePlatform, t
     assert platform.mode == "compose" and platform.paths.root == tmp_path
     assert platform.env_files == [DEFAULT_ENV_FILE, tmp_path / "credentials.env", tmp_path / lc.OVERRIDES_FILE]
     credentials = parse_env_file(tmp_path / "credentials.env")
-    assert set(credentials) == set(GENERATED) and all(credentials.values())
+    assert set(credentials) == {*GENERATED, *credential_keys(platform.cfg)} and all(credentials.values())
     assert (tmp_path / "credentials.env").stat().st_mode & 0o077 == 0
+    # Each container's auth env file, private like the credentials they come from.
+    auth_dir = tmp_path / compose_auth.AUTH_DIR
+    assert auth_dir.stat().st_mode & 0o777 == 0o700
+    files = sorted(auth_dir.iterdir())
+    assert [f.name for f in files] == sorted(f"{s}.env" for s in compose_auth.service_env(platform.cfg, credentials))
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert parse_env_file(auth_dir / "bridge.env") == identity_env("bridge", credentials)
     overrides = parse_env_file(tmp_path / lc.OVERRIDES_FILE)
     assert overrides == {"PLATFORM_STATE_DIR": str(tmp_path), "KAFKA_PARTITIONS": "12"}
     argv = platform.argv("config")
@@ -1004,3 +1039,167 @@ def test_compose_holds_the_native_versions_topics_buckets_and_guarantees(service
     assert "execution.checkpointing.savepoint-dir" in native_conf and "execution.checkpointing.savepoint-dir" in props
     assert lc.SAVEPOINT_ON_DOWN[-1] == "--stop"
     assert container_cfg(services, "flink-job-submit").flink_job_name == native.cfg.flink_job_name
+
+
+# ---------------------------------------------------------------- authentication, as native
+@pytest.fixture(scope="session")
+def native_auth(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """Native mode with PLATFORM_AUTH=on and the same fake credentials (nothing is started)."""
+    root = tmp_path_factory.mktemp("native-auth")
+    write_env(root / "credentials.env", FAKE_SECRETS)
+    cfg = load_config(env_file=DEFAULT_ENV_FILE, environ={"PLATFORM_STATE_DIR": str(root), "PLATFORM_AUTH": "on"})
+    paths = StatePaths.of(cfg)
+    paths.ensure()
+    return Context(cfg, paths, Supervisor(paths.run, paths.logs), Installer(cfg, paths))
+
+
+def logins(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: env.get(k, "") for k in IDENTITY_VARIABLES}
+
+
+def convert_key(name: str) -> str:
+    """The apache/kafka image's variable -> property rule (docker/resources/utility/utility.go ConvertKey:
+    a single '_' is '.', '__' is '_', '___' is '-', lower-cased)."""
+    dotted = re.sub(r"(?<!_)_(?!_)", ".", name)
+    return dotted.replace("___", "-").replace("__", "_").lower()
+
+
+def test_each_container_logs_in_as_its_own_component(services: dict[str, dict[str, Any]],
+                                                    native_auth: Context) -> None:
+    for service, component in compose_auth.LOGINS.items():
+        assert container_cfg(services, service).auth_enabled, service
+        assert logins(env_of(services, service)) == identity_env(component, FAKE_SECRETS), service
+    # The same principals as the native processes of those components (launcher/services/*).
+    native = {"bridge": Bridge, "predictor": Predictor, "grafana-live": GrafanaLive, "airflow-scheduler": Airflow,
+              "flink-job-submit": Flink}
+    for service, kind in native.items():
+        assert logins(env_of(services, service)) == kind(native_auth).identity_env(), service
+    # Nobody else holds a login: not the Flink JobManager and TaskManager (the job carries the Flink user's),
+    # not the Airflow API server, DAG processor or triggerer.
+    for service in set(services) - set(compose_auth.LOGINS):
+        assert not any(logins(env_of(services, service)).values()), service
+
+
+def test_compose_provisions_the_same_users_roles_and_acls_with_the_native_code(
+    services: dict[str, dict[str, Any]], native_auth: Context
+) -> None:
+    from launcher.credentials import credentials_of
+    from launcher.provision import steps
+
+    init = env_of(services, "platform-init")
+    cfg = container_cfg(services, "platform-init")
+    handed = credentials_of(cfg, environ=init)  # no credentials file in the container: its variables
+    assert handed == {k: FAKE_SECRETS[k] for k in credential_keys(cfg)}
+    assert (cfg.kafka_sasl_username, cfg.cassandra_username) == ("p424-admin", "p424_admin")
+    # `launcher provision`: the steps native `up` runs with auth on (ACLs from p424/security/kafka.py,
+    # roles from p424/security/roles.py, MLflow users from p424/security/identities.py).
+    assert [what for what, _ in steps(cfg, handed)] == [what for what, _ in steps(native_auth.cfg, handed)]
+
+
+def test_kafka_checks_logins_with_the_native_broker_settings(services: dict[str, dict[str, Any]],
+                                                             native_auth: Context) -> None:
+    env = env_of(services, "kafka")
+    kafka = Kafka(native_auth)
+    native = dict(line.split("=", 1) for line in kafka.server_properties().splitlines() if line)
+    assert set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")) == {
+        "DOCKER:SASL_PLAINTEXT", "HOST:SASL_PLAINTEXT", "CONTROLLER:SASL_PLAINTEXT"}
+    # Every SASL and ACL setting of native mode's server.properties, as the image renders the variables;
+    # none holds '=', which the image's renderer would drop.
+    compose = {convert_key(k.removeprefix("KAFKA_")): v for k, v in env.items() if k.startswith("KAFKA_")}
+    for prop in ("sasl.enabled.mechanisms", "sasl.mechanism.inter.broker.protocol", "sasl.mechanism.controller.protocol",
+                 "listener.name.controller.sasl.enabled.mechanisms", "authorizer.class.name",
+                 "allow.everyone.if.no.acl.found", "super.users"):
+        assert compose[prop] == native[prop], prop
+    assert not [k for k, v in env.items() if k.startswith("KAFKA_") and k != "KAFKA_OPTS" and "=" in v]
+    # The broker's logins (JAAS, one section per listener) are native mode's, its SCRAM users too.
+    sections = dict(re.findall(r"(\w+)\.KafkaServer \{ (.*?) \};", env["P424_KAFKA_JAAS"]))
+    scram = native["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"]
+    assert sections == {"docker": scram, "host": scram,
+                        "controller": native["listener.name.controller.plain.sasl.jaas.config"]}
+    assert env["KAFKA_OPTS"] == f"-Djava.security.auth.login.config={compose_auth.KAFKA_AUTH_DIR}/jaas.conf"
+    assert env["P424_KAFKA_ADD_SCRAM"].split() == kafka.scram_arguments()[1::2]
+    start = REPO_ROOT / "compose" / "images" / "kafka" / "start.sh"
+    assert services["kafka"]["entrypoint"] == ["bash", "/opt/p424/kafka-start.sh"]
+    assert {v["source"]: v["target"] for v in services["kafka"]["volumes"] if v["type"] == "bind"} == {
+        str(start): "/opt/p424/kafka-start.sh"}
+    assert f"dir={compose_auth.KAFKA_AUTH_DIR}" in start.read_text()
+    # The health probe and the exporter log in too.
+    assert "--command-config /tmp/p424-kafka/client.properties" in services["kafka"]["healthcheck"]["test"][1]
+    assert env["P424_KAFKA_CLIENT"].split("\\n")[0] == "security.protocol=SASL_PLAINTEXT"
+    argv = exporter_argv(services, env_of(services, "kafka-exporter")["KAFKA_EXPORTER_SASL"])
+    assert "--sasl.enabled" in argv and flag(argv, "--sasl.mechanism") == "sha512"
+    assert flag(argv, "--sasl.username") == "p424-admin"
+    assert flag(argv, "--sasl.password") == FAKE_SECRETS["KAFKA_PASSWORD_P424_ADMIN"]
+
+
+def test_cassandra_and_mlflow_check_logins_with_the_native_settings(services: dict[str, dict[str, Any]],
+                                                                    native_auth: Context) -> None:
+    native_yaml = yaml.safe_load(Cassandra(native_auth).yaml())
+    options = env_of(services, "cassandra")["JVM_EXTRA_OPTS"].split()
+    assert "-Dcassandra.config.allow_system_properties=true" in options
+    assert f"-Dcassandra.native_transport_port={PINS['CASSANDRA_PORT']}" in options
+    for setting in ("authenticator", "authorizer", "role_manager"):
+        assert f"-Dcassandra.settings.{setting}={native_yaml[setting]}" in options, setting
+    mlflow_env = env_of(services, "mlflow")
+    native = MLflow(native_auth)
+    [process] = native.processes()
+    assert mlflow_env["P424_MLFLOW_APP"] == process.argv[process.argv.index("--app-name") + 1] == "basic-auth"
+    ini = mlflow_env["P424_MLFLOW_AUTH_INI"].replace("\\n", "\n")
+    assert ini == native.basic_auth_ini(FAKE_SECRETS["MLFLOW_PASSWORD_ADMIN"]).replace(
+        str(native.data / "basic_auth.db"), compose_auth.MLFLOW_AUTH_DB)
+    assert mlflow_env["MLFLOW_FLASK_SERVER_SECRET_KEY"] == FAKE_SECRETS["MLFLOW_FLASK_SERVER_SECRET_KEY"]
+    assert services["mlflow"]["command"][:2] == ["sh", "/opt/p424/mlflow-start.sh"]
+    volumes = {v["target"]: v["source"] for v in services["mlflow"]["volumes"]}
+    assert volumes[str(Path(compose_auth.MLFLOW_AUTH_DB).parent)] == "mlflow-auth"
+
+
+def test_grafana_reads_cassandra_as_the_reader() -> None:
+    [cassandra] = [d for d in yaml.safe_load(GRAFANA_DATASOURCES.read_text())["datasources"]
+                   if d["type"] == "hadesarchitect-cassandra-datasource"]
+    assert cassandra["jsonData"]["user"] == "${CASSANDRA_USERNAME}"
+    assert cassandra["secureJsonData"] == {"password": "${CASSANDRA_PASSWORD}"}
+    assert compose_auth.LOGINS["grafana"] == compose_auth.LOGINS["grafana-init"] == "reader"
+
+
+@pytest.mark.parametrize(("auth", "address", "native_on", "compose_on"), [
+    ("on", "127.0.0.1", True, True), ("off", "127.0.0.1", False, False),
+    # auto: the containers bind 0.0.0.0, so compose authenticates even when native binds loopback
+    ("auto", "127.0.0.1", False, True), ("auto", "192.168.1.20", True, True),
+])
+def test_auth_is_on_in_both_modes_when_platform_auth_says_so(auth: str, address: str, native_on: bool,
+                                                             compose_on: bool) -> None:
+    cfg = Config(platform_auth=auth, platform_bind_address=address)
+    assert (cfg.auth_enabled, compose_auth.auth_enabled(cfg)) == (native_on, compose_on)
+
+
+def test_with_auth_off_compose_hands_out_no_login(validator: Path, tmp_path: Path) -> None:
+    write_env(tmp_path / "credentials.env", FAKE_SECRETS)
+    effective = load_config(env_file=DEFAULT_ENV_FILE, environ={}, overrides={"PLATFORM_AUTH": "off"},
+                            state_layers=False)
+    from_file = load_config(env_file=DEFAULT_ENV_FILE, environ={}, state_layers=False)
+    write_env(tmp_path / lc.OVERRIDES_FILE, lc.override_settings(effective, from_file))
+    write_auth_files(tmp_path, PLATFORM_AUTH="off")
+    result = run_validator(validator, tmp_path, [DEFAULT_ENV_FILE, tmp_path / "credentials.env",
+                                                 tmp_path / lc.OVERRIDES_FILE])
+    assert result.returncode == 0, result.stderr
+    off = json.loads(result.stdout)["services"]
+    components = [v for k, v in FAKE_SECRETS.items() if k in credential_keys(effective)]
+    assert not [v for v in components if v in json.dumps(off)]
+    for service in compose_auth.LOGINS:
+        assert not container_cfg(off, service).auth_enabled, service
+    assert env_of(off, "kafka")["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "DOCKER:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert "-Dcassandra.settings.authenticator=AllowAllAuthenticator" in env_of(off, "cassandra")["JVM_EXTRA_OPTS"]
+    assert env_of(off, "mlflow")["P424_MLFLOW_APP"] == ""
+
+
+def test_the_auth_env_files_stay_out_of_git() -> None:
+    path = load_config().state_dir / compose_auth.AUTH_DIR / "bridge.env"
+    result = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO_ROOT, check=False)
+    assert result.returncode == 0, f"{path} is not git-ignored"
+
+
+def test_an_auth_value_compose_would_alter_is_refused_by_name() -> None:
+    assert compose_auth.render({"A": 'x="y"'}).splitlines()[1] == 'A=x="y"'  # quotes inside are literal
+    for bad in ("pa$$word", "a #b", '"quoted"', "two\nlines"):
+        with pytest.raises(ValueError, match=r"^B: a value with"):
+            compose_auth.render({"B": bad})

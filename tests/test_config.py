@@ -24,6 +24,8 @@ def test_every_setting_in_the_env_file_is_known_and_every_known_setting_is_docum
         "GRAFANA_ADMIN_PASSWORD",
         "GRAFANA_TOKEN",
         "POSTGRES_PASSWORD",
+        "KAFKA_SASL_PASSWORD",
+        "CASSANDRA_PASSWORD",
         "P424_HTTP_TOKEN",
         "P424_METRICS_TOKEN",
     }
@@ -91,11 +93,13 @@ def test_env_file_syntax(tmp_path: Path) -> None:
 
 
 def test_secrets_never_appear_in_repr_or_public_dict() -> None:
-    cfg = Config(minio_root_password="hunter2", grafana_token="tok-123", p424_http_token="bearer-9",
-                 p424_metrics_token="scrape-7")
-    assert not {"hunter2", "tok-123", "bearer-9", "scrape-7"} & set(str(v) for v in cfg.public_dict().values())
-    assert "hunter2" not in repr(cfg) and "tok-123" not in repr(cfg) and "bearer-9" not in repr(cfg)
-    assert cfg.public_dict()["MINIO_ROOT_PASSWORD"] == "***"
+    cfg = Config(minio_root_password="hunter2", grafana_token="tok-123", kafka_sasl_password="scram-pw",
+                 cassandra_password="cql-pw", p424_http_token="bearer-9", p424_metrics_token="scrape-7")
+    secrets = {"hunter2", "tok-123", "scram-pw", "cql-pw", "bearer-9", "scrape-7"}
+    assert not secrets & set(str(v) for v in cfg.public_dict().values())
+    assert not [v for v in secrets if v in repr(cfg)]
+    for key in ("MINIO_ROOT_PASSWORD", "KAFKA_SASL_PASSWORD", "CASSANDRA_PASSWORD", "P424_HTTP_TOKEN"):
+        assert cfg.public_dict()[key] == "***"
 
 
 def test_service_hosts_default_to_the_bind_address_and_can_be_overridden() -> None:

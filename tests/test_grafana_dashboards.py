@@ -30,6 +30,7 @@ from grafana.generate import (
 from grafana.queries import CASSANDRA_TYPE, CassandraQuery, LiveQuery, register
 from grafana.sdk import mdash, prometheus_model
 from grafana.units import channel_unit, display_range
+from launcher.compose_auth import AUTH_DIR, service_env
 from p424.catalog import CATALOG, Transport
 from p424.config import REPO_ROOT, Config, parse_env_file
 from p424.storage.schema import catalog_columns
@@ -247,9 +248,11 @@ def test_provisioning_variables_are_defined_in_the_grafana_container() -> None:
         path = item["path"] if isinstance(item, dict) else item
         if "${" not in path:
             env |= set(parse_env_file(REPO_ROOT / path))
+        elif path.endswith(f"/{AUTH_DIR}/grafana.env"):  # the launcher's: every login variable (compose_auth)
+            env |= set(service_env(Config(platform_auth="off"), {})["grafana"])
     text = (PROVISIONING_DIR / "datasources" / "p424.yaml").read_text()
     used = set(re.findall(r"\$\{(\w+)\}", text))
-    assert used == {"CASSANDRA_HOST", "CASSANDRA_PORT", "CASSANDRA_KEYSPACE"}
+    assert used == {"CASSANDRA_HOST", "CASSANDRA_PORT", "CASSANDRA_KEYSPACE", "CASSANDRA_USERNAME", "CASSANDRA_PASSWORD"}
     assert used <= env, used - env
     sources = yaml.safe_load(text)["datasources"]
     assert {s["type"] for s in sources} == {CASSANDRA_TYPE, "prometheus"}

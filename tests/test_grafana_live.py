@@ -38,6 +38,7 @@ from grafana.live.pusher import MAX_BATCH_BYTES, Pusher, PushSettings, push_url
 from grafana.live.service import LiveService
 from p424.catalog import CATALOG, Kind, Transport
 from p424.config import REPO_ROOT, Config
+from p424.kafka import auth as kafka_auth
 from p424.kafka.messages import ChannelStats, PredictionMessage, SessionQualitySnapshot, WindowMessage
 from tests.helpers import Stack, unique_session_id, wait_for
 
@@ -354,7 +355,7 @@ def test_service_pushes_windows_from_the_real_kafka(stack: Stack, recorder: tupl
     runner = threading.Thread(target=service.run, daemon=True)
     runner.start()
     sid = unique_session_id()
-    producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap)
+    producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, **kafka_auth.kafka_python(cfg))
     try:
         wait_for(lambda: service.consume.connected, 30, "the consumer to connect")
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.platform
 @pytest.fixture
 def topic(stack: Stack) -> Iterator[str]:
     name = f"live.{uuid.uuid4().hex[:8]}"
-    admin = admin_client(stack.cfg.kafka_bootstrap)
+    admin = admin_client(stack.cfg)
     admin.create_topics([NewTopic(name, 3, 1)])
     try:
         yield name
@@ -31,7 +31,7 @@ def topic(stack: Stack) -> Iterator[str]:
 
 def _joined_consumer(stack: Stack, topic: str) -> live.Consumer:
     """A consumer from the topic's start whose group has been assigned every partition."""
-    consumer = live.consumer(stack.cfg.kafka_bootstrap, f"test-{uuid.uuid4().hex[:8]}", "test-live", True)
+    consumer = live.consumer(stack.cfg, f"test-{uuid.uuid4().hex[:8]}", "test-live", True)
     assigned = threading.Event()
     consumer.subscribe([topic], on_assign=lambda _c, parts: assigned.set() if parts else None)
     deadline = time.monotonic() + 60
@@ -42,7 +42,7 @@ def _joined_consumer(stack: Stack, topic: str) -> live.Consumer:
 
 
 def test_delivery_callbacks_run_without_the_caller_polling(stack: Stack, topic: str) -> None:
-    producer = live.producer(stack.cfg.kafka_bootstrap, "test-live", enable_idempotence=True)
+    producer = live.producer(stack.cfg, "test-live", enable_idempotence=True)
     poller = live.DeliveryPoller(producer)
     poller.start()
     reports: list[tuple[live.KafkaError | None, int]] = []
@@ -63,7 +63,7 @@ def test_delivery_callbacks_run_without_the_caller_polling(stack: Stack, topic: 
 
 def test_a_lone_record_is_returned_at_once_and_keys_keep_their_order(stack: Stack, topic: str) -> None:
     consumer = _joined_consumer(stack, topic)
-    producer = live.producer(stack.cfg.kafka_bootstrap, "test-live")
+    producer = live.producer(stack.cfg, "test-live")
     try:
         producer.produce(topic, key=b"car-7", value=b"alone")
         producer.flush(10)

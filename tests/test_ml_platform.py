@@ -13,6 +13,7 @@ champion meanwhile, and a live session on a track without a champion gets none, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import json
@@ -40,12 +41,15 @@ from p424.archive.store import ArchiveStore
 from p424.archive.writer import archive_session, smallest_window_ms
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder
-from p424.config import REPO_ROOT
+from p424.config import REPO_ROOT, parse_env_file
+from p424.kafka.access import grant
 from p424.ml import pipeline, tracking, tracks
 from p424.ml.card import JSON_ARTIFACT, MARKDOWN_ARTIFACT
 from p424.ml.promotion import CHALLENGER, CHAMPION
 from p424.ml.settings import TrainingSettings
 from p424.security.http import bearer_headers
+from p424.security.identities import identity_env
+from p424.security.kafka import kafka_principals
 from p424.sim import CarSimulator
 from tests.helpers import Stack, wait_for
 from tests.ml_fleet import HELD_OUT_CARS, RATE_HZ, TRACK_CARS, car_simulator, session_ids_holding_out
@@ -201,6 +205,13 @@ def predictor(stack: Stack, first_run: RunOutcome, model_name: str, track: str) 
     """`python -m p424.ml.live` for this module's model name, on a port and consumer group of its own; ready once
     it serves the champion of this module's track."""
     port = free_port()
+    group = f"p424-test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    if stack.cfg.auth_enabled:
+        # Logged in as the platform's predictor (as the launcher starts it), with its ACLs on this group too.
+        env.update(identity_env("predictor", parse_env_file(stack.platform.paths.credentials)))
+        [principal] = [p for p in kafka_principals(stack.cfg) if p.user == env["KAFKA_SASL_USERNAME"]]
+        grant(stack.cfg, [dataclasses.replace(principal, group=group)])
     log = tempfile.NamedTemporaryFile("w+b", suffix=".log", delete=False)  # noqa: SIM115 (kept for failures)
     proc = subprocess.Popen(
         [
@@ -212,15 +223,16 @@ def predictor(stack: Stack, first_run: RunOutcome, model_name: str, track: str) 
             "--set",
             f"PREDICTOR_HTTP_PORT={port}",
             "--group",
-            f"p424-test-{uuid.uuid4().hex[:8]}",
+            group,
             "--model-poll",
             "2",
         ],
         cwd=REPO_ROOT,
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{stack.cfg.platform_bind_address}:{port}"
 
     def ready() -> dict[str, Any] | None:
         assert proc.poll() is None, f"predictor exited: {Path(log.name).read_text()[-2000:]}"

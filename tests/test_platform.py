@@ -18,7 +18,11 @@ from launcher.flink_submit import JobSpec
 from launcher.provision import minio_client
 from launcher.services.airflow import api_token
 from p424.config import REPO_ROOT
+from p424.kafka import auth as kafka_auth
+from p424.kafka.access import grant
 from p424.kafka.admin import admin_client
+from p424.security.identities import identity
+from p424.security.kafka import KafkaPrincipal
 from p424.storage.cluster import connect
 from tests.helpers import Stack, wait_for
 
@@ -27,10 +31,10 @@ pytestmark = pytest.mark.platform
 
 def test_kafka_produce_and_consume(stack: Stack) -> None:
     topic = f"smoke.{uuid.uuid4().hex[:8]}"
-    admin = admin_client(stack.cfg.kafka_bootstrap)
+    admin = admin_client(stack.cfg)
     admin.create_topics([NewTopic(topic, 2, 1)])
     try:
-        producer = KafkaProducer(bootstrap_servers=stack.cfg.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(bootstrap_servers=stack.cfg.kafka_bootstrap, acks="all", **kafka_auth.kafka_python(stack.cfg))
         for i in range(10):
             producer.send(topic, key=b"k", value=f"m{i}".encode())
         producer.flush()
@@ -85,12 +89,14 @@ def test_an_mlflow_artifact_lands_in_the_minio_bucket(stack: Stack, tmp_path: Pa
 def test_a_pyflink_job_reads_a_kafka_topic(stack: Stack) -> None:
     suffix = uuid.uuid4().hex[:8]
     src, dst = f"smoke.in.{suffix}", f"smoke.out.{suffix}"
-    admin = admin_client(stack.cfg.kafka_bootstrap)
+    admin = admin_client(stack.cfg)
     admin.create_topics([NewTopic(src, 1, 1), NewTopic(dst, 1, 1)])
     jobs = stack.platform.flink_jobs()
     name = f"p424-smoke-{suffix}"
+    if stack.cfg.auth_enabled:  # the job runs as the Flink job's Kafka user: allow it these topics too
+        grant(stack.cfg, [KafkaPrincipal(user=identity("flink").kafka_user, reads=(src,), writes=(dst,), group=name)])
     try:
-        producer = KafkaProducer(bootstrap_servers=stack.cfg.kafka_bootstrap)
+        producer = KafkaProducer(bootstrap_servers=stack.cfg.kafka_bootstrap, **kafka_auth.kafka_python(stack.cfg))
         producer.send(src, b"perrinn 424")
         producer.flush()
         producer.close()
@@ -137,7 +143,7 @@ def test_an_airflow_dag_run_is_triggered_and_finishes(stack: Stack) -> None:
 def test_down_then_up_keeps_topics_rows_runs_and_objects(stack: Stack) -> None:
     cfg = stack.cfg
     marker = uuid.uuid4().hex
-    producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, acks="all", **kafka_auth.kafka_python(cfg))
     producer.send(cfg.kafka_topic_deadletter, value=marker.encode(), headers=[("reason", b"smoke")]).get(timeout=30)
     producer.close()
     minio_client(cfg).put_object(cfg.minio_bucket_telemetry, f"smoke/{marker}", io.BytesIO(b"x"), 1)
@@ -156,7 +162,7 @@ def test_down_then_up_keeps_topics_rows_runs_and_objects(stack: Stack) -> None:
     assert not any(s.running() for s in stack.platform.services)
     subprocess.run([str(launch), "up"], check=True, timeout=600)
 
-    topics = admin_client(cfg.kafka_bootstrap)
+    topics = admin_client(cfg)
     assert set(cfg.topics) <= set(topics.list_topics())
     topics.close()
     start = {tp: 0 for tp in stack.end_offsets(cfg.kafka_topic_deadletter)}

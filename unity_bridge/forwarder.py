@@ -33,6 +33,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from p424.codec.frame import session_key
 from p424.config import Config
+from p424.kafka import auth as kafka_auth
 from unity_bridge.metrics import BridgeMetrics
 from unity_bridge.spool import KIND_FRAME, Spool, SpoolRecord, unpack_deadletter
 
@@ -108,6 +109,7 @@ class Forwarder(threading.Thread):
             request_timeout_ms=10_000,
             max_block_ms=5_000,
             metrics_enabled=False,
+            **kafka_auth.kafka_python(c),
         )
         for topic in (c.kafka_topic_frames, c.kafka_topic_deadletter):
             parts = producer.partitions_for(topic)

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from grafana.live.lines import prediction_lines, window_lines
 from grafana.live.pusher import Pusher, PushSettings, push_url
 from p424.config import Config
+from p424.kafka import auth as kafka_auth
 from p424.kafka.messages import PredictionMessage, WindowMessage
 from p424.security.http import HttpAuth
 from p424.status_http import serve_status
@@ -173,6 +174,7 @@ class LiveService:
                     client_id="p424-grafana-live",
                     auto_offset_reset="latest",
                     enable_auto_commit=False,
+                    **kafka_auth.kafka_python(self.cfg),
                 )
                 consumer.subscribe(topics, listener=_SeekToEnd(consumer))
             except KafkaError as err:

@@ -58,6 +58,7 @@ def airflow_connections(cfg: Config) -> dict[str, str]:
 
 class Airflow(NativeService):
     name = "airflow"
+    component = "airflow"
 
     @property
     def venv(self) -> Path:

@@ -11,6 +11,7 @@ class Bridge(NativeService):
     """The UDP bridge: simulator datagrams in, Kafka records out (unity_bridge)."""
 
     name = "bridge"
+    component = "bridge"
     start_timeout_s = 30
 
     @property

@@ -12,7 +12,8 @@ from launcher.installers import Installer
 from launcher.paths import StatePaths
 from launcher.probes import tcp_open, wait_until
 from launcher.procs import ProcessSpec, Supervisor, rss_bytes
-from p424.config import Config
+from p424.config import Config, parse_env_file
+from p424.security.identities import IDENTITY_VARIABLES, identity_env
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class ServiceStatus:
 
 class NativeService(ABC):
     name: str = ""
+    # The identity its processes log in with when auth is on (p424.security.identities); "" for none.
+    component: str = ""
     start_timeout_s: float | None = None  # None: the configured SERVICE_START_TIMEOUT
 
     def __init__(self, ctx: Context) -> None:
@@ -78,8 +81,15 @@ class NativeService(ABC):
     def port(self) -> int: ...
 
     def settings_env(self) -> dict[str, str]:
-        """Environment for a process of ours: the launcher's resolved settings, flags included."""
-        return {**self.cfg.environment(), "PLATFORM_STATE_DIR": str(self.paths.root)}
+        """Environment for a process of ours: the launcher's resolved settings, flags included, and
+        the logins of this service's own component in place of the launcher's."""
+        return {**self.cfg.environment(), "PLATFORM_STATE_DIR": str(self.paths.root), **self.identity_env()}
+
+    def identity_env(self) -> dict[str, str]:
+        """This service's component's credentials when auth is on; every identity variable blank otherwise."""
+        if not (self.cfg.auth_enabled and self.component):
+            return dict.fromkeys(IDENTITY_VARIABLES, "")
+        return identity_env(self.component, parse_env_file(self.paths.credentials))
 
     def prepare(self) -> None:  # noqa: B027 - optional hook; most services need no preparation
         """Write configuration files and initialise storage before the first start."""

@@ -102,6 +102,18 @@ def initial_token(index: int, count: int) -> int:
     return MURMUR3_MIN + (index - 1) * 2**64 // count
 
 
+def access_settings(auth: bool) -> dict[str, str]:
+    """cassandra.yaml's access settings (compose mode sets the same through system properties).
+
+    The default superuser (cassandra/cassandra) that PasswordAuthenticator starts with is replaced
+    by the generated admin role at provisioning (launcher.provision.ensure_cassandra_admin).
+    """
+    if not auth:
+        return {"authenticator": "AllowAllAuthenticator", "authorizer": "AllowAllAuthorizer"}
+    return {"authenticator": "PasswordAuthenticator", "authorizer": "CassandraAuthorizer",
+            "role_manager": "CassandraRoleManager"}
+
+
 class Cassandra(NativeService):
     def __init__(self, ctx: Context, node: Node | None = None) -> None:
         super().__init__(ctx)
@@ -186,9 +198,7 @@ cdc_raw_directory: {d / "cdc_raw"}
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 commitlog_segment_size: 32MiB
-authenticator: AllowAllAuthenticator
-authorizer: AllowAllAuthorizer
-disk_failure_policy: stop
+{self.access()}disk_failure_policy: stop
 commit_failure_policy: stop
 # Two cores: modest concurrency, no compaction throttling surprises.
 concurrent_reads: 16
@@ -201,6 +211,10 @@ batch_size_fail_threshold: 1024KiB
 unlogged_batch_across_partitions_warn_threshold: 100
 dynamic_snitch: false
 """
+
+    def access(self) -> str:
+        """Who may connect and what they may do: roles with passwords and their grants when auth is on."""
+        return "".join(f"{k}: {v}\n" for k, v in access_settings(self.cfg.auth_enabled).items())
 
     def prepare(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
@@ -228,6 +242,9 @@ dynamic_snitch: false
                     f"-Dlogback.configurationFile={self.conf_dir / 'logback.xml'}",
                     "-Dcassandra-foreground=yes",
                     "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+                    # With auth on: create the default superuser at once, not after 10 s, so that
+                    # provisioning can replace it as soon as CQL is served.
+                    "-Dcassandra.superuser_setup_delay_ms=0",
                     f"-Dcassandra.jmx.local.port={self.jmx_port}",
                     "-Dcassandra.logdir=" + str(self.paths.logs),
                     "-cp",

@@ -50,6 +50,7 @@ JAVA_OPTS = " ".join(
 
 class Flink(NativeService):
     name = "flink"
+    component = "flink"
 
     @property
     def venv(self) -> Path:
@@ -170,6 +171,12 @@ heartbeat:
             "FLINK_LOG_DIR": str(log_dir),
             "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin:/usr/local/bin",
         }
+
+    def submit_env(self) -> dict[str, str]:
+        """The job client's environment: it resolves the job's settings, logins included, which travel
+        to the workers inside the job. Not the JobManager's or TaskManagers' own: Beam logs a Python
+        worker's whole environment when it closes it."""
+        return {**self.env(), **self.identity_env()}
 
     def taskmanager_names(self) -> list[str]:
         """Process names: `flink-taskmanager` alone, `flink-taskmanager-1`, `-2`, ... in a cluster."""

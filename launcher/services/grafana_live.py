@@ -14,6 +14,7 @@ class GrafanaLive(NativeService):
     """Kafka windows and predictions -> Grafana Live (``python -m grafana.live``)."""
 
     name = "grafana-live"
+    component = "grafana-live"
     start_timeout_s = 30
 
     @property

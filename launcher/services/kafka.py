@@ -18,8 +18,14 @@ from launcher.probes import tcp_open
 from launcher.procs import ProcessSpec
 from launcher.services.base import Context, NativeService, ServiceStatus, java_opts_heap
 from launcher.topology import Node, nodes
+from p424.config import Config, parse_env_file
+from p424.kafka.auth import SCRAM_LOGIN_MODULE, SECURITY_PROTOCOL, jaas_config
+from p424.security.identities import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, kafka_password_key, kafka_users
+from p424.security.kafka import SCRAM_MECHANISM
 
 CLUSTER_ID_FILE = "kafka-cluster-id"
+SCRAM_MARKER = "p424-scram-users"
+PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
 
 LOG4J2 = """Configuration:
   Appenders:
@@ -86,7 +92,7 @@ class Kafka(NativeService):
         return [f"controller.quorum.voters={voters}"]
 
     def server_properties(self) -> str:
-        c, host = self.cfg, self.node.address
+        c = self.cfg
         retention_ms = c.kafka_retention_hours * 3600 * 1000
         rf, min_isr = c.replication_factor, c.min_insync_replicas
         return "\n".join(
@@ -94,11 +100,7 @@ class Kafka(NativeService):
                 "process.roles=broker,controller",
                 f"node.id={self.node.index}",
                 *self.quorum(),
-                f"listeners=PLAINTEXT://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{self.bootstrap}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                *(self.secured_listeners() if c.auth_enabled else self.plain_listeners()),
                 f"log.dirs={self.data}",
                 f"num.partitions={c.kafka_partitions}",
                 # Internal topics as replicated as the platform's own (one replica on a single node).
@@ -120,12 +122,57 @@ class Kafka(NativeService):
             ]
         )
 
+    def plain_listeners(self) -> list[str]:
+        c, host = self.cfg, self.node.address
+        return [
+            f"listeners=PLAINTEXT://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{self.bootstrap}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        ]
+
+    def secured_listeners(self) -> list[str]:
+        """SASL on both listeners, and every request authorised by ACLs (``sasl_settings``)."""
+        c, host = self.cfg, self.node.address
+        scram, plain = broker_logins(self.broker_password())
+        return [
+            f"listeners={SECURITY_PROTOCOL}://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
+            f"advertised.listeners={SECURITY_PROTOCOL}://{self.bootstrap}",
+            "controller.listener.names=CONTROLLER",
+            f"inter.broker.listener.name={SECURITY_PROTOCOL}",
+            f"listener.security.protocol.map={SECURITY_PROTOCOL}:{SECURITY_PROTOCOL},CONTROLLER:{SECURITY_PROTOCOL}",
+            f"listener.name.{SECURITY_PROTOCOL.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={scram}",
+            f"listener.name.controller.plain.sasl.jaas.config={plain}",
+            *(f"{k}={v}" for k, v in sasl_settings().items()),
+        ]
+
+    def credentials(self) -> dict[str, str]:
+        return parse_env_file(self.paths.credentials)
+
+    def broker_password(self) -> str:
+        return scram_passwords(self.cfg, self.credentials())[KAFKA_BROKER_USER]
+
+    @property
+    def scram_marker(self) -> Path:
+        """Present when the storage was formatted with the SCRAM users (Kafka ignores files in log.dirs)."""
+        return self.data / SCRAM_MARKER
+
     def prepare(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
-        (self.conf_dir / "server.properties").write_text(self.server_properties())
+        properties = self.conf_dir / "server.properties"
+        properties.touch(mode=0o600)
+        properties.chmod(0o600)  # it holds the broker's password when auth is on
+        properties.write_text(self.server_properties())
         (self.conf_dir / "log4j2.yaml").write_text(LOG4J2)
         data = self.data
         if (data / "meta.properties").exists():
+            if self.cfg.auth_enabled and not self.scram_marker.exists():
+                raise PlatformError(
+                    f"PLATFORM_AUTH is on, but the Kafka storage in {data} was formatted without SCRAM users, so "
+                    "no client could log in. Switch auth off, or start from empty Kafka data "
+                    "(`./launchcommand.sh down --wipe`)."
+                )
             return
         data.mkdir(parents=True, exist_ok=True)
         # A static quorum (controller.quorum.voters) needs no initial-controller flag; a single node's does.
@@ -142,12 +189,24 @@ class Kafka(NativeService):
                 "-c",
                 str(self.conf_dir / "server.properties"),
                 *standalone,
+                *self.scram_arguments(),
             ],
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
-            raise PlatformError(f"formatting Kafka storage in {data} failed:\n{result.stdout}{result.stderr}")
+            output = f"{result.stdout}{result.stderr}"
+            for password in scram_passwords(self.cfg, self.credentials()).values():
+                output = output.replace(password, "***")  # never log a password
+            raise PlatformError(f"formatting Kafka storage in {data} failed:\n{output}")
+        if self.cfg.auth_enabled:
+            self.scram_marker.write_text("formatted with the SCRAM users of p424.security.identities.kafka_users\n")
+
+    def scram_arguments(self) -> list[str]:
+        """StorageTool's --add-scram for every user (KIP-900): the broker's own and each principal's."""
+        if not self.cfg.auth_enabled:
+            return []
+        return scram_arguments(scram_passwords(self.cfg, self.credentials()))
 
     def data_dirs(self) -> list[Path]:
         return [self.data]
@@ -186,7 +245,45 @@ class Kafka(NativeService):
         from p424.kafka.admin import broker_ready
 
         # In a cluster: this node is registered and unfenced (so topics can get all their replicas).
-        return broker_ready(self.bootstrap, self.node.index if self.node.clustered else None)
+        return broker_ready(self.cfg, self.bootstrap, self.node.index if self.node.clustered else None)
+
+
+def sasl_settings() -> dict[str, str]:
+    """The broker's SASL and ACL settings besides its listeners and logins (compose mode sets the same).
+
+    Clients and brokers use SCRAM-SHA-512 (credentials in the cluster metadata, created at format
+    time and by provisioning). The controller listener cannot use SCRAM (a controller must
+    authenticate before it can read that metadata: KIP-900), so it takes PLAIN with the broker's
+    own user, defined in its login (``broker_logins``).
+    """
+    return {
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": ";".join(f"User:{u}" for u in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER)),
+    }
+
+
+def broker_logins(password: str) -> tuple[str, str]:
+    """The broker's JAAS logins: SCRAM on the client listeners, PLAIN (defining its one user) on the
+    controller listener."""
+    scram = jaas_config(SCRAM_LOGIN_MODULE, {"username": KAFKA_BROKER_USER, "password": password})
+    plain = jaas_config(
+        PLAIN_LOGIN_MODULE,
+        {"username": KAFKA_BROKER_USER, "password": password, f"user_{KAFKA_BROKER_USER}": password},
+    )
+    return scram, plain
+
+
+def scram_arguments(passwords: dict[str, str]) -> list[str]:
+    """StorageTool's --add-scram arguments for these users (KIP-900)."""
+    out: list[str] = []
+    for user, password in passwords.items():
+        out += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
+    return out
 
 
 def kraft_cluster_id(data: Path) -> str:
@@ -199,3 +296,14 @@ def kraft_cluster_id(data: Path) -> str:
         data.mkdir(parents=True, exist_ok=True)
         path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
     return path.read_text().strip()
+
+
+def scram_passwords(cfg: Config, credentials: dict[str, str]) -> dict[str, str]:
+    """Every Kafka user's generated password (credentials.env), by user."""
+    out: dict[str, str] = {}
+    for user in kafka_users(cfg):
+        key = kafka_password_key(user)
+        if not credentials.get(key):
+            raise PlatformError(f"{key} is missing from credentials.env; `./launchcommand.sh up` generates it")
+        out[user] = credentials[key]
+    return out

@@ -19,6 +19,7 @@ class Predictor(NativeService):
     """
 
     name = "predictor"
+    component = "predictor"
     start_timeout_s = 60
 
     @property

@@ -17,14 +17,21 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from p424.config import Config
+from p424.kafka import auth
 from p424.kafka.topics import platform_topics
 
 
-def admin_client(bootstrap: str, timeout_ms: int = 3000) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="p424-admin", request_timeout_ms=timeout_ms)
+def admin_client(cfg: Config, timeout_ms: int = 3000, bootstrap: str | None = None) -> KafkaAdminClient:
+    """An admin client logged in as ``cfg``'s Kafka user, to every broker or to ``bootstrap``."""
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap or cfg.kafka_bootstrap,
+        client_id="p424-admin",
+        request_timeout_ms=timeout_ms,
+        **auth.kafka_python(cfg),
+    )
 
 
-def broker_ready(bootstrap: str, node_id: int | None = None) -> bool:
+def broker_ready(cfg: Config, bootstrap: str, node_id: int | None = None) -> bool:
     """True once a broker answers metadata requests (its controller quorum has a leader).
 
     With ``node_id``: once that broker is among the cluster's live brokers, which metadata lists only
@@ -32,11 +39,11 @@ def broker_ready(bootstrap: str, node_id: int | None = None) -> bool:
     """
     if node_id is not None:
         try:
-            return node_id in cluster_metadata(bootstrap, 2.0).brokers
+            return node_id in cluster_metadata(cfg, 2.0, bootstrap).brokers
         except KafkaException:
             return False
     try:
-        admin = admin_client(bootstrap, 2000)
+        admin = admin_client(cfg, 2000, bootstrap)
     except KafkaError:
         return False
     try:
@@ -49,15 +56,17 @@ def broker_ready(bootstrap: str, node_id: int | None = None) -> bool:
             admin.close()
 
 
-def cluster_metadata(bootstrap: str, timeout_s: float = 5.0) -> ClusterMetadata:
+def cluster_metadata(cfg: Config, timeout_s: float = 5.0, bootstrap: str | None = None) -> ClusterMetadata:
     """Live brokers (registered, not fenced) and every topic's partitions: leader, replicas, in-sync replicas."""
-    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    client = AdminClient(
+        {"bootstrap.servers": bootstrap or cfg.kafka_bootstrap, "log_level": 0, **auth.librdkafka(cfg)}
+    )
     return client.list_topics(timeout=timeout_s)
 
 
 def ensure_topics(cfg: Config) -> list[str]:
     """Create missing platform topics; returns the names created (existing ones are left alone)."""
-    admin = admin_client(cfg.kafka_bootstrap, 10000)
+    admin = admin_client(cfg, 10000)
     try:
         existing = set(admin.list_topics())
         wanted = [t for t in platform_topics(cfg) if t.name not in existing]

@@ -19,6 +19,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from p424.config import Config
+from p424.kafka import auth
+
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
@@ -32,10 +35,12 @@ class Record:
     timestamp_ms: int
 
 
-def producer(bootstrap: str, client_id: str, **overrides: Any) -> Producer:
-    """A producer tuned for latency: 5 ms linger, lz4, acks=all unless overridden (dots or underscores)."""
+def producer(cfg: Config, client_id: str, **overrides: Any) -> Producer:
+    """A producer tuned for latency: 5 ms linger, lz4, acks=all unless overridden (dots or underscores);
+    logged in as ``cfg``'s Kafka user when auth is on."""
     conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        "bootstrap.servers": cfg.kafka_bootstrap,
+        **auth.librdkafka(cfg),
         "client.id": client_id,
         "linger.ms": 5,
         "compression.type": "lz4",
@@ -45,10 +50,11 @@ def producer(bootstrap: str, client_id: str, **overrides: Any) -> Producer:
     return Producer(conf)
 
 
-def consumer(bootstrap: str, group_id: str, client_id: str, from_beginning: bool, **overrides: Any) -> Consumer:
+def consumer(cfg: Config, group_id: str, client_id: str, from_beginning: bool, **overrides: Any) -> Consumer:
     """A group consumer with auto-commit, fetching as soon as one record is available."""
     conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        "bootstrap.servers": cfg.kafka_bootstrap,
+        **auth.librdkafka(cfg),
         "group.id": group_id,
         "client.id": client_id,
         "auto.offset.reset": "earliest" if from_beginning else "latest",

@@ -183,12 +183,24 @@ def wait_ready(client: MlflowClient, name: str, version: str, timeout_s: float =
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version ``alias`` points at, or None when the model or the alias does not exist."""
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as err:
         if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
+        # MLflow's basic-auth app answers 403 for a model that does not exist: it finds no model to check
+        # a permission on (mlflow/server/auth/__init__.py, validate_can_read_model_or_prompt_version).
+        if err.error_code == "PERMISSION_DENIED" and not registered_model_exists(client, name):
+            return None
         raise
+
+
+def registered_model_exists(client: MlflowClient, name: str) -> bool:
+    """Whether ``name`` is a registered model this user can see (with auth, READ is everyone's default)."""
+    if "'" in name:
+        raise ValueError(f"registered model name {name!r} contains a quote")
+    return bool(client.search_registered_models(filter_string=f"name = '{name}'", max_results=1))
 
 
 def load_version(name: str, version: str) -> Any:

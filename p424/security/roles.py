@@ -7,10 +7,13 @@ is rendered from them (``role_statements``), so every deployment creates the sam
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+# Cassandra's own keyspace of roles, passwords and permissions.
+AUTH_KEYSPACE = "system_auth"
 # Cassandra's permission names (CQL GRANT); MODIFY covers INSERT, UPDATE, DELETE and TRUNCATE.
 SELECT, MODIFY = "SELECT", "MODIFY"
 KEYSPACE = "*"  # a grant on the whole keyspace rather than one table
@@ -53,9 +56,12 @@ ROLES: tuple[Role, ...] = (
                 "laps",
                 "lap_distance_profile",
                 "session_quality",
+                "lap_events",
+                "alerts",
+                "recent_alerts",
             )
         ),
-        purpose="the telemetry job's sink",
+        purpose="the telemetry job's sink: every table it writes",
     ),
     Role(
         name="p424_predictor",
@@ -104,13 +110,15 @@ class Statement:
 
 
 def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterable[str],
-                    roles: Iterable[Role] = ROLES) -> tuple[list[Statement], list[str]]:
-    """CQL creating (or updating) each role with its password, then its grants.
+                    roles: Iterable[Role] = ROLES, existing: Iterable[str] = ()) -> tuple[list[Statement], list[str]]:
+    """CQL creating each role with its password (or setting the password of one in ``existing``), then
+    its grants.
 
     ``tables`` are those the schema has; a grant on a table it lacks is skipped and named in the
-    second list (only tables in NOT_YET_IN_SCHEMA may be missing). Idempotent: run on every deploy.
+    second list (only tables in NOT_YET_IN_SCHEMA may be missing). ``existing``: the roles the cluster
+    has (system_auth.roles). Idempotent: run on every deploy.
     """
-    present = set(tables)
+    present, known = set(tables), set(existing)
     ks = _checked(keyspace)
     statements: list[Statement] = []
     skipped: list[str] = []
@@ -119,10 +127,13 @@ def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterabl
         if not passwords.get(r.name):
             raise ValueError(f"no password for Cassandra role {r.name}")
         superuser = "true" if r.superuser else "false"
-        statements.append(Statement(cql=f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = %s AND LOGIN = true "
-                                        f"AND SUPERUSER = {superuser}", params=(passwords[r.name],)))
-        # A changed Secret takes effect on the next run.
-        statements.append(Statement(cql=f"ALTER ROLE {name} WITH PASSWORD = %s", params=(passwords[r.name],)))
+        if r.name in known:
+            # A changed Secret takes effect on the next run. Only for a role that existed before: Cassandra
+            # 5 refuses a second password change within 5 s (role_password_update_min_interval_in_ms).
+            statements.append(Statement(cql=f"ALTER ROLE {name} WITH PASSWORD = %s", params=(passwords[r.name],)))
+        else:
+            statements.append(Statement(cql=f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = %s AND LOGIN = true "
+                                            f"AND SUPERUSER = {superuser}", params=(passwords[r.name],)))
         for grant in r.grants:
             if grant.table == KEYSPACE:
                 resource = f"KEYSPACE {ks}"
@@ -135,3 +146,28 @@ def role_statements(keyspace: str, passwords: Mapping[str, str], tables: Iterabl
                 raise ValueError(f"role {r.name} is granted on {ks}.{grant.table}, which the schema does not have")
             statements.extend(Statement(cql=f"GRANT {p} ON {resource} TO {name}") for p in grant.permissions)
     return statements, skipped
+
+
+def auth_replication(replication: str) -> Statement:
+    """system_auth replicated like the data keyspace (``replication``: Config.keyspace_replication).
+
+    Cassandra keeps it at one copy unless told otherwise: in a cluster, losing the node holding a
+    role would lose that login even though the data keyspace (three copies) survives.
+    """
+    return Statement(cql=f"ALTER KEYSPACE {AUTH_KEYSPACE} WITH replication = {replication}")
+
+
+def same_replication(current: Mapping[str, str], replication: str) -> bool:
+    """Whether a keyspace's replication as system_schema.keyspaces holds it (the strategy's full
+    class name, factors as text) is the map ``replication`` (CQL map text, short class name)."""
+    try:
+        wanted = ast.literal_eval(replication)
+    except (ValueError, SyntaxError) as err:
+        raise ValueError(f"replication {replication!r} is not a CQL map such as {{'class': ...}}") from err
+    if not isinstance(wanted, dict) or "class" not in wanted:
+        raise ValueError(f"replication {replication!r} names no 'class'")
+
+    def normal(m: Mapping[str, object]) -> dict[str, str]:
+        return {k: str(v).rsplit(".", 1)[-1] if k == "class" else str(v) for k, v in m.items()}
+
+    return normal(current) == normal(wanted)

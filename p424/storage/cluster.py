@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cassandra import ConsistencyLevel
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra import AuthenticationFailed, ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy
 from cassandra.query import named_tuple_factory
 
@@ -39,11 +40,13 @@ def connect(
         request_timeout=request_timeout_s,
         row_factory=row_factory,
     )
+    auth = auth_provider(cfg)
     deadline = time.monotonic() + timeout_s
     while True:
         cluster = Cluster(
             list(cfg.cassandra_nodes),
             port=cfg.cassandra_port,
+            auth_provider=auth,
             # v4: v5 frames every message in segments checksummed in pure Python (costly here).
             protocol_version=4,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
@@ -51,8 +54,26 @@ def connect(
         )
         try:
             return cluster, cluster.connect(keyspace)
+        except NoHostAvailable as err:
+            cluster.shutdown()
+            # Wrong credentials do not get better with retrying (a node still starting refuses the connection).
+            if any(isinstance(e, AuthenticationFailed) for e in err.errors.values()) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
         except Exception:
             cluster.shutdown()
             if time.monotonic() > deadline:
                 raise
             time.sleep(1.0)
+
+
+def auth_provider(cfg: Config) -> PlainTextAuthProvider | None:
+    """The configured role's login when auth is on (CASSANDRA_USERNAME / CASSANDRA_PASSWORD)."""
+    if not cfg.auth_enabled:
+        return None
+    if not cfg.cassandra_username or not cfg.cassandra_password:
+        raise ValueError(
+            "PLATFORM_AUTH is on but CASSANDRA_USERNAME / CASSANDRA_PASSWORD are not set: a platform process gets "
+            "them from the launcher; a script of your own needs a role's password from credentials.env"
+        )
+    return PlainTextAuthProvider(username=cfg.cassandra_username, password=cfg.cassandra_password)

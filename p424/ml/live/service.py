@@ -144,7 +144,7 @@ class Predictor:
         self.tracks = SessionTracks(self.store.session_row, cfg.default_track)
         self.unserved: OrderedDict[int, str] = OrderedDict()  # session -> track without a champion, newest last
         self._prepare_statements()
-        self.consumer = kafka_live.consumer(cfg.kafka_bootstrap, group_id, "p424-predictor", from_beginning)
+        self.consumer = kafka_live.consumer(cfg, group_id, "p424-predictor", from_beginning)
         # The assignment is tracked from the rebalance callbacks: the consumer's own methods wait
         # while another thread is inside consume(), and /health must answer at once.
         self.assigned_partitions = 0
@@ -153,7 +153,7 @@ class Predictor:
         )
         # acks=all like every producer of the platform: in a cluster a prediction acknowledged by its
         # partition leader alone would be lost with that broker (one replica in a single topology).
-        self.producer = kafka_live.producer(cfg.kafka_bootstrap, "p424-predictor")
+        self.producer = kafka_live.producer(cfg, "p424-predictor")
         self.deliveries = kafka_live.DeliveryPoller(self.producer, "prediction-deliveries")
         self.http: ThreadingHTTPServer | None = None
 

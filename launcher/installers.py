@@ -1,4 +1,4 @@
-"""Idempotent installers: pinned Python environments (uv), Maven classpaths and Go binaries.
+"""Idempotent installers: pinned Python environments (uv), Maven classpaths, Java agents and Go binaries.
 
 Every install records a stamp (a hash of what it was built from); a later run with the same
 inputs does nothing, a changed pin rebuilds. Output goes to ``<state>/logs/install-*.log``; a
@@ -113,6 +113,35 @@ class Installer:
             self._run(f"maven-{name}", argv)
             (dest / ".stamp").write_text(digest)
         return libs
+
+    def java_agent_jar(self, name: str, properties: dict[str, str]) -> Path:
+        """Where java_agent builds build/java/<name> with these Maven properties (nothing is built here)."""
+        root = REPO_ROOT / "build" / "java"
+        inputs = [root / "build-agent.sh", root / name / "MANIFEST.MF", *sorted((root / name / "src").rglob("*.java"))]
+        digest = _digest(*inputs, REPO_ROOT / "build" / "maven" / name / "pom.xml",
+                         *(f"{k}={v}" for k, v in sorted(properties.items())))
+        return self.paths.install / f"{name}-{digest}" / f"{name}.jar"
+
+    def java_agent(self, name: str, properties: dict[str, str]) -> Path:
+        """Build the Java agent in build/java/<name> (build/java/build-agent.sh, against build/maven/<name>'s
+        classpath) into <install>/<name>-<digest>/<name>.jar, its libraries beside it."""
+        agent = self.java_agent_jar(name, properties)
+        dest, digest = agent.parent, agent.parent.name.rsplit("-", 1)[1]
+        if self._stamped(dest / ".stamp", digest):
+            return agent
+        libs = self.maven_classpath(name, properties)
+        for tool in ("javac", "jar"):
+            if not shutil.which(tool):
+                raise PlatformError(
+                    f"{tool} is not on PATH: install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless)"
+                )
+        with console.step(f"build the {name} Java agent"):
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            script = REPO_ROOT / "build" / "java" / "build-agent.sh"
+            self._run(f"java-{name}", ["sh", str(script), name, str(libs), str(dest)])
+            (dest / ".stamp").write_text(digest)
+        return agent
 
     # ---------- Go ----------
     def go_binary(self, name: str, module: str, version: str) -> Path:

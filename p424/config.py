@@ -69,6 +69,7 @@ class Config:
     cassandra_version: str = "5.0.7"
     flink_version: str = "2.2.1"
     flink_kafka_connector_version: str = "5.0.0-2.2"
+    byte_buddy_version: str = "1.18.17"
     minio_go_version: str = "v0.0.0-20260212201848-7aac2a2c5b7c"
     mlflow_version: str = "3.17.2"
     airflow_version: str = "3.3.2"

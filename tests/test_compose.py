@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy import generate as deploy_generate
 from grafana.live.service import http_port as live_http_port
 from launcher import compose as lc
 from launcher import compose_auth
@@ -290,7 +291,9 @@ def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dic
     assert services["postgres"]["image"] == f"postgres:{PINS['POSTGRES_VERSION']}"
     assert services["grafana"]["image"] == f"grafana/grafana-oss:{PINS['GRAFANA_VERSION']}"
     built = {
-        "flink-jobmanager": ("FLINK_VERSION", "FLINK_KAFKA_CONNECTOR_VERSION", "PYTHON_VERSION", "UV_VERSION"),
+        "flink-jobmanager": (
+            "FLINK_VERSION", "FLINK_KAFKA_CONNECTOR_VERSION", "BYTE_BUDDY_VERSION", "PYTHON_VERSION", "UV_VERSION"
+        ),
         "airflow-scheduler": ("AIRFLOW_VERSION", "PYTHON_VERSION", "UV_VERSION"),
         "mlflow": ("MLFLOW_VERSION",),
         "bridge": ("PYTHON_VERSION", "UV_VERSION"),
@@ -305,7 +308,9 @@ def test_every_image_is_pinned_to_the_toolchain_versions(services: dict[str, dic
 def test_dockerfiles_build_from_pinned_official_images() -> None:
     bases = {
         "platform": ["python:${PYTHON_VERSION}-slim-bookworm"],
-        "flink": ["python:${PYTHON_VERSION}-slim-bookworm", "flink:${FLINK_VERSION}-java17"],
+        "flink": [
+            "python:${PYTHON_VERSION}-slim-bookworm", "maven:${MAVEN_IMAGE_VERSION}", "flink:${FLINK_VERSION}-java17"
+        ],
         "airflow": ["python:${PYTHON_VERSION}-slim-bookworm", "apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}"],
         "mlflow": ["ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION}"],
         "minio": ["golang:${GO_VERSION}-bookworm", "python:${PYTHON_VERSION}-slim-bookworm"],
@@ -538,6 +543,27 @@ def test_flink_runs_the_native_configuration_with_checkpoints_in_minio(services:
     assert "/opt/pyflink" in dockerfile and "/opt/flink/connectors" in dockerfile
     # The reporter is a plugin of the distribution; the image build checks it is where Flink loads plugins.
     assert "RUN test -f /opt/flink/plugins/metrics-prometheus/flink-metrics-prometheus-${FLINK_VERSION}.jar" in dockerfile
+
+
+def test_the_taskmanager_runs_the_grpc_loopback_agent_built_as_natively(services: dict[str, dict[str, Any]],
+                                                                       native: Context) -> None:
+    # Beam's gRPC servers for the Python workers on loopback: natively, in the containers, in the pods.
+    agent = deploy_generate.FLINK_GRPC_LOOPBACK_AGENT
+    native_opts = flatten(yaml.safe_load(Flink(native).config_yaml()))["env.java.opts.taskmanager"]
+    assert native_opts == f"-javaagent:{Flink(native).grpc_loopback_agent}"
+    for name in ("flink-jobmanager", "flink-taskmanager", "flink-job-submit"):
+        assert flink_properties(env_of(services, name))["env.java.opts.taskmanager"] == f"-javaagent:{agent}"
+    dockerfile = (COMPOSE_DIR / "images" / "flink" / "Dockerfile").read_text()
+    # The same pom and the same build script as launcher/installers.py, at the same Byte Buddy pin.
+    assert "-f /src/build/maven/grpc-loopback-agent/pom.xml dependency:copy-dependencies" in dockerfile
+    assert '"-Dbyte.buddy.version=${BYTE_BUDDY_VERSION}"' in dockerfile
+    assert "sh /src/build/java/build-agent.sh grpc-loopback-agent /tmp/grpc-loopback-agent-libs /opt/grpc-loopback-agent" in dockerfile
+    assert f"COPY --from=grpc-loopback-agent /opt/grpc-loopback-agent {Path(agent).parent}" in dockerfile
+    assert re.search(r"^ARG MAVEN_IMAGE_VERSION=\d+\.\d+\.\d+-eclipse-temurin-17$", dockerfile, re.M)
+    pom = (REPO_ROOT / "build" / "maven" / "grpc-loopback-agent" / "pom.xml").read_text()
+    assert f"<byte.buddy.version>{PINS['BYTE_BUDDY_VERSION']}<" in pom
+    ignore = (COMPOSE_DIR / "images" / "flink" / "Dockerfile.dockerignore").read_text().splitlines()
+    assert {"!build/java/", "!build/maven/grpc-loopback-agent/"} <= set(ignore)
 
 
 def test_the_job_submitter_uses_the_native_submission_code(services: dict[str, dict[str, Any]]) -> None:

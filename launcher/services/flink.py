@@ -7,7 +7,9 @@ job's subtasks run on different TaskManagers, and a lost TaskManager is noticed 
 
 PyFlink's wheel carries a full Flink distribution; it lives in its own virtual environment
 because apache-beam pins old grpcio/protobuf/pyarrow. The Kafka connector jar that matches the
-Flink version comes from Maven Central.
+Flink version comes from Maven Central. The TaskManagers run with the platform's gRPC loopback
+agent (build/java/grpc-loopback-agent), so the gRPC servers PyFlink's Python workers connect to listen
+on loopback, where the workers (child processes) reach them, and not on every interface.
 """
 
 from __future__ import annotations
@@ -80,6 +82,19 @@ class Flink(NativeService):
         return sorted(libs.glob("*.jar"))
 
     @property
+    def grpc_loopback_agent(self) -> Path:
+        """The Java agent that keeps the TaskManager's Python-worker gRPC servers on loopback (Beam's
+        ServerFactory would bind them to every interface); built by install()."""
+        return self.ctx.installer.java_agent_jar("grpc-loopback-agent", self._grpc_loopback_agent_properties)
+
+    @property
+    def _grpc_loopback_agent_properties(self) -> dict[str, str]:
+        return {"byte.buddy.version": self.cfg.byte_buddy_version}
+
+    def build_grpc_loopback_agent(self) -> Path:
+        return self.ctx.installer.java_agent("grpc-loopback-agent", self._grpc_loopback_agent_properties)
+
+    @property
     def url(self) -> str:
         return self.cfg.flink_url
 
@@ -93,6 +108,7 @@ class Flink(NativeService):
     def install(self) -> None:
         self.ctx.installer.venv("flink", REPO_ROOT / "requirements" / "flink.lock")
         _ = self.connector_jars
+        self.build_grpc_loopback_agent()
 
     def config_yaml(self) -> str:
         c, host = self.cfg, self.cfg.platform_bind_address
@@ -102,6 +118,7 @@ env:
   java:
     opts:
       all: {JAVA_OPTS}
+      taskmanager: -javaagent:{self.grpc_loopback_agent}
 jobmanager:
   bind-host: {host}
   rpc:

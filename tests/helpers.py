@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 
 from launcher.native import NativePlatform
-from p424.config import Config, parse_env_file
+from p424.config import KNOWN_KEYS, Config, parse_env_file
 from p424.kafka import auth as kafka_auth
-from p424.security.identities import identity_env
+from p424.security.identities import IDENTITY_VARIABLES, identity_env
 from p424.storage.reader import TelemetryStore
 
 T = TypeVar("T")
@@ -35,6 +35,23 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval:
 
 def unique_session_id() -> int:
     return uuid.uuid4().int & (2**62 - 1) | 1
+
+
+def environ_without_settings() -> dict[str, str]:
+    """The process environment minus every platform setting and login.
+
+    For a test that runs the platform's code on settings of its own (a state dir under tmp_path):
+    whatever the test run itself was given (``./launchcommand.sh test --set PLATFORM_AUTH=on`` puts
+    settings in the environment, and Stack.ensure_up exports the admin's logins) must not leak in.
+    """
+    return {k: v for k, v in os.environ.items() if k.upper() not in KNOWN_KEYS and k not in IDENTITY_VARIABLES}
+
+
+def clear_settings_from_environ(monkeypatch: Any) -> None:
+    """environ_without_settings() applied to this test's os.environ (a pytest MonkeyPatch restores it)."""
+    keep = environ_without_settings()
+    for key in [k for k in os.environ if k not in keep]:
+        monkeypatch.delenv(key)
 
 
 @dataclass

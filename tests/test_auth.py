@@ -21,6 +21,13 @@ from p424.security.kafka import Acl, acls, kafka_principals
 from p424.security.roles import ROLES, granted_tables, role, role_statements, same_replication
 from p424.storage import writes
 from p424.storage.cluster import auth_provider
+from tests.helpers import clear_settings_from_environ
+
+
+@pytest.fixture(autouse=True)
+def _own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every test here builds its platforms from settings of its own, whatever the run was given.
+    clear_settings_from_environ(monkeypatch)
 
 
 def platform(tmp_path: Path, auth: str = "on") -> NativePlatform:

@@ -50,6 +50,7 @@ from launcher.services.mlflow import MLflow
 from launcher.services.predictor import Predictor
 from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, Config, load_config, parse_env_file
 from p424.security.identities import IDENTITY_VARIABLES, credential_keys, identity_env
+from tests.helpers import clear_settings_from_environ
 
 COMPOSE_DIR = REPO_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
@@ -834,7 +835,8 @@ def parse_env_file_text(text: str) -> dict[str, str]:
 
 
 @pytest.fixture()
-def platform(tmp_path: Path) -> Iterator[lc.ComposePlatform]:
+def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[lc.ComposePlatform]:
+    clear_settings_from_environ(monkeypatch)  # only its own settings, whatever the test run was given
     yield lc.ComposePlatform({"PLATFORM_STATE_DIR": str(tmp_path), "KAFKA_PARTITIONS": "12"})
 
 

@@ -5,7 +5,6 @@ with the running Kafka."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -40,7 +39,7 @@ from p424.catalog import CATALOG, Kind, Transport
 from p424.config import REPO_ROOT, Config
 from p424.kafka import auth as kafka_auth
 from p424.kafka.messages import ChannelStats, PredictionMessage, SessionQualitySnapshot, WindowMessage
-from tests.helpers import Stack, unique_session_id, wait_for
+from tests.helpers import Stack, environ_without_settings, unique_session_id, wait_for
 
 
 def window(session_id: int = 253283429522628666, car_id: int = 7) -> WindowMessage:
@@ -383,7 +382,10 @@ def test_service_pushes_windows_from_the_real_kafka(stack: Stack, recorder: tupl
 # ---------------------------------------------------------------- entry point and native service
 def test_entry_point_serves_health_and_stops_on_sigterm(recorder: tuple[str, list[Any]], tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": recorder[0], "GRAFANA_TOKEN": "t"}
+    # The pusher on settings of its own (auth off on loopback), whatever the test run was given, and with
+    # no broker where it looks (a port nobody listens on): health and shutdown do not wait for Kafka.
+    env = {**environ_without_settings(), "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": recorder[0],
+           "GRAFANA_TOKEN": "t", "KAFKA_PORT": str(free_port())}
     proc = subprocess.Popen(
         [sys.executable, "-m", "grafana.live", "--http-port", str(port)],
         env=env,
@@ -415,7 +417,7 @@ def test_entry_point_serves_health_and_stops_on_sigterm(recorder: tuple[str, lis
 
 
 def test_entry_point_refuses_to_run_without_grafana_url(tmp_path: Path) -> None:
-    env = {**os.environ, "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": ""}
+    env = {**environ_without_settings(), "PLATFORM_STATE_DIR": str(tmp_path), "GRAFANA_URL": ""}
     done = subprocess.run(
         [sys.executable, "-m", "grafana.live"], env=env, cwd=REPO_ROOT, capture_output=True, timeout=60, check=False
     )

@@ -31,6 +31,7 @@ from p424.status_http import serve_status
 
 log = logging.getLogger("p424.grafana.live")
 CONSUMER_GROUP = "p424-grafana-live"
+BOOTSTRAP_TIMEOUT_MS = 2000  # per attempt to reach Kafka (kafka-python 3 bootstrap_timeout_ms)
 
 
 def http_port(cfg: Config) -> int:
@@ -174,6 +175,9 @@ class LiveService:
                     client_id="p424-grafana-live",
                     auto_offset_reset="latest",
                     enable_auto_commit=False,
+                    # The constructor blocks until it reaches a broker (30 s by default): a stop waits at
+                    # most this long while Kafka is unreachable, and this loop retries with backoff.
+                    bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
                     **kafka_auth.kafka_python(self.cfg),
                 )
                 consumer.subscribe(topics, listener=_SeekToEnd(consumer))

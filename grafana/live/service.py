@@ -27,10 +27,11 @@ from p424.config import Config
 from p424.kafka import auth as kafka_auth
 from p424.kafka.messages import PredictionMessage, WindowMessage
 from p424.security.http import HttpAuth
+from p424.security.kafka import GRAFANA_LIVE_GROUP
 from p424.status_http import serve_status
 
 log = logging.getLogger("p424.grafana.live")
-CONSUMER_GROUP = "p424-grafana-live"
+CONSUMER_GROUP = GRAFANA_LIVE_GROUP  # defined with the group ACLs that grant it
 BOOTSTRAP_TIMEOUT_MS = 2000  # per attempt to reach Kafka (kafka-python 3 bootstrap_timeout_ms)
 
 

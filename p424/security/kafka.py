@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from p424.config import Config
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
-# The consumer groups of the services that are not configured by a setting (they are constants in
-# p424/ml/live/service.py and grafana/live/service.py); the Flink job's group is FLINK_JOB_NAME.
+# The consumer groups of the services that are not configured by a setting (the Live pusher uses this
+# one; the predictor's default group_id in p424/ml/live/service.py is held equal by tests/test_k8s.py);
+# the Flink job's group is FLINK_JOB_NAME.
 PREDICTOR_GROUP = "p424-predictor"
 GRAFANA_LIVE_GROUP = "p424-grafana-live"
 

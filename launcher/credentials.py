@@ -37,6 +37,16 @@ def require_auth_beyond_loopback(cfg: Config) -> None:
         )
 
 
+def require_auth_for_kafka_tls(cfg: Config, auth_on: bool) -> None:
+    """`up` refuses KAFKA_TLS=on where authentication is off: TLS is the transport of the SASL listeners
+    (``auth_on``: authentication as the platform's processes see it)."""
+    if cfg.kafka_tls == "on" and not auth_on:
+        raise PlatformError(
+            "refusing to start: KAFKA_TLS=on needs authentication (TLS carries Kafka's SASL listeners), but "
+            "PLATFORM_AUTH is off here. Set PLATFORM_AUTH=on (auto is on beyond loopback), or KAFKA_TLS=off."
+        )
+
+
 def ensure_credentials(path: Path, extra: Iterable[str] = ()) -> bool:
     """Create missing secrets (keeping existing ones): GENERATED and ``extra`` (native mode's component
     passwords, p424.security.identities.credential_keys). Returns True when the file changed."""

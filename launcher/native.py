@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from launcher import console, provision, topology
 from launcher.console import PlatformError
-from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
+from launcher.credentials import ensure_credentials, require_auth_beyond_loopback, require_auth_for_kafka_tls
 from launcher.flink_submit import FlinkJobs, platform_jobs
 from launcher.installers import Installer, run_parallel
 from launcher.paths import StatePaths
@@ -39,6 +39,7 @@ from launcher.services.kafka import Kafka
 from launcher.services.minio import MinIO
 from launcher.services.mlflow import MLflow
 from launcher.services.predictor import Predictor
+from launcher.tls import ensure_node_certificates
 from launcher.topology import nodes
 from p424.config import Config, config_file, load_config, parse_env_file
 from p424.security.identities import as_component, credential_keys
@@ -71,6 +72,9 @@ class NativePlatform:
         )
         self.minio = MinIO(self.ctx)
         self.kafka_nodes = [Kafka(self.ctx, n) for n in nodes(self.cfg, "kafka")]
+        if self.cfg.kafka_tls_enabled:  # before any node starts: they verify each other's certificates
+            for line in ensure_node_certificates(self.cfg, {k.name: k.certificate_names() for k in self.kafka_nodes}):
+                console.info(f"issued Kafka TLS certificate for {line}")
         self.cassandra_nodes = [Cassandra(self.ctx, n) for n in nodes(self.cfg, "cassandra")]
         self.flink = Flink(self.ctx)
         self.mlflow = MLflow(self.ctx)
@@ -157,6 +161,7 @@ class NativePlatform:
 
     def up(self) -> float:
         require_auth_beyond_loopback(self.cfg)
+        require_auth_for_kafka_tls(self.cfg, self.cfg.auth_enabled)
         start = time.monotonic()
         if self.refused:
             raise PlatformError(self.refused)

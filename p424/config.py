@@ -39,6 +39,10 @@ SECRET_KEYS = frozenset(
     }
 )
 AUTH_MODES = ("auto", "on", "off")
+TLS_MODES = ("off", "on")
+# Generated certificates live here, under the state dir (launcher.tls writes them).
+TLS_DIR = "tls"
+KAFKA_CA_FILE = "ca.crt"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,12 @@ class Config:
     # tokens on the bridge, predictor and Live pusher endpoints but /health): auto | on | off; auto is on
     # whenever platform_bind_address is not a loopback address.
     platform_auth: str = "auto"
+    # TLS on Kafka's listeners (SASL_SSL instead of SASL_PLAINTEXT), with certificates generated on first
+    # `up` into <state>/tls (launcher.tls): off | on. Only with auth on: it is the SASL listeners' transport.
+    kafka_tls: str = "off"
+    # The CA certificate Kafka clients trust when KAFKA_TLS is on; empty means <state>/tls/ca.crt (compose
+    # and Kubernetes hand over the path where they mount it).
+    kafka_tls_ca_file: str = ""
     # Where clients reach each service; empty means platform_bind_address (compose sets service names).
     kafka_host: str = ""
     cassandra_host: str = ""
@@ -199,6 +209,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.platform_auth not in AUTH_MODES:
             raise ValueError(f"PLATFORM_AUTH must be one of {', '.join(AUTH_MODES)}, got {self.platform_auth!r}")
+        if self.kafka_tls not in TLS_MODES:
+            raise ValueError(f"KAFKA_TLS must be one of {', '.join(TLS_MODES)}, got {self.kafka_tls!r}")
         if not self.allowed_senders:  # parsed here too, so a bad CIDR fails when the settings are loaded
             raise ValueError("BRIDGE_ALLOWED_SENDERS is empty; to take datagrams from anywhere say 0.0.0.0/0,::/0")
         if self.platform_topology not in TOPOLOGIES:
@@ -229,6 +241,17 @@ class Config:
         if self.platform_auth == "auto":
             return not is_loopback(self.platform_bind_address)
         return self.platform_auth == "on"
+
+    @property
+    def kafka_tls_enabled(self) -> bool:
+        """Whether Kafka's listeners speak SASL_SSL: KAFKA_TLS=on, with auth on (TLS is the transport of the
+        SASL listeners; `up` refuses KAFKA_TLS=on with auth off)."""
+        return self.kafka_tls == "on" and self.auth_enabled
+
+    @property
+    def kafka_ca_file(self) -> Path:
+        """The CA certificate Kafka clients verify the brokers with when TLS is on."""
+        return Path(self.kafka_tls_ca_file) if self.kafka_tls_ca_file else self.state_dir / TLS_DIR / KAFKA_CA_FILE
 
     @property
     def cluster_node_addresses(self) -> tuple[str, ...]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
@@ -128,3 +132,33 @@ class Stack:
             return out
         finally:
             c.close()
+
+
+def tls_handshake(keystore: Path, ca_file: Path, name: str) -> dict[str, object]:
+    """A TLS handshake between a server holding ``keystore`` and a client trusting ``ca_file`` that
+    expects ``name``: what OpenSSL accepts is what librdkafka and kafka-python (both OpenSSL) accept."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(keystore)  # key and chain in one file, as Kafka reads it
+    client_context = ssl.create_default_context(cafile=str(ca_file))
+    listener = socket.create_server(("127.0.0.1", 0))
+    errors: list[BaseException] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        try:
+            with server_context.wrap_socket(connection, server_side=True) as s:
+                s.recv(1)
+        except (ssl.SSLError, OSError) as e:
+            errors.append(e)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=10) as raw, \
+                client_context.wrap_socket(raw, server_hostname=name) as client:
+            peer = client.getpeercert() or {}
+            client.sendall(b"x")
+            return peer
+    finally:
+        server.join(timeout=10)
+        listener.close()

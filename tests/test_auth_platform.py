@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from kafka.errors import TopicAuthorizationFailedError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from launcher import provision
+from launcher import provision, tls
 from launcher.flink_submit import JobSpec
 from launcher.native import NativePlatform
 from p424.config import REPO_ROOT, Config
@@ -51,9 +53,11 @@ PROBE = REPO_ROOT / "tests" / "java" / "KafkaClientProbe.java"
 
 
 # ---------------------------------------------------------------- Kafka
-@pytest.fixture(scope="class")
-def kafka() -> Iterator[NativePlatform]:
-    with own.own_service("kafka") as platform:
+@pytest.fixture(scope="class", params=[False, True], ids=["sasl", "sasl-over-tls"])
+def kafka(request: pytest.FixtureRequest) -> Iterator[NativePlatform]:
+    """A broker with SASL/SCRAM, then one with KAFKA_TLS=on: every Kafka test runs against both, through
+    the three client libraries the platform uses (kafka-python, librdkafka, Kafka's Java client)."""
+    with own.own_service("kafka", tls=request.param) as platform:
         provision.provision_topics(platform.cfg)
         provision.provision_kafka_access(platform.cfg, own.credentials(platform))
         yield platform
@@ -164,6 +168,43 @@ class TestKafka:
         for key, value in own.credentials(kafka).items():
             assert value not in log, f"{key} appears in the Kafka log"
         assert (kafka.kafka.conf_dir / "server.properties").stat().st_mode & 0o077 == 0
+
+    def test_the_listener_speaks_tls_exactly_when_asked_and_proves_its_name(
+        self, kafka: NativePlatform, tmp_path: Path
+    ) -> None:
+        """Python's ssl module (OpenSSL) as the TLS client, independent of the Kafka clients: with
+        KAFKA_TLS=on the broker shows a certificate for its address, chained to the platform's CA; a
+        client trusting another CA, or expecting another name, refuses it. Without TLS there is no
+        handshake to make."""
+        cfg = kafka.cfg
+        address = (cfg.kafka_nodes[0], cfg.kafka_port)
+
+        def handshake(ca_file: Path, name: str) -> dict[str, Any]:
+            context = ssl.create_default_context(cafile=str(ca_file))
+            with socket.create_connection(address, timeout=10) as raw, \
+                    context.wrap_socket(raw, server_hostname=name) as tls_socket:
+                return tls_socket.getpeercert() or {}
+
+        if not cfg.kafka_tls_enabled:
+            other_ca = tmp_path / "ca.crt"
+            other_ca.write_bytes(tls.issue_ca().certificate)
+            with pytest.raises((ssl.SSLError, ConnectionError, TimeoutError)):
+                handshake(other_ca, address[0])
+            return
+        peer = handshake(cfg.kafka_ca_file, address[0])
+        assert ("IP Address", address[0]) in peer["subjectAltName"], peer
+        assert dict(x[0] for x in peer["issuer"])["commonName"] == tls.CA_NAME
+        other_ca = tmp_path / "other-ca.crt"
+        other_ca.write_bytes(tls.issue_ca().certificate)
+        with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
+            handshake(other_ca, address[0])
+        with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+            handshake(cfg.kafka_ca_file, "p424-not-this-broker.example")
+        for private in (tls.ca_key_file(cfg), tls.node_keystore(cfg, kafka.kafka.name)):
+            assert private.stat().st_mode & 0o077 == 0, f"{private} is readable by others"
+        log = kafka.ctx.supervisor.log_path(kafka.kafka.name).read_text(errors="replace")
+        for name, key in tls_private_keys(cfg).items():
+            assert key not in log, f"the private key of {name} appears in the Kafka log"
 
     def test_status_shows_no_credential(self, kafka: NativePlatform, capsys: pytest.CaptureFixture[str]) -> None:
         rows = kafka.status()
@@ -411,20 +452,30 @@ class TestFlinkKafka:
                 requests.patch(f"{cfg.flink_url}/jobs/{running.job_id}?mode=cancel", timeout=10)
 
 
+def tls_private_keys(cfg: Config) -> dict[str, str]:
+    """The CA's and each Kafka node's private key (PEM body), by whose it is."""
+    keys = {"the CA": tls.ca_key_file(cfg).read_text()}
+    for path in tls.tls_dir(cfg).glob("*.pem"):
+        keys[path.stem] = tls.read_keystore(path).key.decode()
+    return {name: "".join(key.splitlines()[1:-1]) for name, key in keys.items()}  # base64 body, any wrapping
+
+
 # ---------------------------------------------------------------- the pipeline, every hop authenticated
 @pytest.mark.slow
-def test_a_replayed_stint_reaches_cassandra_with_every_component_logged_in_as_itself() -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["sasl", "sasl-over-tls"])
+def test_a_replayed_stint_reaches_cassandra_with_every_component_logged_in_as_itself(tls: bool) -> None:
     """Bridge (Kafka user p424-bridge) -> Kafka -> the telemetry job (p424-flink: SCRAM source, librdkafka
-    producer, Cassandra role p424_flink) -> laps read back as the admin; and no log holds a credential."""
+    producer, Cassandra role p424_flink) -> laps read back as the admin; and no log holds a credential
+    or a private key. With ``tls``, every Kafka hop (and the broker's own controller link) over TLS."""
     from tests.conftest import LOCAL_FIXTURE
     from unity_bridge.streams import replay_lap_file
 
-    logs = own.STATE_DIR / "logs"
+    logs = own.state_dir(tls) / "logs"
     before = {p: p.stat().st_size for p in logs.rglob("*") if p.is_file()}  # earlier runs' lines are not ours
     with ExitStack() as services:
-        platform = services.enter_context(own.own_service("kafka"))
-        services.enter_context(own.own_service("cassandra"))
-        services.enter_context(own.own_service("flink"))
+        platform = services.enter_context(own.own_service("kafka", tls))
+        services.enter_context(own.own_service("cassandra", tls))
+        services.enter_context(own.own_service("flink", tls))
         cfg, credentials = platform.cfg, own.credentials(platform)
         provision.provision_topics(cfg)
         provision.provision_kafka_access(cfg, credentials)
@@ -432,7 +483,7 @@ def test_a_replayed_stint_reaches_cassandra_with_every_component_logged_in_as_it
         provision.ensure_schema(cfg)
         provision.ensure_cassandra_roles(cfg, credentials)
         platform.ensure_jobs()
-        services.enter_context(own.own_service("bridge"))
+        services.enter_context(own.own_service("bridge", tls))
         replayed = replay_lap_file(LOCAL_FIXTURE, cfg.host_of("bridge"), cfg.bridge_udp_port, None, 2, 1, None, 2000)
         [session] = replayed.sessions
         store = TelemetryStore(cfg)
@@ -447,9 +498,14 @@ def test_a_replayed_stint_reaches_cassandra_with_every_component_logged_in_as_it
             store.close()
         assert [lap["lap"] for lap in laps][:2] == [1, 2]
         assert platform.paths.logs == logs
+        protocol_map = "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL"
+        assert (protocol_map in platform.kafka.server_properties().splitlines()) == tls
+        private_keys = tls_private_keys(cfg) if tls else {}
         for path in [p for p in logs.rglob("*") if p.is_file()]:
             with path.open("rb") as f:
                 f.seek(before.get(path, 0))
                 text = f.read().decode(errors="replace")
             for key, value in credentials.items():
                 assert value not in text, f"{key} appears in {path}"
+            for name, key in private_keys.items():
+                assert key not in text, f"the private key of {name} appears in {path}"

@@ -17,9 +17,10 @@ from launcher.console import PlatformError
 from launcher.probes import tcp_open
 from launcher.procs import ProcessSpec
 from launcher.services.base import Context, NativeService, ServiceStatus, java_opts_heap
+from launcher.tls import node_keystore
 from launcher.topology import Node, nodes
 from p424.config import Config, parse_env_file
-from p424.kafka.auth import SCRAM_LOGIN_MODULE, SECURITY_PROTOCOL, jaas_config
+from p424.kafka.auth import PEM_STORE_TYPE, SCRAM_LOGIN_MODULE, jaas_config, security_protocol
 from p424.security.identities import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, kafka_password_key, kafka_users
 from p424.security.kafka import SCRAM_MECHANISM
 
@@ -133,19 +134,33 @@ class Kafka(NativeService):
         ]
 
     def secured_listeners(self) -> list[str]:
-        """SASL on both listeners, and every request authorised by ACLs (``sasl_settings``)."""
+        """SASL on both listeners (over TLS with KAFKA_TLS=on), every request authorised by ACLs
+        (``sasl_settings``)."""
         c, host = self.cfg, self.node.address
+        protocol = security_protocol(c)
         scram, plain = broker_logins(self.broker_password())
         return [
-            f"listeners={SECURITY_PROTOCOL}://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
-            f"advertised.listeners={SECURITY_PROTOCOL}://{self.bootstrap}",
+            f"listeners={protocol}://{host}:{c.kafka_port},CONTROLLER://{host}:{c.kafka_controller_port}",
+            f"advertised.listeners={protocol}://{self.bootstrap}",
             "controller.listener.names=CONTROLLER",
-            f"inter.broker.listener.name={SECURITY_PROTOCOL}",
-            f"listener.security.protocol.map={SECURITY_PROTOCOL}:{SECURITY_PROTOCOL},CONTROLLER:{SECURITY_PROTOCOL}",
-            f"listener.name.{SECURITY_PROTOCOL.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={scram}",
+            f"inter.broker.listener.name={protocol}",
+            f"listener.security.protocol.map={protocol}:{protocol},CONTROLLER:{protocol}",
+            f"listener.name.{protocol.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={scram}",
             f"listener.name.controller.plain.sasl.jaas.config={plain}",
             *(f"{k}={v}" for k, v in sasl_settings().items()),
+            *(f"{k}={v}" for k, v in self.tls_settings().items()),
         ]
+
+    def certificate_names(self) -> list[str]:
+        """The names this node's certificate carries: where it listens and where clients are sent."""
+        return [self.node.address, self.node.advertised]
+
+    def tls_settings(self) -> dict[str, str]:
+        """With KAFKA_TLS=on: this node's key and chain, and the CA it verifies other nodes with (as
+        a client of their controller and inter-broker listeners), all PEM files (launcher.tls)."""
+        if not self.cfg.kafka_tls_enabled:
+            return {}
+        return tls_settings(str(node_keystore(self.cfg, self.name)), str(self.cfg.kafka_ca_file))
 
     def credentials(self) -> dict[str, str]:
         return parse_env_file(self.paths.credentials)
@@ -264,6 +279,19 @@ def sasl_settings() -> dict[str, str]:
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": ";".join(f"User:{u}" for u in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER)),
+    }
+
+
+def tls_settings(keystore: str, ca_file: str) -> dict[str, str]:
+    """A broker's TLS settings (compose mode sets the same, with its container paths): PEM files, no
+    passwords (the key is unencrypted PKCS#8 in a 0600 file), and the CA's certificate as trust store."""
+    return {
+        "ssl.keystore.type": PEM_STORE_TYPE,
+        "ssl.keystore.location": keystore,
+        "ssl.truststore.type": PEM_STORE_TYPE,
+        "ssl.truststore.location": ca_file,
+        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.client.auth": "none",  # clients prove who they are with SCRAM
     }
 
 

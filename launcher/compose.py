@@ -22,7 +22,7 @@ from typing import Any
 
 from launcher import compose_auth, console
 from launcher.console import PlatformError
-from launcher.credentials import ensure_credentials, require_auth_beyond_loopback
+from launcher.credentials import ensure_credentials, require_auth_beyond_loopback, require_auth_for_kafka_tls
 from launcher.paths import StatePaths
 from launcher.services.base import ServiceStatus
 from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, config_file, load_config, parse_env_file
@@ -225,6 +225,7 @@ class ComposePlatform:
 
     def up(self) -> float:
         require_auth_beyond_loopback(self.cfg)
+        require_auth_for_kafka_tls(self.cfg, compose_auth.auth_enabled(self.cfg))
         start = time.monotonic()
         timeout = 3 * self.cfg.service_start_timeout  # a chain: Cassandra, provisioning, then the Flink job
         with console.step("docker compose up (build from this checkout, start, wait until healthy)"):

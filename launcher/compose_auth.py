@@ -11,19 +11,27 @@ MLflow's basic-auth configuration (launcher.services.mlflow).
 Authentication follows the containers' own view of PLATFORM_AUTH: they bind 0.0.0.0, so ``auto``
 means on (as for the bridge's, predictor's and Live pusher's bearer tokens); PLATFORM_AUTH=off
 switches it off in both modes, and on in both.
+
+With KAFKA_TLS=on the broker's certificate is issued by the state dir's CA as natively
+(launcher.tls, for the names containers and host processes dial: ``kafka`` and 127.0.0.1). The
+broker gets its key in its 0600 env file (its start script writes it to a 0600 file in the
+container); the CA certificate, public, is copied to ``<state>/compose-tls/``, which the Kafka
+clients' containers mount read-only where KAFKA_TLS_CA_FILE points.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from launcher import tls
 from launcher.services.cassandra import access_settings
-from launcher.services.kafka import broker_logins, sasl_settings, scram_arguments, scram_passwords
+from launcher.services.kafka import broker_logins, sasl_settings, scram_arguments, scram_passwords, tls_settings
 from launcher.services.mlflow import basic_auth_ini
-from p424.config import Config
-from p424.kafka.auth import SECURITY_PROTOCOL, java_client
+from p424.config import KAFKA_CA_FILE, Config
+from p424.kafka.auth import java_client, security_protocol
 from p424.security.identities import (
     IDENTITY_VARIABLES,
     KAFKA_ADMIN_USER,
@@ -64,11 +72,25 @@ KAFKA_CONTROLLER_LISTENER = "CONTROLLER"
 # Where the Kafka start script (compose/images/kafka/start.sh) writes what it is handed.
 KAFKA_AUTH_DIR = "/tmp/p424-kafka"
 MLFLOW_AUTH_DB = "/var/lib/mlflow-auth/basic_auth.db"  # on the mlflow-auth volume
+# Kafka over TLS: the broker's certificate (<state>/tls/kafka-compose.pem) names what clients dial: the
+# DOCKER listener's service name and the HOST listener's published address.
+KAFKA_TLS_NODE = "kafka-compose"
+KAFKA_CERTIFICATE_NAMES = ("kafka", "127.0.0.1")
+# The CA certificate for the containers: <state>/compose-tls/ca.crt, mounted read-only at
+# CONTAINER_TLS_DIR (docker-compose.yml, x-kafka-ca), where KAFKA_TLS_CA_FILE points (x-p424-hosts).
+COMPOSE_TLS_DIR = "compose-tls"
+CONTAINER_TLS_DIR = "/etc/p424/tls"
+CONTAINER_CA_FILE = f"{CONTAINER_TLS_DIR}/{KAFKA_CA_FILE}"
 
 
 def auth_enabled(cfg: Config) -> bool:
     """Whether the containers authenticate: PLATFORM_AUTH as they evaluate it, bound to 0.0.0.0."""
     return cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS).auth_enabled
+
+
+def kafka_tls_enabled(cfg: Config) -> bool:
+    """Whether Kafka speaks TLS in the containers (KAFKA_TLS=on, auth on as they evaluate it)."""
+    return cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS).kafka_tls_enabled
 
 
 def kafka_env_name(prop: str) -> str:
@@ -78,22 +100,34 @@ def kafka_env_name(prop: str) -> str:
     return "KAFKA_" + prop.replace("_", "__").replace("-", "___").replace(".", "_").upper()
 
 
-def kafka_broker_env(cfg: Config, credentials: Mapping[str, str]) -> dict[str, str]:
+def kafka_broker_env(cfg: Config, credentials: Mapping[str, str], keystore: tls.KeyPair | None = None
+                     ) -> dict[str, str]:
     """The Kafka container: its listeners' protocols, and with auth on the SASL settings native mode
-    uses, the broker's logins as a JAAS file and every SCRAM user to format the storage with."""
+    uses, the broker's logins as a JAAS file and every SCRAM user to format the storage with; with
+    KAFKA_TLS=on, native mode's TLS settings and ``keystore`` (the broker's key and chain)."""
     auth = auth_enabled(cfg)
-    protocol = SECURITY_PROTOCOL if auth else "PLAINTEXT"
+    container = cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS)
+    protocol = security_protocol(container) if auth else "PLAINTEXT"
     listeners = (*KAFKA_CLIENT_LISTENERS, KAFKA_CONTROLLER_LISTENER)
-    env = {"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": ",".join(f"{name}:{protocol}" for name in listeners)}
+    env = {"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": ",".join(f"{name}:{protocol}" for name in listeners),
+           "P424_KAFKA_TLS_KEYSTORE": ""}
     if not auth:
         return {**env, "P424_KAFKA_JAAS": "", "P424_KAFKA_ADD_SCRAM": "", "P424_KAFKA_CLIENT": ""}
+    if container.kafka_tls_enabled:
+        if keystore is None:
+            raise ValueError("KAFKA_TLS is on: the Kafka container needs its keystore (launcher.tls)")
+        env |= {kafka_env_name(k): v for k, v in tls_settings(f"{KAFKA_AUTH_DIR}/kafka.pem", CONTAINER_CA_FILE).items()}
+        # One line in the env file; the start script turns the \n back into line breaks (printf %b).
+        env["P424_KAFKA_TLS_KEYSTORE"] = (keystore.key + keystore.certificate).decode().replace("\n", "\\n")
     passwords = scram_passwords(cfg, dict(credentials))
     scram, plain = broker_logins(passwords[KAFKA_BROKER_USER])
     sections = [f"{name.lower()}.KafkaServer {{ {scram} }};" for name in KAFKA_CLIENT_LISTENERS]
     sections.append(f"{KAFKA_CONTROLLER_LISTENER.lower()}.KafkaServer {{ {plain} }};")
     # The container's health probe logs in as the broker's own user (a super user it already holds).
-    probe = java_client(cfg.replace(platform_auth="on", kafka_sasl_username=KAFKA_BROKER_USER,
-                                    kafka_sasl_password=passwords[KAFKA_BROKER_USER]))
+    probe = java_client(container.replace(kafka_sasl_username=KAFKA_BROKER_USER,
+                                          kafka_sasl_password=passwords[KAFKA_BROKER_USER]))
+    if container.kafka_tls_enabled:
+        probe["ssl.truststore.location"] = CONTAINER_CA_FILE
     return {
         **env,
         **{kafka_env_name(k): v for k, v in sasl_settings().items()},
@@ -134,19 +168,22 @@ def exporter_env(cfg: Config, credentials: Mapping[str, str]) -> dict[str, str]:
         return {"KAFKA_EXPORTER_SASL": ""}
     password = credentials[kafka_password_key(identity("admin").kafka_user)]
     mechanism = "sha" + SCRAM_MECHANISM.removeprefix("SCRAM-SHA-")  # the exporter's name for it: sha512
-    return {"KAFKA_EXPORTER_SASL": f"--sasl.enabled --sasl.mechanism={mechanism} "
-                                   f"--sasl.username={KAFKA_ADMIN_USER} --sasl.password={password}"}
+    flags = f"--sasl.enabled --sasl.mechanism={mechanism} --sasl.username={KAFKA_ADMIN_USER} --sasl.password={password}"
+    if kafka_tls_enabled(cfg):  # it verifies the broker's certificate and name (kafka) against the CA
+        flags += f" --tls.enabled --tls.ca-file={CONTAINER_CA_FILE}"
+    return {"KAFKA_EXPORTER_SASL": flags}
 
 
-def service_env(cfg: Config, credentials: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """Each compose service's auth env file: its variables."""
+def service_env(cfg: Config, credentials: Mapping[str, str], keystore: tls.KeyPair | None = None
+                ) -> dict[str, dict[str, str]]:
+    """Each compose service's auth env file: its variables (``keystore``: the broker's, with KAFKA_TLS=on)."""
     auth = auth_enabled(cfg)
     out: dict[str, dict[str, str]] = {}
     for service, component in LOGINS.items():
         out[service] = identity_env(component, credentials) if auth else dict.fromkeys(IDENTITY_VARIABLES, "")
     if auth:  # provisioning creates every user and role with its password, as the launcher does natively
         out["platform-init"].update({k: credentials[k] for k in credential_keys(cfg)})
-    out["kafka"] = kafka_broker_env(cfg, credentials)
+    out["kafka"] = kafka_broker_env(cfg, credentials, keystore)
     out["cassandra"] = cassandra_env(cfg)
     out["mlflow"] = mlflow_env(cfg, credentials)
     out[EXPORTER] = exporter_env(cfg, credentials)
@@ -165,12 +202,30 @@ def render(values: Mapping[str, str]) -> str:
     return "\n".join([*lines, ""])
 
 
+def prepare_kafka_tls(root: Path, cfg: Config) -> tls.KeyPair | None:
+    """With KAFKA_TLS=on (and auth on): the broker's certificate, issued where missing or stale, and the
+    CA certificate in ``<root>/compose-tls``; otherwise that directory empty. The directory always
+    exists: the clients' containers mount it."""
+    public = root / COMPOSE_TLS_DIR
+    public.mkdir(parents=True, exist_ok=True)
+    ca_copy = public / KAFKA_CA_FILE
+    if not kafka_tls_enabled(cfg):
+        ca_copy.unlink(missing_ok=True)
+        return None
+    tls.ensure_node_certificates(cfg, {KAFKA_TLS_NODE: KAFKA_CERTIFICATE_NAMES})
+    shutil.copyfile(cfg.kafka_ca_file, ca_copy)
+    ca_copy.chmod(0o644)
+    return tls.read_keystore(tls.node_keystore(cfg, KAFKA_TLS_NODE))
+
+
 def write_env_files(root: Path, cfg: Config, credentials: Mapping[str, str]) -> Path:
-    """Write ``<root>/compose-auth/<service>.env`` (directory 0700, files 0600); returns the directory."""
+    """Write ``<root>/compose-auth/<service>.env`` (directory 0700, files 0600) and the Kafka TLS
+    material (``prepare_kafka_tls``); returns the env files' directory."""
+    keystore = prepare_kafka_tls(root, cfg)
     directory = root / AUTH_DIR
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.chmod(0o700)
-    for service, values in service_env(cfg, credentials).items():
+    for service, values in service_env(cfg, credentials, keystore).items():
         path = directory / f"{service}.env"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

@@ -532,8 +532,9 @@ def test_flink_runs_the_native_configuration_with_checkpoints_in_minio(services:
         assert props["s3.secret-key"] == FAKE_SECRETS["MINIO_ROOT_PASSWORD"]
         assert props["python.executable"] == props["python.client.executable"] == "/opt/pyflink/bin/python"
         assert props["jobmanager.rpc.address"] == props["rest.address"] == "flink-jobmanager"
-        volumes = services[name].get("volumes", [])
-        # Flink keeps no local state in compose mode; the submitter only its registry of jobs and savepoints.
+        volumes = [v for v in services[name].get("volumes", []) if not v.get("read_only")]
+        # Flink keeps no local state in compose mode; the submitter only its registry of jobs and savepoints
+        # (besides, read-only, the Kafka CA certificate: tested with the TLS settings).
         assert [v["target"] for v in volumes] == ([STATEFUL_VOLUMES[name]] if name in STATEFUL_VOLUMES else []), name
         # Prometheus metrics from the JobManager and the TaskManager, with the job's state as a gauge.
         assert props["metrics.reporter.prom.factory.class"] == "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
@@ -1125,7 +1126,7 @@ def test_compose_provisions_the_same_users_roles_and_acls_with_the_native_code(
 
 
 def test_kafka_checks_logins_with_the_native_broker_settings(services: dict[str, dict[str, Any]],
-                                                             native_auth: Context) -> None:
+                                                             native_auth: Context, state: Path) -> None:
     env = env_of(services, "kafka")
     kafka = Kafka(native_auth)
     native = dict(line.split("=", 1) for line in kafka.server_properties().splitlines() if line)
@@ -1149,7 +1150,7 @@ def test_kafka_checks_logins_with_the_native_broker_settings(services: dict[str,
     start = REPO_ROOT / "compose" / "images" / "kafka" / "start.sh"
     assert services["kafka"]["entrypoint"] == ["bash", "/opt/p424/kafka-start.sh"]
     assert {v["source"]: v["target"] for v in services["kafka"]["volumes"] if v["type"] == "bind"} == {
-        str(start): "/opt/p424/kafka-start.sh"}
+        str(start): "/opt/p424/kafka-start.sh", str(state / compose_auth.COMPOSE_TLS_DIR): compose_auth.CONTAINER_TLS_DIR}
     assert f"dir={compose_auth.KAFKA_AUTH_DIR}" in start.read_text()
     # The health probe and the exporter log in too.
     assert "--command-config /tmp/p424-kafka/client.properties" in services["kafka"]["healthcheck"]["test"][1]
@@ -1158,6 +1159,60 @@ def test_kafka_checks_logins_with_the_native_broker_settings(services: dict[str,
     assert "--sasl.enabled" in argv and flag(argv, "--sasl.mechanism") == "sha512"
     assert flag(argv, "--sasl.username") == "p424-admin"
     assert flag(argv, "--sasl.password") == FAKE_SECRETS["KAFKA_PASSWORD_P424_ADMIN"]
+
+
+def test_kafka_over_tls_in_compose_is_native_modes_tls(validator: Path, tmp_path: Path) -> None:
+    """KAFKA_TLS=on in compose: the broker's listeners speak SASL_SSL with native mode's TLS settings and a
+    certificate for the names containers (``kafka``) and host processes (127.0.0.1) dial, issued by the
+    state dir's CA; every container that logs in to Kafka trusts that CA, mounted read-only."""
+    from launcher import tls
+    from launcher.services.kafka import tls_settings
+    from p424.security.identities import identity
+    from tests.helpers import tls_handshake
+
+    settings = {"PLATFORM_STATE_DIR": str(tmp_path), "PLATFORM_AUTH": "on", "KAFKA_TLS": "on"}
+    write_env(tmp_path / "credentials.env", FAKE_SECRETS)
+    write_env(tmp_path / lc.OVERRIDES_FILE, {"PLATFORM_AUTH": "on", "KAFKA_TLS": "on"})
+    write_auth_files(tmp_path, **settings)
+    services = dict(load_project(validator, tmp_path)["services"])
+    env = env_of(services, "kafka")
+    assert set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")) == {
+        "DOCKER:SASL_SSL", "HOST:SASL_SSL", "CONTROLLER:SASL_SSL"}
+    compose = {convert_key(k.removeprefix("KAFKA_")): v for k, v in env.items() if k.startswith("KAFKA_")}
+    native = tls_settings(f"{compose_auth.KAFKA_AUTH_DIR}/kafka.pem", compose_auth.CONTAINER_CA_FILE)
+    assert {k: compose[k] for k in native} == native
+    # The start script writes the key the env file carries; it is the launcher's certificate for the broker.
+    keystore = env["P424_KAFKA_TLS_KEYSTORE"].replace("\\n", "\n")
+    issued = tls.node_keystore(load_config(environ={}, overrides=settings), compose_auth.KAFKA_TLS_NODE)
+    assert keystore == issued.read_text() and issued.stat().st_mode & 0o077 == 0
+    assert "umask 077" in (REPO_ROOT / "compose" / "images" / "kafka" / "start.sh").read_text()
+    ca = tmp_path / compose_auth.COMPOSE_TLS_DIR / "ca.crt"
+    for name in ("kafka", "127.0.0.1", "localhost"):  # DOCKER, HOST and the controller quorum's address
+        assert tls_handshake(issued, ca, name)
+    # The health probe and the exporter verify the broker too.
+    probe = dict(line.split("=", 1) for line in env["P424_KAFKA_CLIENT"].split("\\n"))
+    assert probe["security.protocol"] == "SASL_SSL"
+    assert probe["ssl.truststore.location"] == compose_auth.CONTAINER_CA_FILE
+    argv = exporter_argv(services, env_of(services, "kafka-exporter")["KAFKA_EXPORTER_SASL"])
+    assert "--tls.enabled" in argv and flag(argv, "--tls.ca-file") == compose_auth.CONTAINER_CA_FILE
+    # Every Kafka client's container mounts the CA read-only where its settings say it is.
+    mounted = {name for name, service in services.items() for v in service.get("volumes", [])
+               if v["target"] == compose_auth.CONTAINER_TLS_DIR}
+    for name in mounted:
+        [volume] = [v for v in services[name]["volumes"] if v["target"] == compose_auth.CONTAINER_TLS_DIR]
+        assert volume["source"] == str(tmp_path / compose_auth.COMPOSE_TLS_DIR) and volume["read_only"], name
+    clients = {service for service, component in compose_auth.LOGINS.items() if identity(component).kafka_user}
+    # The Flink JobManager runs the Kafka source's enumerator and the TaskManager its readers and the sink.
+    assert clients | {"kafka", "kafka-exporter", "flink-jobmanager", "flink-taskmanager"} == mounted
+    for name in mounted - {"kafka", "kafka-exporter"}:
+        cfg = container_cfg(services, name)
+        assert cfg.kafka_tls_enabled and str(cfg.kafka_ca_file) == compose_auth.CONTAINER_CA_FILE, name
+    # With TLS off again, the CA copy goes and the broker is back to SASL_PLAINTEXT.
+    write_auth_files(tmp_path, PLATFORM_STATE_DIR=str(tmp_path), PLATFORM_AUTH="on")
+    assert not ca.exists()
+    assert "SASL_PLAINTEXT" in parse_env_file(tmp_path / compose_auth.AUTH_DIR / "kafka.env")[
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert parse_env_file(tmp_path / compose_auth.AUTH_DIR / "kafka.env")["P424_KAFKA_TLS_KEYSTORE"] == ""
 
 
 def test_cassandra_and_mlflow_check_logins_with_the_native_settings(services: dict[str, dict[str, Any]],

@@ -8,10 +8,17 @@ dir=/tmp/p424-kafka
 mkdir -p "$dir"
 chmod 700 "$dir"
 printf '%b\n' "${P424_KAFKA_CLIENT:-}" > "$dir/client.properties"
+# KAFKA_TLS=on: the broker's key and certificate chain (ssl.keystore.location), private to the broker.
+if [[ -n "${P424_KAFKA_TLS_KEYSTORE:-}" ]]; then
+  (umask 077 && printf '%b' "$P424_KAFKA_TLS_KEYSTORE" > "$dir/kafka.pem")
+fi
 if [[ -n "${P424_KAFKA_JAAS:-}" ]]; then
   printf '%s\n' "$P424_KAFKA_JAAS" > "$dir/jaas.conf"
   if [[ ! -e "${KAFKA_LOG_DIRS}/meta.properties" ]]; then
     # Only what formatting reads (node, quorum, listeners, log dir); the image writes the full configuration.
+    # Formatting opens no listener: plain protocols spare it the logins and the TLS files.
+    protocols=${KAFKA_LISTENER_SECURITY_PROTOCOL_MAP//SASL_PLAINTEXT/PLAINTEXT}
+    protocols=${protocols//SASL_SSL/PLAINTEXT}
     cat > "$dir/format.properties" <<PROPERTIES
 process.roles=${KAFKA_PROCESS_ROLES}
 node.id=${KAFKA_NODE_ID}
@@ -19,7 +26,7 @@ controller.quorum.voters=${KAFKA_CONTROLLER_QUORUM_VOTERS}
 controller.listener.names=${KAFKA_CONTROLLER_LISTENER_NAMES}
 listeners=${KAFKA_LISTENERS}
 inter.broker.listener.name=${KAFKA_INTER_BROKER_LISTENER_NAME}
-listener.security.protocol.map=${KAFKA_LISTENER_SECURITY_PROTOCOL_MAP//SASL_PLAINTEXT/PLAINTEXT}
+listener.security.protocol.map=${protocols}
 log.dirs=${KAFKA_LOG_DIRS}
 PROPERTIES
     scram=()

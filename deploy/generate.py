@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from deploy.target import Target
+from deploy.target import KAFKA_CA_DIR, Target
 from launcher.services.airflow import airflow_connections
 from p424.catalog import CATALOG
-from p424.config import DEFAULT_ENV_FILE, REPO_ROOT, SECRET_KEYS, Config, load_config
+from p424.config import DEFAULT_ENV_FILE, KAFKA_CA_FILE, REPO_ROOT, SECRET_KEYS, Config, load_config
 from p424.kafka.topics import platform_topics
 from p424.security import secrets
 from p424.security.identities import IDENTITY_VARIABLES
@@ -71,6 +71,19 @@ def meta(name: str, target: Target, **extra: Any) -> Doc:
     return {"name": name, "namespace": target.namespace, "labels": dict(LABELS), **extra}
 
 
+def k8s_tls(cfg: Config) -> bool:
+    """Whether Kafka's listener speaks TLS in the cluster, where auth is always on (Target.settings)."""
+    return cfg.kafka_tls == "on"
+
+
+def kafka_ca_volume(target: Target) -> tuple[Doc, Doc]:
+    """The pod volume of Strimzi's cluster CA certificate and the container's mount of it, where
+    KAFKA_TLS_CA_FILE points (Target.settings)."""
+    volume = {"name": "kafka-ca", "secret": {"secretName": target.names.kafka_cluster_ca,
+                                             "items": [{"key": KAFKA_CA_FILE, "path": KAFKA_CA_FILE}]}}
+    return volume, {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True}
+
+
 def settings_env(cfg: Config) -> dict[str, str]:
     """Every public setting (secrets, and the settings a cluster reads from Secrets, come from Secrets;
     each workload's login is its own env, never a shared setting)."""
@@ -110,7 +123,8 @@ def kafka_docs(cfg: Config, target: Target) -> list[Doc]:
                         "name": "scram",
                         "port": cfg.kafka_port,
                         "type": "internal",
-                        "tls": False,
+                        # KAFKA_TLS: server certificates from Strimzi's cluster CA (Names.kafka_cluster_ca).
+                        "tls": k8s_tls(cfg),
                         "authentication": {"type": SCRAM_MECHANISM.lower()},
                     }],
                     "authorization": {"type": "simple"},
@@ -211,6 +225,13 @@ def flink_docs(cfg: Config, target: Target) -> list[Doc]:
         # The S3 filesystem plugin reads its credentials from the AWS variables (never from the config).
         *aws_env(),
     ]
+    # KAFKA_TLS: the JobManager (the source's enumerator) and the TaskManagers (readers, sink) verify
+    # the brokers with Strimzi's cluster CA.
+    tls_volume: Doc = {}
+    tls_mount: Doc = {}
+    if k8s_tls(cfg):
+        volume, mount = kafka_ca_volume(target)
+        tls_volume, tls_mount = {"volumes": [volume]}, {"volumeMounts": [mount]}
     return [{
         "apiVersion": "flink.apache.org/v1beta1",
         "kind": "FlinkDeployment",
@@ -223,7 +244,8 @@ def flink_docs(cfg: Config, target: Target) -> list[Doc]:
             "podTemplate": {
                 "spec": {
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 9999, "fsGroup": 9999},
-                    "containers": [{"name": "flink-main-container", "env": env}],
+                    "containers": [{"name": "flink-main-container", "env": env, **tls_mount}],
+                    **tls_volume,
                 },
             },
             "jobManager": {"replicas": 1, "resource": {"memory": quantity(cfg.flink_jobmanager_memory), "cpu": 1}},
@@ -382,6 +404,8 @@ def chart_values(cfg: Config, target: Target) -> Doc:
             "metricsToken": secrets.METRICS.name,
             "grafanaLive": secrets.GRAFANA_LIVE.name,
             "mlflowViewer": next(s.name for s in secrets.MLFLOW_USERS if s.name.endswith("-viewer")),
+            # Strimzi's cluster CA certificate: mounted by the Kafka clients when KAFKA_TLS is on.
+            "kafkaCa": target.names.kafka_cluster_ca,
         },
         "bridge": {
             "kafka": kafka("p424-bridge"),

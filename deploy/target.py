@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from p424.config import Config
+from p424.config import KAFKA_CA_FILE, Config
 
 # RFC 1918 private networks and loopback: where a team's simulators (and the cluster's nodes) send from.
+# Where the workloads mount the Kafka cluster CA's certificate when KAFKA_TLS is on.
+KAFKA_CA_DIR = "/etc/p424/kafka-ca"
 CLUSTER_SENDERS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128"
 
 
@@ -49,6 +51,12 @@ class Names:
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_cluster}-kafka-bootstrap"  # Strimzi's bootstrap Service
+
+    @property
+    def kafka_cluster_ca(self) -> str:
+        """The Secret in which Strimzi publishes its cluster CA's certificate (key ca.crt): what clients of a
+        TLS listener verify the brokers with."""
+        return f"{self.kafka_cluster}-cluster-ca-cert"
 
     @property
     def cassandra_service(self) -> str:
@@ -107,6 +115,8 @@ class Target:
             airflow_host=n.airflow_api_server,
             bridge_host="p424-bridge",
             predictor_host="p424-predictor",
+            # KAFKA_TLS=on: Strimzi's cluster CA certificate, mounted from its Secret (Names.kafka_cluster_ca).
+            kafka_tls_ca_file=f"{KAFKA_CA_DIR}/{KAFKA_CA_FILE}" if cfg.kafka_tls == "on" else "",
             cassandra_replication=(
                 f"{{'class': 'NetworkTopologyStrategy', '{n.cassandra_dc}': {self.sizes.cassandra_rf}}}"
             ),

@@ -584,3 +584,62 @@ def test_in_the_cluster_auth_is_on_and_the_bridge_takes_private_networks_unless_
     assert [str(n) for n in inside.allowed_senders][:3] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
     chosen = Target().settings(Config(bridge_allowed_senders="10.4.0.0/16"))
     assert chosen.bridge_allowed_senders == "10.4.0.0/16"
+
+
+# ---------------------------------------------------------------- KAFKA_TLS=on in the cluster
+def test_kafka_over_tls_in_the_cluster_uses_strimzis_cluster_ca(
+    cfg, helm: Path, strimzi: dict[str, jsonschema.protocols.Validator], flink_deployment_schema: Doc,
+    tmp_path: Path,
+) -> None:
+    """With KAFKA_TLS=on, Strimzi's listener is a TLS listener (its certificates from Strimzi's cluster CA,
+    whose certificate Strimzi publishes in the Secret <cluster>-cluster-ca-cert, key ca.crt), and every
+    workload that logs in to Kafka mounts that certificate where KAFKA_TLS_CA_FILE points; the same
+    validators as the committed manifests accept the result."""
+    tls_cfg = cfg.replace(kafka_tls="on")
+    out = gen.outputs(tls_cfg)
+    kafka_docs = [d for d in yaml.safe_load_all(out[gen.K8S / "kafka.yaml"]) if d]
+    for doc in kafka_docs:
+        assert not list(strimzi[doc["kind"]].iter_errors(doc)), doc["metadata"]["name"]
+    [kafka] = by_kind(kafka_docs, "Kafka")
+    [listener] = kafka["spec"]["kafka"]["listeners"]
+    assert listener["tls"] is True and listener["authentication"] == {"type": "scram-sha-512"}
+    ca_secret, ca_file = Target().names.kafka_cluster_ca, "/etc/p424/kafka-ca/ca.crt"
+    assert ca_secret == f"{kafka['metadata']['name']}-cluster-ca-cert"
+    # The Flink job (JobManager: the source's enumerator; TaskManagers: readers and the sink).
+    [flink] = [d for d in yaml.safe_load_all(out[gen.K8S / "flink.yaml"]) if d]
+    assert not list(validator(flink_deployment_schema).iter_errors(flink))
+    pod = flink["spec"]["podTemplate"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["KAFKA_TLS"], env["KAFKA_TLS_CA_FILE"]) == ("on", ca_file)
+    assert pod["volumes"] == [{"name": "kafka-ca", "secret": {"secretName": ca_secret,
+                                                              "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+    assert container["volumeMounts"] == [{"name": "kafka-ca", "mountPath": "/etc/p424/kafka-ca", "readOnly": True}]
+    wrapped = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "flink"},
+               "template": flink["spec"]["podTemplate"]}
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(wrapped, version, strict=True)
+    # Our chart, rendered by helm with these values.
+    values = tmp_path / "values.yaml"
+    values.write_text(out[gen.CHART / "values.yaml"])
+    result = run_helm(helm, "template", "p424", str(gen.CHART), "--namespace", "p424", "-f", str(values))
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    clients = {"p424-bridge", "p424-predictor"} | ({"p424-grafana-live"} if cfg.grafana_url else set())
+    workloads = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("StatefulSet", "Deployment")}
+    assert clients <= set(workloads)
+    for name, doc in workloads.items():
+        spec = doc["spec"]["template"]["spec"]
+        mounts = [m for c in spec["containers"] for m in c.get("volumeMounts", []) if m["name"] == "kafka-ca"]
+        assert (mounts == [{"name": "kafka-ca", "mountPath": "/etc/p424/kafka-ca", "readOnly": True}]) == (
+            name in clients), name
+        if name in clients:
+            assert {"name": "kafka-ca", "secret": {"secretName": ca_secret,
+                                                   "items": [{"key": "ca.crt", "path": "ca.crt"}]}} in spec["volumes"]
+    [settings] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "p424-settings"]
+    assert (settings["data"]["KAFKA_TLS"], settings["data"]["KAFKA_TLS_CA_FILE"]) == ("on", ca_file)
+    for version in K8S_VERSIONS:
+        for doc in docs:
+            kubernetes_validate.validate(doc, version, strict=True)
+    # And with TLS off (the committed manifests) nothing mounts it.
+    assert "kafka-ca" not in (gen.CHART.parent.parent / "flink.yaml").read_text()

@@ -89,3 +89,20 @@ readinessProbe:
 - name: tmp
   emptyDir: {}
 {{- end }}
+
+{{/* KAFKA_TLS=on: Strimzi's cluster CA certificate (its Secret, key ca.crt), where KAFKA_TLS_CA_FILE points. */}}
+{{- define "p424.kafkaCaMount" -}}
+{{- if eq (toString .Values.settings.KAFKA_TLS) "on" }}
+- {name: kafka-ca, mountPath: {{ dir .Values.settings.KAFKA_TLS_CA_FILE }}, readOnly: true}
+{{- end }}
+{{- end }}
+
+{{- define "p424.kafkaCaVolume" -}}
+{{- if eq (toString .Values.settings.KAFKA_TLS) "on" }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.secrets.kafkaCa }}
+    items:
+      - {key: ca.crt, path: {{ base .Values.settings.KAFKA_TLS_CA_FILE }}}
+{{- end }}
+{{- end }}

@@ -20,7 +20,7 @@ from launcher.services.base import Context, NativeService, ServiceStatus, java_o
 from launcher.tls import node_keystore
 from launcher.topology import Node, nodes
 from p424.config import Config, parse_env_file
-from p424.kafka.auth import PEM_STORE_TYPE, SCRAM_LOGIN_MODULE, jaas_config, security_protocol
+from p424.kafka.auth import PEM_STORE_TYPE, SCRAM_LOGIN_MODULE, VERIFY_PEER_NAME, jaas_config, security_protocol
 from p424.security.identities import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, kafka_password_key, kafka_users
 from p424.security.kafka import SCRAM_MECHANISM
 
@@ -290,7 +290,7 @@ def tls_settings(keystore: str, ca_file: str) -> dict[str, str]:
         "ssl.keystore.location": keystore,
         "ssl.truststore.type": PEM_STORE_TYPE,
         "ssl.truststore.location": ca_file,
-        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.endpoint.identification.algorithm": VERIFY_PEER_NAME,
         "ssl.client.auth": "none",  # clients prove who they are with SCRAM
     }
 

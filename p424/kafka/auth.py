@@ -3,10 +3,9 @@
 With auth on (``Config.auth_enabled``) every client speaks SASL_PLAINTEXT with SCRAM-SHA-512 as the
 user named by KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, or SASL_SSL with KAFKA_TLS=on, verifying the
 broker's certificate and its address against the platform's CA (``Config.kafka_ca_file``); with auth
-off, plain PLAINTEXT. The
-platform runs three client libraries: kafka-python (the bridge, the Live pusher, provisioning),
-librdkafka through confluent-kafka (the predictor, the Flink sink's producer) and the Java client
-(the Flink job's KafkaSource).
+off, plain PLAINTEXT. The platform runs three client libraries: kafka-python (the bridge, the Live
+pusher, provisioning), librdkafka through confluent-kafka (the predictor, the Flink sink's producer)
+and the Java client (the Flink job's KafkaSource).
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 TLS_SECURITY_PROTOCOL = "SASL_SSL"
 # Kafka's Java client reads a PEM file of CA certificates as a trust store (KIP-651).
 PEM_STORE_TYPE = "PEM"
+# ssl.endpoint.identification.algorithm in Kafka's and librdkafka's terms: check the peer's name too.
+VERIFY_PEER_NAME = "https"
 # Kafka's Java login module for SCRAM (org.apache.kafka.common.security.scram).
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 # Flink's Kafka connector jar (flink-sql-connector-kafka) carries the Kafka client relocated under this
@@ -95,7 +96,7 @@ def librdkafka(cfg: Config) -> dict[str, str]:
     }
     if cfg.kafka_tls_enabled:
         # librdkafka verifies the broker's name against its certificate by default ("https"); said here.
-        out |= {"ssl.ca.location": ca_file(cfg), "ssl.endpoint.identification.algorithm": "https"}
+        out |= {"ssl.ca.location": ca_file(cfg), "ssl.endpoint.identification.algorithm": VERIFY_PEER_NAME}
     return out
 
 
@@ -124,6 +125,6 @@ def java_client(cfg: Config, shading: str = "") -> dict[str, str]:
         out |= {
             "ssl.truststore.type": PEM_STORE_TYPE,
             "ssl.truststore.location": ca_file(cfg),
-            "ssl.endpoint.identification.algorithm": "https",
+            "ssl.endpoint.identification.algorithm": VERIFY_PEER_NAME,
         }
     return out

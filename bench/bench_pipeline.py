@@ -29,8 +29,9 @@ from cassandra import DriverException
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
+from launcher.credentials import config_as
 from p424.codec.frame import FrameEncoder, FrameHeader, session_key
-from p424.config import load_config
+from p424.config import Config, load_config
 from p424.kafka import auth as kafka_auth
 from p424.sim import CarSimulator, driver_pace
 from p424.storage.reader import TelemetryStore
@@ -106,8 +107,13 @@ def cpu_by_part() -> dict[str, float]:
     return used
 
 
+def platform_cfg() -> Config:
+    """The settings, logged in as the admin when auth is on (it may write frames and read every table)."""
+    return config_as("admin")
+
+
 def throughput(n_cars: int, seconds: float) -> dict[str, Any]:
-    cfg = load_config()
+    cfg = platform_cfg()
     fleet = cars(n_cars, seconds, seed=7)
     enc = encoder(fleet)
     producer = KafkaProducer(
@@ -186,7 +192,7 @@ def throughput(n_cars: int, seconds: float) -> dict[str, Any]:
 
 
 def latency(n_cars: int, seconds: float, probes: int = 5) -> dict[str, float]:
-    cfg = load_config()
+    cfg = platform_cfg()
     fleet = cars(n_cars, seconds, seed=9)
     enc = encoder(fleet)
     probe_sessions = {sid for _c, sid, _v, _h in fleet[:probes]}
@@ -266,16 +272,19 @@ def main() -> None:
     )
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
-    cfg = load_config()
+    cfg = platform_cfg()
+    kafka_security = kafka_auth.security_protocol(cfg) if cfg.auth_enabled else "PLAINTEXT"
     topology = {
         "topology": cfg.platform_topology,
+        "kafka_security": kafka_security,
         "replication_factor": cfg.replication_factor,
         "kafka": cfg.kafka_bootstrap,
         "cassandra": cfg.cassandra_contact,
         "load_average": os.getloadavg(),
     }
     print(
-        f"topology {cfg.platform_topology}: replication factor {cfg.replication_factor}, Kafka {cfg.kafka_bootstrap}, "
+        f"topology {cfg.platform_topology}: replication factor {cfg.replication_factor}, Kafka {cfg.kafka_bootstrap} "
+        f"({kafka_security}), "
         f"Cassandra {cfg.cassandra_contact}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     tp: dict[str, Any] = {}

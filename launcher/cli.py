@@ -7,7 +7,6 @@ and runs the chosen handler.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -43,7 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `./launchcommand.sh laps | head` ends quietly
     parser = build_parser()
     args = parser.parse_args(argv)
     command_name = args.command or DEFAULT_COMMAND

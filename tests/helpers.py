@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -158,6 +159,9 @@ def tls_handshake(keystore: Path, ca_file: Path, name: str) -> dict[str, object]
                 client_context.wrap_socket(raw, server_hostname=name) as client:
             peer = client.getpeercert() or {}
             client.sendall(b"x")
+            # Wait for the server to close first: it may still write (TLS 1.3 session tickets).
+            with contextlib.suppress(ssl.SSLError, OSError):
+                client.recv(1)
             return peer
     finally:
         server.join(timeout=10)

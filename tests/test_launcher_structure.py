@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +100,19 @@ def test_every_command_is_a_table_entry_with_a_plain_function_from_a_commands_mo
     assert {"up", "down", "status", "logs", "test", "replay", "simulate", "laps", "train", "grafana-sync"} <= set(
         COMMANDS
     )
+
+
+def test_calling_the_cli_in_process_leaves_sigpipe_as_it_was() -> None:
+    """`python -m launcher` restores the default SIGPIPE (a closed pipe ends it quietly); main() itself
+    must not, or a test calling it would turn any later write to a closed socket into the death of the
+    whole pytest run (as CI saw: exit -13 in a TLS handshake test after a test had called main())."""
+    before = signal.getsignal(signal.SIGPIPE)
+    with contextlib.suppress(SystemExit):
+        cli.main(["--help"])
+    assert signal.getsignal(signal.SIGPIPE) == before
+    # The entry point still does, in its own process.
+    probe = ("import runpy, signal, sys; sys.argv = ['launcher', '--help']\n"
+             "try:\n    runpy.run_module('launcher', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "True", result.stderr

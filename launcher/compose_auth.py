@@ -83,14 +83,19 @@ CONTAINER_TLS_DIR = "/etc/p424/tls"
 CONTAINER_CA_FILE = f"{CONTAINER_TLS_DIR}/{KAFKA_CA_FILE}"
 
 
+def container_view(cfg: Config) -> Config:
+    """The settings as the containers evaluate them: bound to 0.0.0.0."""
+    return cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS)
+
+
 def auth_enabled(cfg: Config) -> bool:
-    """Whether the containers authenticate: PLATFORM_AUTH as they evaluate it, bound to 0.0.0.0."""
-    return cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS).auth_enabled
+    """Whether the containers authenticate: PLATFORM_AUTH as they evaluate it."""
+    return container_view(cfg).auth_enabled
 
 
 def kafka_tls_enabled(cfg: Config) -> bool:
     """Whether Kafka speaks TLS in the containers (KAFKA_TLS=on, auth on as they evaluate it)."""
-    return cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS).kafka_tls_enabled
+    return container_view(cfg).kafka_tls_enabled
 
 
 def kafka_env_name(prop: str) -> str:
@@ -106,7 +111,7 @@ def kafka_broker_env(cfg: Config, credentials: Mapping[str, str], keystore: tls.
     uses, the broker's logins as a JAAS file and every SCRAM user to format the storage with; with
     KAFKA_TLS=on, native mode's TLS settings and ``keystore`` (the broker's key and chain)."""
     auth = auth_enabled(cfg)
-    container = cfg.replace(platform_bind_address=CONTAINER_BIND_ADDRESS)
+    container = container_view(cfg)
     protocol = security_protocol(container) if auth else "PLAINTEXT"
     listeners = (*KAFKA_CLIENT_LISTENERS, KAFKA_CONTROLLER_LISTENER)
     env = {"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": ",".join(f"{name}:{protocol}" for name in listeners),

@@ -61,12 +61,16 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
+def _subject(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
 def issue_ca(now: dt.datetime | None = None) -> KeyPair:
     """A new self-signed CA that may sign server certificates only (path length 0)."""
     now = now or _now()
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
-                      x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
+    name = _subject(CA_NAME)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -107,8 +111,7 @@ def issue_server_certificate(ca: KeyPair, common_name: str, names: Iterable[str]
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
-                                 x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .subject_name(_subject(common_name))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

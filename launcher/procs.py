@@ -17,6 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from p424.security.identities import SECRET_VARIABLES
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -25,6 +27,11 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     stop_timeout: float = 30.0
+
+
+def inherited_environment() -> dict[str, str]:
+    """The launcher's environment as a started process inherits it: without any secret variable."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
 
 
 def _start_time(pid: int) -> str | None:
@@ -74,7 +81,7 @@ class Supervisor:
             return existing
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **spec.env}
+        env = {**inherited_environment(), **spec.env}
         with self.log_path(spec.name).open("ab") as log:
             log.write(
                 f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: {' '.join(spec.argv)}\n".encode()

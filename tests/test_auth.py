@@ -21,7 +21,7 @@ from p424.security.kafka import Acl, acls, kafka_principals
 from p424.security.roles import ROLES, granted_tables, role, role_statements, same_replication
 from p424.storage import writes
 from p424.storage.cluster import auth_provider
-from tests.helpers import clear_settings_from_environ
+from tests.helpers import clear_settings_from_environ, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -335,3 +335,26 @@ def test_system_auth_replication_is_compared_as_system_schema_holds_it() -> None
         same_replication(held, "NetworkTopologyStrategy dc1=3")
     with pytest.raises(ValueError, match="names no 'class'"):
         same_replication(held, "{'dc1': 3}")
+
+
+def test_a_started_process_inherits_no_secret_from_the_launchers_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shell with the admin's login exported must not hand it to every service: Beam logs a Python
+    worker's whole environment, so the TaskManager's log would hold it. Only what a service's own spec
+    passes (its component's login) reaches the process."""
+    from launcher.procs import ProcessSpec, Supervisor
+
+    for name in ids.SECRET_VARIABLES:
+        monkeypatch.setenv(name, f"inherited-{name}")
+    monkeypatch.setenv("P424_HARMLESS", "kept")
+    sup = Supervisor(tmp_path / "run", tmp_path / "logs")
+    dump = tmp_path / "env.txt"
+    argv = ["/bin/sh", "-c", f"env > {dump}"]
+    sup.start(ProcessSpec("dump-env", argv, env={ids.KAFKA_SASL_PASSWORD: "own-login"}))
+    wait_for(lambda: dump.exists() and not sup.running("dump-env"), 10, "the process to write its environment")
+    env = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert env["P424_HARMLESS"] == "kept"
+    assert env[ids.KAFKA_SASL_PASSWORD] == "own-login"
+    assert not [n for n in ids.SECRET_VARIABLES if env.get(n, "").startswith("inherited-")]
+    assert {ids.KAFKA_SASL_PASSWORD, "MINIO_ROOT_PASSWORD", "P424_HTTP_TOKEN"} <= ids.SECRET_VARIABLES

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from p424.config import Config
+from p424.config import SECRET_KEYS, Config
 from p424.security.kafka import kafka_principals
 from p424.security.roles import ROLES, role
 from p424.security.secrets import (
@@ -44,6 +44,11 @@ IDENTITY_VARIABLES = (
     MLFLOW_USERNAME,
     MLFLOW_PASSWORD,
 )
+# Variables that carry a secret: a process started by the launcher never inherits them from the
+# launcher's own environment (a shell with the admin's login exported, say), only gets what its
+# service hands it. Beam logs a Python worker's whole environment, so an inherited secret would land
+# in the TaskManager's log.
+SECRET_VARIABLES = frozenset({*IDENTITY_VARIABLES, MLFLOW_FLASK_SECRET, *(k.upper() for k in SECRET_KEYS)})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,3 +69,16 @@ def stack(cfg: Config) -> Iterator[Stack]:
     s = Stack.ensure_up()
     yield s
     s.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test that talks to the platform reports its state (tests.diagnostics): CI keeps only this output."""
+    report = yield
+    if report.when == "call" and report.failed and "stack" in getattr(item, "fixturenames", ()):
+        from tests.diagnostics import report as platform_report
+
+        stack = item.funcargs.get("stack")  # type: ignore[attr-defined]
+        if isinstance(stack, Stack):
+            report.sections.append(("platform state at the failure", platform_report(stack.platform)))
+    return report

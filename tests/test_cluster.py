@@ -350,7 +350,7 @@ def test_losing_a_kafka_broker_and_a_cassandra_node_mid_stream_loses_and_doubles
     kill(platform, cassandra.name)
     wait_for(lambda: not host(cluster, cassandra.node.address).is_up, 60, "the driver to see the node down")
     results["hint_files_while_down"] = wait_for(
-        lambda: pending_hints(cluster, cassandra.node.address), 60, "hints for the lost node on the others"
+        lambda: pending_hints(cluster, cassandra.node.address), 180, "hints for the lost node on the others"
     )
 
     time.sleep(max(0.0, 42 - progress.now()))

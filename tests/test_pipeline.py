@@ -25,6 +25,7 @@ from cassandra.cluster import NoHostAvailable
 from p424.catalog import CATALOG
 from p424.codec.frame import FrameEncoder, FrameHeader
 from p424.sim import CarSimulator
+from p424.storage.cluster import RECONNECT_MAX_DELAY_S
 from tests.helpers import Stack, unique_session_id, wait_for
 from tests.reference import reference_laps, reference_windows
 from unity_bridge.lapfile import lap_frames, read_lap_file
@@ -216,7 +217,9 @@ def test_a_cassandra_outage_longer_than_the_sink_retries_delays_data_and_loses_n
     finally:
         cassandra.start()
         cassandra.wait_healthy()
-    store = stack.store  # the driver reconnects by itself
+    store = stack.store  # the driver reconnects by itself, within its longest back-off (p424.storage.cluster)
+    wait_for(lambda: all(h.is_up for h in store.session.cluster.metadata.all_hosts()),
+             RECONNECT_MAX_DELAY_S * 1.15 + 10, "the store's session to see Cassandra back")
     wait_for(lambda: stored_quality(stack, sid, len(frames)), 420, "the restarted job to catch up after Cassandra")
     rows = {r["lap"]: r for r in wait_for(lambda: laps_when(stack, sid, 6), 120, "six lap rows")}
     ref = reference_laps(df)

@@ -15,12 +15,17 @@ from typing import Any
 from cassandra import AuthenticationFailed, ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy
 from cassandra.query import named_tuple_factory
 
 from p424.config import Config
 
 CONSISTENCY = ConsistencyLevel.LOCAL_QUORUM
+# A node that went away is tried again after 1, 2, 4, 8 then every 10 s, for ever. The driver's
+# default doubles up to 10 minutes and gives up after 64 attempts: a node back after a two-minute
+# outage could go unnoticed for two more (the sink failing meanwhile), and one back after some hours,
+# never, by a long-lived reader.
+RECONNECT_MAX_DELAY_S = 10.0
 
 
 def connect(
@@ -51,6 +56,7 @@ def connect(
             protocol_version=4,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             connect_timeout=5,
+            reconnection_policy=ExponentialReconnectionPolicy(1.0, RECONNECT_MAX_DELAY_S, max_attempts=None),
         )
         try:
             return cluster, cluster.connect(keyspace)

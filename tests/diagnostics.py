@@ -7,6 +7,7 @@ TaskManagers' slots, which processes are up, and the last errors the TaskManager
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,11 +56,13 @@ def taskmanagers(platform: NativePlatform) -> list[str]:
     ]
 
 
-def processes(platform: NativePlatform) -> list[str]:
-    sup = platform.ctx.supervisor
-    names = sorted(p.stem for p in sup.run_dir.glob("*.pid"))
-    return [f"processes up: {', '.join(n for n in names if sup.running(n)) or 'none'}",
-            f"processes down: {', '.join(n for n in names if not sup.running(n)) or 'none'}"]
+def services(platform: NativePlatform) -> list[str]:
+    rows = platform.status()
+    disk = shutil.disk_usage(platform.paths.root)
+    return [
+        "services: " + ", ".join(f"{r.name} {r.state}{'' if r.healthy else ' (unhealthy)'}" for r in rows),
+        f"disk free under {platform.paths.root}: {disk.free / 2**30:.1f} GiB of {disk.total / 2**30:.0f} GiB",
+    ]
 
 
 def _errors(log: Path) -> Iterable[str]:
@@ -84,7 +87,7 @@ def taskmanager_errors(platform: NativePlatform) -> list[str]:
 def report(platform: NativePlatform) -> str:
     """The platform's state, each part on its own so one unreachable service does not hide the rest."""
     out = [f"at {time.strftime('%H:%M:%S')}"]
-    for part in (processes, taskmanagers, flink_jobs, taskmanager_errors):
+    for part in (services, taskmanagers, flink_jobs, taskmanager_errors):
         try:
             out += part(platform)
         except Exception as err:  # a diagnosis must never mask the failure itself

@@ -45,6 +45,11 @@ GIL_SWITCH_INTERVAL_S = 0.001
 log = logging.getLogger("p424.sink")
 BATCH_ROWS = 64  # rows per unlogged batch: ~20 KiB of frames, well under Cassandra's 50 KiB batch limit
 RETRIES = 8
+# How long open() waits for Cassandra. Short on purpose: while it waits the task cannot be cancelled,
+# and a task not cancelled within Flink's task.cancellation.timeout (3 min) takes its TaskManager down
+# with a fatal error (FLINK-4715), which nothing restarts natively. Failing fast leaves the waiting to
+# the job's restart strategy (exponential delay, up to 1 min between attempts).
+OPEN_CONNECT_TIMEOUT_S = 30.0
 
 
 def _unset(params: tuple[object, ...]) -> tuple[object, ...]:
@@ -62,7 +67,7 @@ class TelemetrySink(AsyncFunction):  # type: ignore[misc]
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.cluster: Cluster
         self.session: Session
-        self.cluster, self.session = connect(cfg, timeout_s=120)
+        self.cluster, self.session = connect(cfg, timeout_s=OPEN_CONNECT_TIMEOUT_S)
         st = writes.Statements(cfg.cassandra_keyspace)
         prep: Callable[[str], PreparedStatement] = self.session.prepare
         self.ps = {
